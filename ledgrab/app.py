@@ -20,13 +20,21 @@ from litestar.static_files import create_static_files_router
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.devices import DeviceController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
-from ledgrab.config import Settings
+from ledgrab.api.targets import TargetController
+from ledgrab.config import EngineSettings, Settings
+from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.demo import create_demo
+from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
@@ -45,6 +53,21 @@ def _database_health(db: Database) -> ComponentHealth:
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
 
 
+def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> ProcessorManager:
+    return ProcessorManager(
+        entities,
+        bus,
+        timings=RunnerTimings(
+            reconnect_initial_s=engine.reconnect_initial_s,
+            reconnect_max_s=engine.reconnect_max_s,
+            state_interval_s=engine.state_interval_s,
+        ),
+        context=DriverContext(
+            leds_dev_dir=engine.leds_dev_dir, http_timeout_s=engine.http_timeout_s
+        ),
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start in dependency order; stop in the order DESIGN.md fixes."""
@@ -57,9 +80,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     db = Database(data_dir / DATABASE_FILE)
-    await asyncio.to_thread(db.open)
+    applied = await asyncio.to_thread(db.open)
     state.db = db
     state.health_providers["database"] = lambda: _database_health(db)
+    new_database = 1 in applied
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     if settings.auth.enabled:
@@ -68,6 +92,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             log.warning("created the first API key (label 'admin'); it is in %s", written)
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
+
+    state.entities = EntityStore(db)
+    await state.entities.load()
+    state.engine = _engine(state.entities, state.bus, settings.engine)
+    if new_database and settings.demo_on_first_start:
+        await create_demo(state.entities, state.bus)
+    await state.engine.resume()
 
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
@@ -83,6 +114,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        await state.engine.stop_all()
         await asyncio.to_thread(db.close)
         logging.getLogger().removeHandler(state.log_broadcaster)
         state.log_broadcaster.attach(None)
@@ -94,7 +126,7 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController],
+        route_handlers=[SystemController, DeviceController, SourceController, TargetController],
     )
     state = State(
         {
@@ -119,6 +151,8 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "entities": Provide(deps.get_entities, sync_to_thread=False),
+            "engine": Provide(deps.get_engine, sync_to_thread=False),
         },
         openapi_config=OpenAPIConfig(
             title="LedGrab",

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["AuthSettings", "ConfigError", "Settings", "load_settings", "parse_api_keys"]
+__all__ = [
+    "AuthSettings",
+    "ConfigError",
+    "EngineSettings",
+    "Settings",
+    "load_settings",
+    "parse_api_keys",
+]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -27,6 +34,16 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
 
 
+class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The LED engine: device reconnect backoff, state-event cadence, where /dev/leds<n> live."""
+
+    reconnect_initial_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
+    reconnect_max_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+    state_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    leds_dev_dir: Annotated[str, msgspec.Meta(min_length=1)] = "/dev"
+    http_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
     port: Port = 8080
@@ -35,6 +52,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
