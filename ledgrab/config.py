@@ -10,7 +10,14 @@ from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["AuthSettings", "ConfigError", "Settings", "load_settings", "parse_api_keys"]
+__all__ = [
+    "ActivityConfig",
+    "AuthSettings",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "parse_api_keys",
+]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -27,6 +34,21 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
 
 
+class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Limits of the activity recorder that are not user settings (those live in the database)."""
+
+    # Entries waiting for a commit, at most; past it new entries are dropped and counted.
+    max_pending: Annotated[int, msgspec.Meta(ge=100, le=1_000_000)] = 10_000
+    # Error/critical/auth entries commit at once, but at most once per this many seconds.
+    immediate_gap_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    # After a failed write: first retry after retry_min_s, doubling up to retry_max_s.
+    retry_min_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    retry_max_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    # Rows one commit may delete; how often an idle log is checked for entries past max_days.
+    prune_batch: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1000
+    retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
     port: Port = 8080
@@ -35,6 +57,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}

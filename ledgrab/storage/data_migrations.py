@@ -64,7 +64,16 @@ def _foundation(conn: sqlite3.Connection) -> None:
 
 
 # Versions are fixed once shipped: add new migrations at the end, never edit an old one.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "settings and api keys", _foundation),)
+def _activity_log(conn: sqlite3.Connection) -> None:
+    from ledgrab.storage.activity_log import create_activity_log_schema
+
+    create_activity_log_schema(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "settings and api keys", _foundation),
+    Migration(2, "activity log", _activity_log),
+)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
