@@ -85,7 +85,7 @@ def test_unknown_type_in_the_filter_is_refused(server):
 
 
 def test_anonymous_actor_when_auth_is_disabled(tmp_path):
-    with LiveServer(tmp_path / "d", environ={"LEDGRAB_AUTH_ENABLED": "false"}) as live:
-        with connect(live.ws_url) as ws:
-            ws.send(json.dumps({"type": "auth"}))
-            assert receive_json(ws)["actor"] == "anonymous"
+    no_auth = LiveServer(tmp_path / "d", environ={"LEDGRAB_AUTH_ENABLED": "false"})
+    with no_auth as live, connect(live.ws_url) as ws:
+        ws.send(json.dumps({"type": "auth"}))
+        assert receive_json(ws)["actor"] == "anonymous"
