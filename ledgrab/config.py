@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,20 +82,20 @@ def parse_api_keys(text: str, source: str = "LEDGRAB_API_KEYS") -> dict[str, str
     return keys
 
 
-def default_data_dir() -> Path:
+def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """/var/lib/ledgrab under systemd (StateDirectory= sets $STATE_DIRECTORY), ./data otherwise."""
-    state = os.environ.get("STATE_DIRECTORY")
+    state = environ.get("STATE_DIRECTORY")
     return Path(state.split(":")[0]) if state else Path("data")
 
 
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     overrides: dict[str, Any] | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build Settings from the layers in order; raise ConfigError before anything starts."""
     env = os.environ if environ is None else environ
-    raw: dict[str, Any] = {"data_dir": str(default_data_dir())}
+    raw: dict[str, Any] = {"data_dir": str(default_data_dir(env))}
     origin: dict[tuple[str, ...], str] = {}
 
     path = config_file or env.get("LEDGRAB_CONFIG")
