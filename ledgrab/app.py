@@ -21,13 +21,23 @@ from litestar.static_files import create_static_files_router
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.devices import DeviceController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
-from ledgrab.config import Settings
+from ledgrab.api.targets import TargetController
+from ledgrab.config import EngineSettings, Settings
+from ledgrab.core.activity_log.lifecycle import ActivityLog
+from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.demo import create_demo
+from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
@@ -46,6 +56,27 @@ def _database_health(db: Database) -> ComponentHealth:
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
 
 
+def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> ProcessorManager:
+    return ProcessorManager(
+        entities,
+        bus,
+        timings=RunnerTimings(
+            reconnect_initial_s=engine.reconnect_initial_s,
+            reconnect_max_s=engine.reconnect_max_s,
+            state_interval_s=engine.state_interval_s,
+        ),
+        context=DriverContext(
+            leds_dev_dir=engine.leds_dev_dir, http_timeout_s=engine.http_timeout_s
+        ),
+    )
+
+
+def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
+    status = recorder.status()
+    details = {"pending": status.pending, "dropped": status.dropped_total}
+    return ComponentHealth(status.state, status.reason, details)
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start in dependency order; stop in the order DESIGN.md fixes."""
@@ -60,9 +91,16 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     db = Database(data_dir / DATABASE_FILE)
-    await asyncio.to_thread(db.open)
+    applied = await asyncio.to_thread(db.open)
     state.db = db
     state.health_providers["database"] = lambda: _database_health(db)
+    new_database = 1 in applied
+
+    activity = await ActivityLog.start(db, state.bus, settings.activity)
+    state.activity = activity
+    state.activity_recorder = activity.recorder
+    state.activity_retention = activity.retention
+    state.health_providers["activity_log"] = lambda: _activity_health(activity.recorder)
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     if settings.auth.enabled:
@@ -72,21 +110,42 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
 
+    state.entities = EntityStore(db)
+    await state.entities.load()
+    state.engine = _engine(state.entities, state.bus, settings.engine)
+    if new_database and settings.demo_on_first_start:
+        await create_demo(state.entities, state.bus)
+    await state.engine.resume()
+
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
         watchdog = asyncio.create_task(sd_notify.watchdog_loop(interval), name="sd-watchdog")
     sd_notify.notify("READY=1")
     log.info("LedGrab %s started; data in %s", __version__, data_dir)
+    activity.recorder.record(
+        "system",
+        "server.started",
+        message=f"LedGrab {__version__} started on {settings.host}:{settings.port}",
+        metadata={"version": __version__, "host": settings.host, "port": settings.port},
+    )
     try:
         yield
     finally:
+        # First, so that it is in the log whatever the steps below do.
+        activity.recorder.record(
+            "system", "server.shutting_down", message=f"LedGrab {__version__} shutting down"
+        )
         sd_notify.notify("STOPPING=1")
         log.info("LedGrab shutting down")
         if watchdog is not None:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        await state.engine.stop_all()
+        await activity.stop_retention()
+        # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
+        activity.detach()
         logging.getLogger().removeHandler(state.log_broadcaster)
         state.log_broadcaster.attach(None)
         state.bus.unbind()
@@ -97,7 +156,7 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController],
+        route_handlers=[SystemController, DeviceController, SourceController, TargetController],
     )
     state = State(
         {
@@ -122,6 +181,13 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "entities": Provide(deps.get_entities, sync_to_thread=False),
+            "engine": Provide(deps.get_engine, sync_to_thread=False),
+            "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
+            "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
+            "activity_log_retention_engine": Provide(
+                deps.get_activity_log_retention_engine, sync_to_thread=False
+            ),
         },
         openapi_config=OpenAPIConfig(
             title="LedGrab",
