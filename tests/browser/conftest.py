@@ -68,12 +68,13 @@ class UI:
         )
         page.on("pageerror", lambda exc: self.console_errors.append(f"page error: {exc}"))
         # The console names no URL for a failed load: record which one it was.
-        page.on(
-            "response",
-            lambda r: self.failed_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-        )
+        page.on("response", self._record_failure)
         self.pages.append(page)
         return page
+
+    def _record_failure(self, response) -> None:
+        if response.status >= 400:
+            self.failed_responses.append(f"{response.status} {response.url}")
 
     def open(self, path: str = "/", viewport: dict | None = None) -> Page:
         page = self.page(viewport)
@@ -106,9 +107,7 @@ class UI:
             page.context.close()
 
     def unexpected_errors(self) -> list[str]:
-        return [
-            e for e in self.console_errors if not any(a in e for a in self.allowed_errors)
-        ]
+        return [e for e in self.console_errors if not any(a in e for a in self.allowed_errors)]
 
 
 @pytest.fixture
