@@ -20,10 +20,13 @@ from litestar.static_files import create_static_files_router
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.backup import BackupController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.system import SystemController
 from ledgrab.config import Settings
+from ledgrab.core.backup import lifecycle as backups
+from ledgrab.core.backup.recovery import open_live_database
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
@@ -56,9 +59,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     logging.getLogger().addHandler(state.log_broadcaster)
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    db = Database(data_dir / DATABASE_FILE)
-    await asyncio.to_thread(db.open)
-    state.db = db
+    # Takes the data-dir lock; a corrupt file is moved aside and a fresh one created.
+    opened = await asyncio.to_thread(
+        open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
+    )
+    state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
@@ -68,6 +73,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             log.warning("created the first API key (label 'admin'); it is in %s", written)
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
+
+    await backups.start(state, opened.recovery)
 
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
@@ -83,7 +90,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        await backups.stop(state)
         await asyncio.to_thread(db.close)
+        opened.lock.release()
         logging.getLogger().removeHandler(state.log_broadcaster)
         state.log_broadcaster.attach(None)
         state.bus.unbind()
@@ -94,7 +103,7 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController],
+        route_handlers=[SystemController, BackupController],
     )
     state = State(
         {
@@ -119,6 +128,8 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "backup": Provide(deps.get_backup_service, sync_to_thread=False),
+            "auto_backup": Provide(deps.get_auto_backup, sync_to_thread=False),
         },
         openapi_config=OpenAPIConfig(
             title="LedGrab",

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["AuthSettings", "ConfigError", "Settings", "load_settings", "parse_api_keys"]
+__all__ = [
+    "AuthSettings",
+    "BackupSettings",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "parse_api_keys",
+]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -27,6 +34,14 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
 
 
+class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # A restore upload larger than this is refused with 413 before it fills the SD card.
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1 << 20, le=1 << 40)] = 256 << 20
+    # Files set aside next to the database: by restores (an undo) and by corruption (evidence).
+    keep_pre_restore: Annotated[int, msgspec.Meta(ge=0, le=20)] = 1
+    keep_corrupt: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
     port: Port = 8080
@@ -35,6 +50,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}

@@ -5,12 +5,22 @@ from __future__ import annotations
 from litestar.datastructures import State
 
 from ledgrab.config import Settings
+from ledgrab.core.backup.auto_backup import AutoBackup
+from ledgrab.core.backup.service import BackupService
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
-__all__ = ["get_api_keys", "get_database", "get_event_bus", "get_log_broadcaster", "get_settings"]
+__all__ = [
+    "get_api_keys",
+    "get_auto_backup",
+    "get_backup_service",
+    "get_database",
+    "get_event_bus",
+    "get_log_broadcaster",
+    "get_settings",
+]
 
 
 def get_settings(state: State) -> Settings:
@@ -31,3 +41,11 @@ def get_api_keys(state: State) -> ApiKeyStore:
 
 def get_log_broadcaster(state: State) -> LogBroadcaster:
     return state.log_broadcaster
+
+
+def get_backup_service(state: State) -> BackupService:
+    return state.backup
+
+
+def get_auto_backup(state: State) -> AutoBackup:
+    return state.auto_backup
