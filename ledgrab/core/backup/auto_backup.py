@@ -221,7 +221,8 @@ class AutoBackup:
         # Room first, so the byte bound holds even while the new file is being written.
         while listing and sum(s for _p, s, _m in listing) + expected > config.max_bytes:
             pruned.append(self._delete(listing.pop(0)[0]))
-        target = dest / f"{PREFIX}{timestamp()}.db"
+        # Milliseconds: a "run now" right after a scheduled run must not replace it.
+        target = dest / f"{PREFIX}{timestamp(ms=True)}.db"
         try:
             self.service.db.backup_to_blocking(target)
         except BaseException:
@@ -247,7 +248,7 @@ class AutoBackup:
     # -- reporting ---------------------------------------------------------------------------
 
     def health(self) -> ComponentHealth:
-        if not self.config.enabled:
+        if not self.config.enabled and not self.last_error:
             return ComponentHealth("ok", details={"auto_backup": "off"})
         details = {
             "auto_backup": "failing" if self.last_error else "ok",

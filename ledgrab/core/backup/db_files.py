@@ -69,9 +69,12 @@ class DataDirLock:
         return self._fd is not None
 
 
-def timestamp(when: datetime | None = None) -> str:
-    """A UTC time for file names that sorts as text: 20261125T204212Z."""
-    return (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+def timestamp(when: datetime | None = None, *, ms: bool = False) -> str:
+    """A UTC time for file names that sorts as text: 20261125T204212Z (or …T204212.345Z)."""
+    when = when or datetime.now(UTC)
+    if ms:
+        return when.strftime("%Y%m%dT%H%M%S.") + f"{when.microsecond // 1000:03d}Z"
+    return when.strftime("%Y%m%dT%H%M%SZ")
 
 
 def fsync_dir(path: Path) -> None:
