@@ -9,7 +9,7 @@ import time
 
 from ledgrab.core.backup.auto_backup import PREFIX
 from ledgrab.storage.database import Database
-from tests.support.db_files import fill_settings
+from tests.support.db_files import activity_rows, fill_settings
 from tests.support.live_server import LiveServer, wait_for
 
 AUTO = "/api/v1/system/backup/auto"
@@ -51,12 +51,18 @@ def test_keeps_the_newest_n(server, tmp_path):
     with server.client() as client:
         # enabling with an empty destination makes the first backup at once
         _configure(client, enabled=True, destination=str(dest), keep=3)
-        wait_for(lambda: _ours(dest), what="the first scheduled backup")
+        first = wait_for(lambda: _ours(dest), what="the first scheduled backup")
         made = [client.post(f"{AUTO}/run").json()["name"] for _ in range(4)]
         assert _ours(dest) == made[-3:]
         status = client.get(AUTO).json()
         assert [b["name"] for b in status["backups"]] == made[-3:][::-1]
     assert (dest / "holiday.jpg").read_bytes() == b"not ours"
+    db = server.app.state.db
+    created = activity_rows(db, "action = 'backup.auto_created'")
+    assert len(created) == 5 and all(r[2] == "info" for r in created)
+    assert {r[3] for r in created} == {"system", "admin"}  # the schedule, then "run now"
+    pruned = " ".join(r[4] for r in activity_rows(db, "action = 'backup.auto_pruned'"))
+    assert first[0] in pruned and made[0] in pruned and made[1] not in pruned
     for name in _ours(dest):
         conn = sqlite3.connect(dest / name)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -95,6 +101,8 @@ def test_a_missing_destination_is_a_warning_state_not_a_crash(server, tmp_path):
         assert health["status"] == "degraded"
         assert "does not exist" in health["components"]["backup"]["reason"]
         assert client.get(AUTO).json()["state"] == "failing"
+        failed_entries = activity_rows(server.app.state.db, "action = 'backup.auto_failed'")
+        assert [r[2] for r in failed_entries] == ["warning"]
         dest.mkdir()
         assert client.post(f"{AUTO}/run").status_code == 201
         assert client.get("/health").json()["components"]["backup"]["state"] == "ok"

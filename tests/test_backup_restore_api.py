@@ -7,7 +7,13 @@ import sqlite3
 import pytest
 
 from ledgrab.storage.data_migrations import latest_version
-from tests.support.db_files import corrupt_pages, foreign_sqlite, live_bytes, make_ledgrab_db
+from tests.support.db_files import (
+    activity_rows,
+    corrupt_pages,
+    foreign_sqlite,
+    live_bytes,
+    make_ledgrab_db,
+)
 from tests.support.live_server import LiveServer, wait_for
 
 
@@ -29,8 +35,13 @@ def _keys(client) -> list[str]:
 
 
 def test_backup_download_is_a_named_consistent_ledgrab_file(server, tmp_path):
+    server.app.state.activity_recorder.record("system", "test.pending", message="waiting")
     with server.client() as client:
         response, path = _download(client, tmp_path)
+    # entries still waiting for their batch commit are in the backup too
+    assert [r[1] for r in activity_rows(path, "action = 'test.pending'")] == ["test.pending"]
+    made = activity_rows(server.app.state.db, "action = 'backup.created'")
+    assert len(made) == 1 and made[0][3] == "admin" and made[0][2] == "info"
     disposition = response.headers["content-disposition"]
     assert "attachment" in disposition and "ledgrab-0." in disposition
     assert response.headers["content-type"] == "application/vnd.sqlite3"
@@ -44,9 +55,13 @@ def test_backup_download_is_a_named_consistent_ledgrab_file(server, tmp_path):
 
 
 def test_round_trip_restores_exactly_the_backed_up_state(server, tmp_path):
+    recorder = server.app.state.activity_recorder
+    db = server.app.state.db
     with server.client() as client:
         client.post("/api/v1/system/api-keys", json={"label": "kept"})
+        recorder.record("system", "test.before_backup", message="in the backup")
         _response, path = _download(client, tmp_path)
+        recorder.record("system", "test.after_backup", message="not in the backup")
         client.post("/api/v1/system/api-keys", json={"label": "added-later"})
         client.delete("/api/v1/system/api-keys/kept")
         assert _keys(client) == ["added-later", "admin"]
@@ -57,6 +72,13 @@ def test_round_trip_restores_exactly_the_backed_up_state(server, tmp_path):
         assert body["schema_version"] == latest_version()
         # the same Database object serves the restored file; the key cache was reloaded
         assert _keys(client) == ["admin", "kept"]
+        backed_up = activity_rows(path)
+        assert "test.before_backup" in [r[1] for r in backed_up]
+        live = activity_rows(db)
+        assert live[: len(backed_up)] == backed_up
+        (entry,) = live[len(backed_up) :]
+        assert entry[1:4] == ("restore.completed", "info", "admin")
+        assert path.name in entry[4] and "pre-restore" in entry[4]
         again = _restore(client, path)
         assert again.status_code == 200
     aside = sorted(server.data_dir.glob("ledgrab.db.pre-restore-*"))

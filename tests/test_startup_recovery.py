@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from ledgrab.core.backup.recovery import find_corruption, open_database
-from tests.support.db_files import corrupt_pages, make_ledgrab_db
+from tests.support.db_files import activity_rows, corrupt_pages, make_ledgrab_db
 from tests.support.live_server import LiveServer
 
 
@@ -31,6 +31,10 @@ def test_corrupt_file_is_quarantined_and_a_fresh_database_serves(tmp_path, damag
         quarantined = list(data_dir.glob("ledgrab.db.corrupt-*"))
         assert len(quarantined) == 1
         assert quarantined[0].read_bytes() == original
+        entries = activity_rows(live.app.state.db, "severity = 'critical'")
+        assert len(entries) == 1
+        assert entries[0][1] == "database.recovered" and entries[0][3] == "system"
+        assert quarantined[0].name in entries[0][4]
         with live.client() as client:
             health = client.get("/health").json()
             assert health["components"]["database"]["state"] == "ok"

@@ -5,14 +5,20 @@ from __future__ import annotations
 from litestar.datastructures import State
 
 from ledgrab.config import Settings
+from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.backup.auto_backup import AutoBackup
 from ledgrab.core.backup.service import BackupService
 from ledgrab.core.event_bus import EventBus
+from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
 __all__ = [
+    "get_activity_log_repo",
+    "get_activity_log_retention_engine",
+    "get_activity_recorder",
     "get_api_keys",
     "get_auto_backup",
     "get_backup_service",
@@ -49,3 +55,18 @@ def get_backup_service(state: State) -> BackupService:
 
 def get_auto_backup(state: State) -> AutoBackup:
     return state.auto_backup
+
+
+def get_activity_recorder(state: State) -> ActivityRecorder:
+    return state.activity_recorder
+
+
+def get_activity_log_repo() -> ActivityLogRepository:
+    return _REPO
+
+
+def get_activity_log_retention_engine(state: State) -> RetentionEngine:
+    return state.activity_retention
+
+
+_REPO = ActivityLogRepository()

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from ledgrab.storage.database import Database
 
-__all__ = ["corrupt_pages", "fill_settings", "foreign_sqlite", "live_bytes", "make_ledgrab_db"]
+__all__ = [
+    "activity_rows",
+    "corrupt_pages",
+    "fill_settings",
+    "foreign_sqlite",
+    "live_bytes",
+    "make_ledgrab_db",
+]
 
 
 def fill_settings(conn: sqlite3.Connection, count: int, prefix: str = "k") -> None:
@@ -54,3 +61,18 @@ def live_bytes(data_dir: Path, name: str = "ledgrab.db") -> dict[str, bytes]:
         if file.exists():
             out[file.name] = file.read_bytes()
     return out
+
+
+def activity_rows(path_or_db, where: str = "1") -> list[tuple]:
+    """(id, action, severity, actor, message) of activity entries, from a file or a Database."""
+    sql = (
+        f"SELECT id, action, severity, actor, message FROM activity_log WHERE {where} ORDER BY seq"
+    )
+    if isinstance(path_or_db, Database):
+        path_or_db.write_blocking(lambda conn: None)  # commit what the recorder holds
+        return path_or_db.read_blocking(lambda conn: conn.execute(sql).fetchall())
+    conn = sqlite3.connect(path_or_db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

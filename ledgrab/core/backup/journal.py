@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ledgrab.core.activity_log.recorder import get_module_recorder
+
 __all__ = ["note"]
 
 log = logging.getLogger("ledgrab.backup")
@@ -18,5 +20,9 @@ def note(
     severity: str = "info",
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """Record a `system` activity entry (the actor comes from the request context); best-effort."""
+    """Record a `system` activity entry (the actor comes from the request context, `system`
+    outside one) and log the message; best-effort, never raises."""
     log.log(_LEVELS.get(severity, logging.CRITICAL), "%s", message)
+    get_module_recorder().record(
+        "system", action, severity=severity, message=message, metadata=metadata
+    )
