@@ -21,17 +21,25 @@ from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
+from ledgrab.api.devices import DeviceController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
-from ledgrab.config import Settings
+from ledgrab.api.targets import TargetController
+from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.backup import lifecycle as backups
 from ledgrab.core.backup.recovery import open_live_database
+from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.demo import create_demo
+from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
@@ -48,6 +56,21 @@ def _database_health(db: Database) -> ComponentHealth:
     if db.last_error:
         return ComponentHealth("degraded", db.last_error, {"queued_writes": db.queued_writes})
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
+
+
+def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> ProcessorManager:
+    return ProcessorManager(
+        entities,
+        bus,
+        timings=RunnerTimings(
+            reconnect_initial_s=engine.reconnect_initial_s,
+            reconnect_max_s=engine.reconnect_max_s,
+            state_interval_s=engine.state_interval_s,
+        ),
+        context=DriverContext(
+            leds_dev_dir=engine.leds_dev_dir, http_timeout_s=engine.http_timeout_s
+        ),
+    )
 
 
 def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
@@ -73,6 +96,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
+    new_database = 1 in opened.applied
 
     activity = await ActivityLog.start(db, state.bus, settings.activity)
     state.activity = activity
@@ -87,6 +111,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             log.warning("created the first API key (label 'admin'); it is in %s", written)
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
+
+    state.entities = EntityStore(db)
+    await state.entities.load()
+    state.engine = _engine(state.entities, state.bus, settings.engine)
+    if new_database and settings.demo_on_first_start:
+        await create_demo(state.entities, state.bus)
+    await state.engine.resume()
 
     await backups.start(state, opened.recovery)
 
@@ -114,6 +145,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        await state.engine.stop_all()
         await backups.stop(state)
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
@@ -130,7 +162,13 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController, BackupController],
+        route_handlers=[
+            SystemController,
+            DeviceController,
+            SourceController,
+            TargetController,
+            BackupController,
+        ],
     )
     state = State(
         {
@@ -157,6 +195,8 @@ def create_app(settings: Settings) -> Litestar:
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
             "backup": Provide(deps.get_backup_service, sync_to_thread=False),
             "auto_backup": Provide(deps.get_auto_backup, sync_to_thread=False),
+            "entities": Provide(deps.get_entities, sync_to_thread=False),
+            "engine": Provide(deps.get_engine, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
             "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
             "activity_log_retention_engine": Provide(

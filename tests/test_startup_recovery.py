@@ -9,7 +9,7 @@ import pytest
 
 from ledgrab.core.backup.recovery import find_corruption, open_database
 from tests.support.db_files import activity_rows, corrupt_pages, make_ledgrab_db
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, wait_for
 
 
 def _garbage(path):
@@ -39,6 +39,11 @@ def test_corrupt_file_is_quarantined_and_a_fresh_database_serves(tmp_path, damag
             health = client.get("/health").json()
             assert health["components"]["database"]["state"] == "ok"
             assert client.post("/api/v1/system/api-keys", json={"label": "x"}).status_code == 201
+            # a fresh database gets the demo strip, and its LEDs run
+            wait_for(
+                lambda: any(t["running"] for t in client.get("/api/v1/targets").json()),
+                what="the demo target on the fresh database",
+            )
     assert find_corruption(data_dir / "ledgrab.db") is None
     critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert critical and quarantined[0].name in critical[-1].getMessage()
@@ -46,7 +51,7 @@ def test_corrupt_file_is_quarantined_and_a_fresh_database_serves(tmp_path, damag
 
 def test_a_healthy_file_is_left_alone(tmp_path):
     path = make_ledgrab_db(tmp_path / "ledgrab.db", rows=10)
-    db, recovery = open_database(path)
+    db, recovery, _applied = open_database(path)
     db.close()
     assert recovery is None
     assert not list(tmp_path.glob("*corrupt*"))
@@ -59,7 +64,7 @@ def test_only_the_newest_corrupt_files_are_kept(tmp_path):
     path = tmp_path / "ledgrab.db"
     for _ in range(4):
         _garbage(path)
-        db, recovery = open_database(path, keep_corrupt=2)
+        db, recovery, _applied = open_database(path, keep_corrupt=2)
         db.close()
         assert recovery is not None
     assert len([p for p in tmp_path.glob("ledgrab.db.corrupt-*") if "-wal" not in p.name]) == 2

@@ -10,9 +10,11 @@ from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.backup.auto_backup import AutoBackup
 from ledgrab.core.backup.service import BackupService
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "get_auto_backup",
     "get_backup_service",
     "get_database",
+    "get_engine",
+    "get_entities",
     "get_event_bus",
     "get_log_broadcaster",
     "get_settings",
@@ -70,3 +74,11 @@ def get_activity_log_retention_engine(state: State) -> RetentionEngine:
 
 
 _REPO = ActivityLogRepository()
+
+
+def get_entities(state: State) -> EntityStore:
+    return state.entities
+
+
+def get_engine(state: State) -> ProcessorManager:
+    return state.engine

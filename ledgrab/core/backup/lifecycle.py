@@ -12,15 +12,45 @@ from ledgrab.core.activity_log.settings import settings_from_stored
 from ledgrab.core.backup.auto_backup import AutoBackup
 from ledgrab.core.backup.recovery import StartupRecovery, record_recovery
 from ledgrab.core.backup.service import BackupService
+from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.storage.entities import EntityStore
 
-__all__ = ["start", "stop"]
+__all__ = ["EngineDuringRestore", "start", "stop"]
+
+
+class EngineDuringRestore:
+    """Targets stop and entity changes wait (the entity lock is held) while the file is swapped;
+    then the entities are reread from the new file and its auto_start targets start."""
+
+    def __init__(self, engine: ProcessorManager, entities: EntityStore) -> None:
+        self.engine, self.entities = engine, entities
+
+    async def before_swap(self) -> None:
+        await self.entities.lock.acquire()
+        try:
+            await self.engine.stop_all("restore")
+        except BaseException:
+            self.entities.lock.release()
+            raise
+
+    async def after_swap(self) -> None:
+        try:
+            await self.entities.load()
+        finally:
+            self.entities.lock.release()
+        await self.engine.resume()
 
 
 async def start(state: State, recovery: StartupRecovery | None) -> None:
     """Put `backup` and `auto_backup` in app.state, apply the stored schedule, and record a
     startup recovery (needs the activity recorder running)."""
     settings = state.settings
-    service = BackupService(state.db, Path(settings.data_dir), settings.backup)
+    participants = []
+    if state.get("engine") is not None:
+        participants.append(EngineDuringRestore(state.engine, state.entities))
+    service = BackupService(
+        state.db, Path(settings.data_dir), settings.backup, participants=participants
+    )
     await asyncio.to_thread(service.prepare_blocking)
     auto = AutoBackup(service)
     await auto.load()

@@ -64,9 +64,12 @@ def _quarantine(path: Path, reason: str, keep: int) -> StartupRecovery:
     return StartupRecovery(str(aside), reason)
 
 
-def open_database(path: Path, keep_corrupt: int = 3) -> tuple[Database, StartupRecovery | None]:
+def open_database(
+    path: Path, keep_corrupt: int = 3
+) -> tuple[Database, StartupRecovery | None, list[int]]:
     """Open `path`; if it is corrupt, move it aside (<name>.corrupt-<time>, the newest
-    `keep_corrupt` kept) and open a fresh database. Blocking: call from a thread.
+    `keep_corrupt` kept) and open a fresh database. Returns the database, what recovery did
+    (or None) and the migrations applied. Blocking: call from a thread.
 
     A file from a newer LedGrab is not corrupt: SchemaTooNewError propagates untouched.
     """
@@ -75,21 +78,20 @@ def open_database(path: Path, keep_corrupt: int = 3) -> tuple[Database, StartupR
     if reason is None:
         db = Database(path)
         try:
-            db.open()
-            return db, None
+            return db, None, db.open()
         except sqlite3.DatabaseError as exc:  # damage quick_check missed, met by a migration
             db.close()
             reason = f"{type(exc).__name__}: {exc}"
     recovery = _quarantine(path, reason, keep_corrupt)
     db = Database(path)
-    db.open()
-    return db, recovery
+    return db, recovery, db.open()
 
 
 class OpenedDatabase(msgspec.Struct, frozen=True):
     db: Database
     lock: DataDirLock
     recovery: StartupRecovery | None
+    applied: list[int]  # migration versions applied on opening (1 in it: a new database)
 
 
 def open_live_database(
@@ -100,11 +102,11 @@ def open_live_database(
     lock = DataDirLock(data_dir)
     lock.acquire(lock_wait_s)
     try:
-        db, recovery = open_database(data_dir / file_name, keep_corrupt)
+        db, recovery, applied = open_database(data_dir / file_name, keep_corrupt)
     except BaseException:
         lock.release()
         raise
-    return OpenedDatabase(db, lock, recovery)
+    return OpenedDatabase(db, lock, recovery, applied)
 
 
 def record_recovery(recovery: StartupRecovery) -> None:

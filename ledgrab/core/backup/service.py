@@ -26,7 +26,7 @@ __all__ = [
     "BackupService",
     "RestoreFailedError",
     "RestoreResult",
-    "TargetControl",
+    "SwapParticipant",
     "UploadTooLargeError",
 ]
 
@@ -51,12 +51,15 @@ class RestoreFailedError(RuntimeError):
     """The checked backup could not be put in place; the previous database is back in use."""
 
 
-class TargetControl(Protocol):
-    """What a restore needs from the LED engine (issue 3)."""
+class SwapParticipant(Protocol):
+    """Something that must stop before the file is swapped and resume after (the LED engine).
 
-    async def stop_all(self) -> None: ...
+    after_swap() runs whether or not the swap succeeded, for each before_swap() that returned.
+    """
 
-    async def start_auto(self) -> None: ...
+    async def before_swap(self) -> None: ...
+
+    async def after_swap(self) -> None: ...
 
 
 class RestoreResult(msgspec.Struct, frozen=True):
@@ -81,12 +84,12 @@ class BackupService:
         data_dir: str | os.PathLike[str],
         settings: BackupSettings,
         *,
-        targets: TargetControl | None = None,
+        participants: list[SwapParticipant] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.work_dir = Path(data_dir) / WORK_DIR
-        self.targets = targets
+        self.participants = list(participants or [])
         self.lock = asyncio.Lock()
         # Called after a restore, e.g. to reload caches that mirror the database (API keys).
         self.after_restore: list[Callable[[], Awaitable[None]]] = []
@@ -182,8 +185,7 @@ class BackupService:
             raise BackupBusyError("a backup or restore is already running; try again shortly")
         async with self.lock:
             info, applied = await self.check_upload(staged)
-            if self.targets is not None:
-                await self.targets.stop_all()
+            stopped: list[SwapParticipant] = []
             moved: dict[str, Path | None] = {}
 
             def replace(live: Path) -> Callable[[], None]:
@@ -191,6 +193,9 @@ class BackupService:
                 return undo
 
             try:
+                for participant in self.participants:
+                    await participant.before_swap()
+                    stopped.append(participant)
                 await self.db.swap_file(replace)
             except Exception as exc:
                 await asyncio.to_thread(_remove_staged, staged)
@@ -204,7 +209,7 @@ class BackupService:
                     "the previous database is still in use"
                 ) from exc
             finally:
-                await self._after_swap()
+                await self._after_swap(stopped)
             aside = await asyncio.to_thread(self._prune_pre_restore, moved.get("aside"))
         note(
             "restore.completed",
@@ -226,17 +231,17 @@ class BackupService:
         prune_aside(self.db.path, "pre-restore", self.settings.keep_pre_restore)
         return aside if aside is not None and aside.exists() else None
 
-    async def _after_swap(self) -> None:
+    async def _after_swap(self, stopped: list[SwapParticipant]) -> None:
         for hook in self.after_restore:
             try:
                 await hook()
             except Exception:
                 log.exception("a post-restore step failed")
-        if self.targets is not None:
+        for participant in reversed(stopped):
             try:
-                await self.targets.start_auto()
+                await participant.after_swap()
             except Exception:
-                log.exception("restarting targets after the restore failed")
+                log.exception("resuming %r after the restore failed", participant)
 
 
 def _nothing(_conn: object) -> None:
