@@ -24,6 +24,7 @@ from ledgrab.storage.database import Database
 __all__ = [
     "BackupBusyError",
     "BackupService",
+    "NoSpaceError",
     "RestoreFailedError",
     "RestoreResult",
     "SwapParticipant",
@@ -37,6 +38,8 @@ MAX_PENDING_DOWNLOADS = 2
 # A download file older than this was abandoned by its client (its clean-up never ran).
 _STALE_DOWNLOAD_S = 600.0
 _WRITE_CHUNK = 1 << 20
+# Left free on the card beside an upload, for the database's own growth meanwhile.
+_SPACE_MARGIN = 16 << 20
 
 
 class BackupBusyError(RuntimeError):
@@ -45,6 +48,10 @@ class BackupBusyError(RuntimeError):
 
 class UploadTooLargeError(ValueError):
     """The upload exceeds `BackupSettings.max_upload_bytes`."""
+
+
+class NoSpaceError(OSError):
+    """The data directory's file system cannot hold the upload (it stays on the same card)."""
 
 
 class RestoreFailedError(RuntimeError):
@@ -91,6 +98,7 @@ class BackupService:
         self.work_dir = Path(data_dir) / WORK_DIR
         self.participants = list(participants or [])
         self.lock = asyncio.Lock()
+        self._receiving = False  # one upload at a time: each is a file as big as a database
         # Called after a restore, e.g. to reload caches that mirror the database (API keys).
         self.after_restore: list[Callable[[], Awaitable[None]]] = []
 
@@ -137,9 +145,28 @@ class BackupService:
 
     # -- restore -----------------------------------------------------------------------------
 
-    async def receive_upload(self, chunks: AsyncIterable[bytes]) -> Path:
-        """Write an upload into the work directory, refusing it past `max_upload_bytes`."""
+    async def receive_upload(
+        self, chunks: AsyncIterable[bytes], announced: int | None = None
+    ) -> Path:
+        """Write an upload into the work directory, one at a time, refusing it past
+        `max_upload_bytes` or when the card lacks room for it."""
+        if self._receiving or self.lock.locked():
+            raise BackupBusyError("a backup or restore is already running; try again shortly")
+        self._receiving = True
+        try:
+            return await self._receive(chunks, announced)
+        finally:
+            self._receiving = False
+
+    async def _receive(self, chunks: AsyncIterable[bytes], announced: int | None) -> Path:
         limit = self.settings.max_upload_bytes
+        free = (await asyncio.to_thread(shutil.disk_usage, self.work_dir)).free
+        room = free - _SPACE_MARGIN
+        if announced is not None and announced > room:
+            raise NoSpaceError(
+                f"the data directory has {max(free, 0)} bytes free; the upload needs {announced}"
+                f" plus {_SPACE_MARGIN} to spare"
+            )
         path = self.work_dir / f"upload-{timestamp()}-{os.urandom(4).hex()}.db"
         handle = await asyncio.to_thread(path.open, "wb")
         total, buffer = 0, bytearray()
@@ -151,6 +178,8 @@ class BackupService:
                         f"the upload is larger than the limit of {limit} bytes "
                         "([backup] max_upload_bytes)"
                     )
+                if total > room:
+                    raise NoSpaceError(f"the data directory ran out of room at {total} bytes")
                 buffer += chunk
                 if len(buffer) >= _WRITE_CHUNK:
                     await asyncio.to_thread(handle.write, bytes(buffer))
