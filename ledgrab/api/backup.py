@@ -84,8 +84,7 @@ class BackupController(Controller):
                 "([backup] max_upload_bytes)",
             )
         try:
-            staged = await backup.receive_upload(request.stream(), request.content_length)
-            return await backup.restore(staged, name)
+            return await backup.restore_upload(request.stream(), request.content_length, name)
         except UploadTooLargeError as exc:
             raise HTTPException(status_code=413, detail=str(exc)) from None
         except NoSpaceError as exc:

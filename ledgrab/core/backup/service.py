@@ -98,7 +98,7 @@ class BackupService:
         self.work_dir = Path(data_dir) / WORK_DIR
         self.participants = list(participants or [])
         self.lock = asyncio.Lock()
-        self._receiving = False  # one upload at a time: each is a file as big as a database
+        self._restoring = False  # one upload at a time: each is a file as big as a database
         # Called after a restore, e.g. to reload caches that mirror the database (API keys).
         self.after_restore: list[Callable[[], Awaitable[None]]] = []
 
@@ -125,9 +125,7 @@ class BackupService:
 
     async def snapshot_for_download(self) -> tuple[Path, str]:
         """A consistent copy in the work directory and its download name; the caller deletes it
-        once sent."""
-        if self.lock.locked():
-            raise BackupBusyError("a backup or restore is already running; try again shortly")
+        once sent. Waits for a running backup or restore to finish first."""
         async with self.lock:
             await asyncio.to_thread(self._claim_download_slot)
             name = download_name()
@@ -138,25 +136,28 @@ class BackupService:
             size = (await asyncio.to_thread(path.stat)).st_size
         note(
             "backup.created",
-            f"backup {name} downloaded ({size} bytes)",
+            f"backup {name} made for download ({size} bytes)",
             metadata={"file": name, "size_bytes": size},
         )
         return path, name
 
     # -- restore -----------------------------------------------------------------------------
 
-    async def receive_upload(
-        self, chunks: AsyncIterable[bytes], announced: int | None = None
-    ) -> Path:
-        """Write an upload into the work directory, one at a time, refusing it past
-        `max_upload_bytes` or when the card lacks room for it."""
-        if self._receiving or self.lock.locked():
-            raise BackupBusyError("a backup or restore is already running; try again shortly")
-        self._receiving = True
+    async def restore_upload(
+        self, chunks: AsyncIterable[bytes], announced: int | None, source_name: str
+    ) -> RestoreResult:
+        """Receive an upload and restore it; one at a time (a second gets BackupBusyError).
+
+        Raises UploadTooLargeError or NoSpaceError (nothing kept) and whatever restore() raises.
+        """
+        if self._restoring:
+            raise BackupBusyError("another restore is already running; try again when it is done")
+        self._restoring = True
         try:
-            return await self._receive(chunks, announced)
+            staged = await self._receive(chunks, announced)
+            return await self.restore(staged, source_name)
         finally:
-            self._receiving = False
+            self._restoring = False
 
     async def _receive(self, chunks: AsyncIterable[bytes], announced: int | None) -> Path:
         limit = self.settings.max_upload_bytes
@@ -206,12 +207,9 @@ class BackupService:
     async def restore(self, staged: Path, source_name: str) -> RestoreResult:
         """Check `staged`, then put it in place of the live database (see DESIGN: restore).
 
-        Raises BackupRejected (nothing changed), BackupBusyError, or RestoreFailedError (the
-        previous database is back in use).
+        Waits for a running backup to finish. Raises BackupRejected (nothing changed) or
+        RestoreFailedError (the previous database is back in use).
         """
-        if self.lock.locked():
-            await asyncio.to_thread(_remove_staged, staged)
-            raise BackupBusyError("a backup or restore is already running; try again shortly")
         async with self.lock:
             info, applied = await self.check_upload(staged)
             stopped: list[SwapParticipant] = []
