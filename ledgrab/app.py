@@ -24,6 +24,7 @@ from ledgrab.api.auth import require_api_key
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
@@ -156,7 +157,13 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController, DeviceController, SourceController, TargetController],
+        route_handlers=[
+            SystemController,
+            DeviceController,
+            SourceController,
+            TargetController,
+            PreviewController,
+        ],
     )
     state = State(
         {
