@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.backup import BackupController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
@@ -31,6 +32,8 @@ from ledgrab.api.targets import TargetController
 from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.backup import lifecycle as backups
+from ledgrab.core.backup.recovery import open_live_database
 from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.demo import create_demo
@@ -91,11 +94,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     logging.getLogger().addHandler(state.log_broadcaster)
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    db = Database(data_dir / DATABASE_FILE)
-    applied = await asyncio.to_thread(db.open)
-    state.db = db
+    # Takes the data-dir lock; a corrupt file is moved aside and a fresh one created.
+    opened = await asyncio.to_thread(
+        open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
+    )
+    state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
-    new_database = 1 in applied
+    new_database = 1 in opened.applied
 
     activity = await ActivityLog.start(db, state.bus, settings.activity)
     state.activity = activity
@@ -117,6 +122,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     if new_database and settings.demo_on_first_start:
         await create_demo(state.entities, state.bus)
     await state.engine.resume()
+
+    await backups.start(state, opened.recovery)
 
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
@@ -143,10 +150,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
         await state.engine.stop_all()
+        await backups.stop(state)
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
         activity.detach()
+        opened.lock.release()
         logging.getLogger().removeHandler(state.log_broadcaster)
         state.log_broadcaster.attach(None)
         state.bus.unbind()
@@ -163,6 +172,7 @@ def create_app(settings: Settings) -> Litestar:
             SourceController,
             TargetController,
             PreviewController,
+            BackupController,
         ],
     )
     state = State(
@@ -188,6 +198,8 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "backup": Provide(deps.get_backup_service, sync_to_thread=False),
+            "auto_backup": Provide(deps.get_auto_backup, sync_to_thread=False),
             "entities": Provide(deps.get_entities, sync_to_thread=False),
             "engine": Provide(deps.get_engine, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),

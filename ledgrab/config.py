@@ -14,6 +14,7 @@ import msgspec
 __all__ = [
     "ActivityConfig",
     "AuthSettings",
+    "BackupSettings",
     "ConfigError",
     "EngineSettings",
     "Settings",
@@ -34,6 +35,14 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     # label -> key; configured keys live only in memory (hashed at startup), never in the database.
     api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
+
+
+class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # A restore upload larger than this is refused with 413 before it fills the SD card.
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1 << 20, le=1 << 40)] = 256 << 20
+    # Files set aside next to the database: by restores (an undo) and by corruption (evidence).
+    keep_pre_restore: Annotated[int, msgspec.Meta(ge=0, le=20)] = 1
+    keep_corrupt: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
 
 
 class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -69,6 +78,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
 
