@@ -26,6 +26,7 @@ from ledgrab.api.backup import BackupController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> Litestar:
             DeviceController,
             SourceController,
             TargetController,
+            PreviewController,
             BackupController,
         ],
     )

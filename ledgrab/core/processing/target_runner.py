@@ -87,6 +87,7 @@ class TargetRunner:
         self.errors = 0
         self.last_error: str | None = None
         self.fps_measured = 0.0
+        self.last_rendered: bytes = b""
         # Bounded: lateness of the last 600 wake-ups (10 s at 60 fps), for the p99 in the state.
         self._late: deque[float] = deque(maxlen=600)
         self._task: asyncio.Task[None] | None = None
@@ -150,6 +151,7 @@ class TargetRunner:
             except Exception as exc:  # a device that fails while closing must not stop the stop
                 log.warning("closing the device of target %s failed: %s", self.target_id, exc)
         self.status = "stopped"
+        self._device_event()
         self._bus.publish("target_stopped", {"target_id": self.target_id, "reason": reason})
 
     def _leds(self) -> int:
@@ -218,8 +220,10 @@ class TargetRunner:
         now = self._now()
         self._late.append(now - self._deadline)
         try:
-            frame = self.pipeline.apply(self.source.render(now - self._started, self._leds()))
-            self.driver.send(frame)
+            rendered = self.source.render(now - self._started, self._leds())
+            # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
+            self.last_rendered = rendered
+            self.driver.send(self.pipeline.apply(rendered))
         except DriverError as exc:
             self._failure.set_result(("device", str(exc)))
             return
