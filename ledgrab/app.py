@@ -24,6 +24,8 @@ from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.system import SystemController
 from ledgrab.config import Settings
+from ledgrab.core.activity_log.lifecycle import ActivityLog
+from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
@@ -45,6 +47,12 @@ def _database_health(db: Database) -> ComponentHealth:
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
 
 
+def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
+    status = recorder.status()
+    details = {"pending": status.pending, "dropped": status.dropped_total}
+    return ComponentHealth(status.state, status.reason, details)
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start in dependency order; stop in the order DESIGN.md fixes."""
@@ -61,6 +69,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.db = db
     state.health_providers["database"] = lambda: _database_health(db)
 
+    activity = await ActivityLog.start(db, state.bus, settings.activity)
+    state.activity = activity
+    state.activity_recorder = activity.recorder
+    state.activity_retention = activity.retention
+    state.health_providers["activity_log"] = lambda: _activity_health(activity.recorder)
+
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     if settings.auth.enabled:
         written = await asyncio.to_thread(state.api_keys.bootstrap_blocking, data_dir)
@@ -74,16 +88,29 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         watchdog = asyncio.create_task(sd_notify.watchdog_loop(interval), name="sd-watchdog")
     sd_notify.notify("READY=1")
     log.info("LedGrab %s started; data in %s", __version__, data_dir)
+    activity.recorder.record(
+        "system",
+        "server.started",
+        message=f"LedGrab {__version__} started on {settings.host}:{settings.port}",
+        metadata={"version": __version__, "host": settings.host, "port": settings.port},
+    )
     try:
         yield
     finally:
+        # First, so that it is in the log whatever the steps below do.
+        activity.recorder.record(
+            "system", "server.shutting_down", message=f"LedGrab {__version__} shutting down"
+        )
         sd_notify.notify("STOPPING=1")
         log.info("LedGrab shutting down")
         if watchdog is not None:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        await activity.stop_retention()
+        # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
+        activity.detach()
         logging.getLogger().removeHandler(state.log_broadcaster)
         state.log_broadcaster.attach(None)
         state.bus.unbind()
@@ -119,6 +146,11 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
+            "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
+            "activity_log_retention_engine": Provide(
+                deps.get_activity_log_retention_engine, sync_to_thread=False
+            ),
         },
         openapi_config=OpenAPIConfig(
             title="LedGrab",

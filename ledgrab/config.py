@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 
 __all__ = [
+    "ActivityConfig",
     "AuthSettings",
     "CaptureSettings",
     "ConfigError",
@@ -59,6 +61,21 @@ class CaptureSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.5
 
 
+class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Limits of the activity recorder that are not user settings (those live in the database)."""
+
+    # Entries waiting for a commit, at most; past it new entries are dropped and counted.
+    max_pending: Annotated[int, msgspec.Meta(ge=100, le=1_000_000)] = 10_000
+    # Error/critical/auth entries commit at once, but at most once per this many seconds.
+    immediate_gap_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    # After a failed write: first retry after retry_min_s, doubling up to retry_max_s.
+    retry_min_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    retry_max_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    # Rows one commit may delete; how often an idle log is checked for entries past max_days.
+    prune_batch: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1000
+    retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
     port: Port = 8080
@@ -69,6 +86,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
     capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
+    activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
@@ -93,20 +111,20 @@ def parse_api_keys(text: str, source: str = "LEDGRAB_API_KEYS") -> dict[str, str
     return keys
 
 
-def default_data_dir() -> Path:
+def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """/var/lib/ledgrab under systemd (StateDirectory= sets $STATE_DIRECTORY), ./data otherwise."""
-    state = os.environ.get("STATE_DIRECTORY")
+    state = environ.get("STATE_DIRECTORY")
     return Path(state.split(":")[0]) if state else Path("data")
 
 
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     overrides: dict[str, Any] | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build Settings from the layers in order; raise ConfigError before anything starts."""
     env = os.environ if environ is None else environ
-    raw: dict[str, Any] = {"data_dir": str(default_data_dir())}
+    raw: dict[str, Any] = {"data_dir": str(default_data_dir(env))}
     origin: dict[tuple[str, ...], str] = {}
 
     path = config_file or env.get("LEDGRAB_CONFIG")

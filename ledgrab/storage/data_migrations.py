@@ -35,11 +35,14 @@ class Migration:
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute statements one by one: executescript() would COMMIT the migration's transaction."""
     statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
+    for piece in script.split(";"):
+        statement += piece + ";"
+        # A ';' inside a string literal or trigger body does not end the statement.
         if sqlite3.complete_statement(statement):
-            conn.execute(statement)
+            if statement.strip(" \t\n;"):
+                conn.execute(statement)
             statement = ""
+    statement = statement[:-1]  # the ';' appended after the last piece
     if statement.strip():
         raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:80]}")
 
@@ -64,7 +67,16 @@ def _foundation(conn: sqlite3.Connection) -> None:
 
 
 # Versions are fixed once shipped: add new migrations at the end, never edit an old one.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "settings and api keys", _foundation),)
+def _activity_log(conn: sqlite3.Connection) -> None:
+    from ledgrab.storage.activity_log import create_activity_log_schema
+
+    create_activity_log_schema(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "settings and api keys", _foundation),
+    Migration(2, "activity log", _activity_log),
+)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

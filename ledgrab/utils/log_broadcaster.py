@@ -13,6 +13,8 @@ from ledgrab.core.event_bus import EventBus
 
 __all__ = ["LogBroadcaster", "LogLine"]
 
+_EXC_FORMATTER = logging.Formatter()
+
 
 class LogLine(msgspec.Struct, frozen=True):
     seq: int
@@ -46,7 +48,9 @@ class LogBroadcaster(logging.Handler):
         try:
             message = record.getMessage()
             if record.exc_info:
-                message += " | " + self.formatException(record.exc_info).replace("\n", " | ")
+                message += " | " + _EXC_FORMATTER.formatException(record.exc_info).replace(
+                    "\n", " | "
+                )
             with self._lines_lock:
                 self._seq += 1
                 line = LogLine(
