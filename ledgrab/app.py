@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,12 +21,19 @@ from litestar.static_files import create_static_files_router
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.system import SystemController
 from ledgrab.config import Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.devices.discovery_watcher import (
+    Advertisement,
+    DiscoveryWatcher,
+    wled_led_count,
+)
+from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
@@ -45,6 +53,22 @@ def _database_health(db: Database) -> ComponentHealth:
     if db.last_error:
         return ComponentHealth("degraded", db.last_error, {"queued_writes": db.queued_writes})
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
+
+
+def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
+    config = settings.discovery
+    port = config.advertise_port if config.advertise_port is not None else settings.port
+    advertisement = None
+    if config.advertise and port:
+        name = config.instance_name or f"LedGrab {socket.gethostname().split('.')[0]}"
+        advertisement = Advertisement(instance_name=name, port=port, version=__version__)
+    return DiscoveryWatcher(
+        bus,
+        interfaces=config.interfaces,
+        advertisement=advertisement,
+        max_devices=config.max_devices,
+        led_count_fetcher=wled_led_count if config.fetch_led_count else None,
+    )
 
 
 def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
@@ -83,6 +107,16 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
 
+    state.capture_hub = CaptureHub(
+        bus=state.bus,
+        bind_host=settings.capture.bind_host,
+        multicast=settings.capture.multicast,
+        multicast_interface=settings.capture.multicast_interface,
+    )
+    state.discovery = _discovery_watcher(settings, state.bus)
+    if settings.discovery.enabled:
+        await state.discovery.start()  # in the background: mDNS probing takes seconds
+
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
         watchdog = asyncio.create_task(sd_notify.watchdog_loop(interval), name="sd-watchdog")
@@ -107,6 +141,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        state.capture_hub.close()
+        await state.discovery.stop()
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
@@ -121,7 +157,7 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController],
+        route_handlers=[SystemController, DiscoveryController],
     )
     state = State(
         {
@@ -146,6 +182,8 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "discovery": Provide(deps.get_discovery, sync_to_thread=False),
+            "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
             "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
             "activity_log_retention_engine": Provide(

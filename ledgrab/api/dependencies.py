@@ -7,6 +7,8 @@ from litestar.datastructures import State
 from ledgrab.config import Settings
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.retention import RetentionEngine
+from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
+from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.api_keys import ApiKeyStore
@@ -18,7 +20,9 @@ __all__ = [
     "get_activity_log_retention_engine",
     "get_activity_recorder",
     "get_api_keys",
+    "get_capture_hub",
     "get_database",
+    "get_discovery",
     "get_event_bus",
     "get_log_broadcaster",
     "get_settings",
@@ -58,3 +62,11 @@ def get_activity_log_retention_engine(state: State) -> RetentionEngine:
 
 
 _REPO = ActivityLogRepository()
+
+
+def get_discovery(state: State) -> DiscoveryWatcher:
+    return state.discovery
+
+
+def get_capture_hub(state: State) -> CaptureHub:
+    return state.capture_hub

@@ -120,20 +120,17 @@ def _advertise(name: str, port: int, mac: str) -> None:
     from zeroconf import ServiceInfo, Zeroconf
 
     zc = Zeroconf(interfaces=["127.0.0.1"])
-    infos = [
-        ServiceInfo(
-            service_type,
-            f"{name}.{service_type}",
-            addresses=[socket.inet_aton("127.0.0.1")],
-            port=port,
-            properties={"mac": mac},
-            server=f"{name}.local.",
-        )
-        for service_type in ("_wled._tcp.local.", "_http._tcp.local.")
-    ]
+    # A real WLED also announces _http._tcp; the watcher only browses _wled._tcp.
+    info = ServiceInfo(
+        "_wled._tcp.local.",
+        f"{name}._wled._tcp.local.",
+        addresses=[socket.inet_aton("127.0.0.1")],
+        port=port,
+        properties={"mac": mac},
+        server=f"{name}.local.",
+    )
     try:
-        for info in infos:
-            zc.register_service(info)
+        zc.register_service(info)
         print("registered", flush=True)
         for line in sys.stdin:
             if line.strip() == "withdraw":

@@ -33,6 +33,7 @@ __all__ = [
     "DiscoveredDevice",
     "DiscoveryUnavailable",
     "DiscoveryWatcher",
+    "wled_led_count",
 ]
 
 log = logging.getLogger("ledgrab.discovery")
@@ -68,7 +69,8 @@ class Advertisement(msgspec.Struct, kw_only=True):
 LedCountFetcher = Callable[[str, int], int | None]
 
 
-def _wled_led_count(host: str, port: int) -> int | None:
+def wled_led_count(host: str, port: int) -> int | None:
+    """The LED count a WLED reports on its JSON API, None if it does not answer."""
     try:
         return fetch_wled_info(host, port, timeout_s=1.5).led_count
     except WledUnreachable as exc:
@@ -92,7 +94,7 @@ class DiscoveryWatcher:
         advertisement: Advertisement | None = None,
         max_devices: int = 256,
         resolve_timeout_s: float = 2.0,
-        led_count_fetcher: LedCountFetcher | None = _wled_led_count,
+        led_count_fetcher: LedCountFetcher | None = wled_led_count,
     ) -> None:
         self._bus = bus
         self._interfaces = list(interfaces or [])
@@ -279,8 +281,8 @@ class DiscoveryWatcher:
             return
         hostname = socket.gethostname().split(".")[0] or "ledgrab"
         props: dict[str, Any] = {"version": ad.version, "api": ad.api_path, "path": "/"}
-        for service_type in (LEDGRAB_TYPE, HTTP_TYPE):
-            info = ServiceInfo(
+        infos = [
+            ServiceInfo(
                 service_type,
                 f"{ad.instance_name}.{service_type}",
                 port=ad.port,
@@ -288,12 +290,26 @@ class DiscoveryWatcher:
                 server=f"{hostname}.local.",
                 parsed_addresses=addresses,
             )
-            try:
-                zc.register_service(info, allow_name_change=True)
-            except Exception as exc:  # a name clash or a closed socket: advertising is optional
-                log.warning("could not advertise %s over mDNS: %s", service_type, exc)
-                continue
-            self._registered.append(info)
+            for service_type in (LEDGRAB_TYPE, HTTP_TYPE)
+        ]
+
+        async def register_all() -> list[Any]:
+            # Both names probe at once (the probing takes ~1 s per name); the announcements
+            # that follow run on zeroconf's loop without anyone waiting for them.
+            return await asyncio.gather(
+                *(zc.async_register_service(i, allow_name_change=True) for i in infos),
+                return_exceptions=True,
+            )
+
+        try:
+            results = asyncio.run_coroutine_threadsafe(register_all(), zc.loop).result(30)
+        except Exception as exc:  # advertising is optional: a timeout or a closed socket
+            results = [exc] * len(infos)
+        for info, result in zip(infos, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("could not advertise %s over mDNS: %s", info.type, result)
+            else:
+                self._registered.append(info)
         if self._registered:
             log.info("advertising %r on port %d over mDNS", ad.instance_name, ad.port)
 
