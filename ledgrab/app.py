@@ -21,11 +21,14 @@ from litestar.static_files import create_static_files_router
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
-from ledgrab.config import Settings
+from ledgrab.api.targets import TargetController
+from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.devices.discovery_watcher import (
@@ -33,10 +36,15 @@ from ledgrab.core.devices.discovery_watcher import (
     DiscoveryWatcher,
     wled_led_count,
 )
+from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.demo import create_demo
+from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
@@ -71,6 +79,21 @@ def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
     )
 
 
+def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> ProcessorManager:
+    return ProcessorManager(
+        entities,
+        bus,
+        timings=RunnerTimings(
+            reconnect_initial_s=engine.reconnect_initial_s,
+            reconnect_max_s=engine.reconnect_max_s,
+            state_interval_s=engine.state_interval_s,
+        ),
+        context=DriverContext(
+            leds_dev_dir=engine.leds_dev_dir, http_timeout_s=engine.http_timeout_s
+        ),
+    )
+
+
 def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
     status = recorder.status()
     details = {"pending": status.pending, "dropped": status.dropped_total}
@@ -89,9 +112,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     db = Database(data_dir / DATABASE_FILE)
-    await asyncio.to_thread(db.open)
+    applied = await asyncio.to_thread(db.open)
     state.db = db
     state.health_providers["database"] = lambda: _database_health(db)
+    new_database = 1 in applied
 
     activity = await ActivityLog.start(db, state.bus, settings.activity)
     state.activity = activity
@@ -113,6 +137,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         multicast=settings.capture.multicast,
         multicast_interface=settings.capture.multicast_interface,
     )
+    state.entities = EntityStore(db)
+    await state.entities.load()
+    state.engine = _engine(state.entities, state.bus, settings.engine)
+    if new_database and settings.demo_on_first_start:
+        await create_demo(state.entities, state.bus)
+    await state.engine.resume()
     state.discovery = _discovery_watcher(settings, state.bus)
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
@@ -141,6 +171,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        await state.engine.stop_all()
         state.capture_hub.close()
         await state.discovery.stop()
         await activity.stop_retention()
@@ -157,7 +188,13 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController, DiscoveryController],
+        route_handlers=[
+            SystemController,
+            DeviceController,
+            DiscoveryController,
+            SourceController,
+            TargetController,
+        ],
     )
     state = State(
         {
@@ -184,6 +221,8 @@ def create_app(settings: Settings) -> Litestar:
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
             "discovery": Provide(deps.get_discovery, sync_to_thread=False),
             "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
+            "entities": Provide(deps.get_entities, sync_to_thread=False),
+            "engine": Provide(deps.get_engine, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
             "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
             "activity_log_retention_engine": Provide(

@@ -17,6 +17,7 @@ __all__ = [
     "CaptureSettings",
     "ConfigError",
     "DiscoverySettings",
+    "EngineSettings",
     "Settings",
     "load_settings",
     "parse_api_keys",
@@ -76,6 +77,16 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
 
 
+class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The LED engine: device reconnect backoff, state-event cadence, where /dev/leds<n> live."""
+
+    reconnect_initial_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
+    reconnect_max_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+    state_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    leds_dev_dir: Annotated[str, msgspec.Meta(min_length=1)] = "/dev"
+    http_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
     port: Port = 8080
@@ -87,6 +98,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
     capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
+    engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}

@@ -10,9 +10,11 @@ from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "get_capture_hub",
     "get_database",
     "get_discovery",
+    "get_engine",
+    "get_entities",
     "get_event_bus",
     "get_log_broadcaster",
     "get_settings",
@@ -70,3 +74,11 @@ def get_discovery(state: State) -> DiscoveryWatcher:
 
 def get_capture_hub(state: State) -> CaptureHub:
     return state.capture_hub
+
+
+def get_entities(state: State) -> EntityStore:
+    return state.entities
+
+
+def get_engine(state: State) -> ProcessorManager:
+    return state.engine
