@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mimetypes
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -107,6 +108,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = state.settings
     data_dir = Path(settings.data_dir)
     state.bus.bind(asyncio.get_running_loop())
+    # The static UI's first response would otherwise read /etc/mime.types on the event loop.
+    await asyncio.to_thread(mimetypes.init)
     state.log_broadcaster.attach(state.bus)
     logging.getLogger().addHandler(state.log_broadcaster)
 
