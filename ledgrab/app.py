@@ -22,6 +22,7 @@ from litestar.static_files import create_static_files_router
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.backup import BackupController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
@@ -32,6 +33,8 @@ from ledgrab.api.targets import TargetController
 from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.backup import lifecycle as backups
+from ledgrab.core.backup.recovery import open_live_database
 from ledgrab.core.devices.discovery_watcher import (
     Advertisement,
     DiscoveryWatcher,
@@ -114,11 +117,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     logging.getLogger().addHandler(state.log_broadcaster)
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    db = Database(data_dir / DATABASE_FILE)
-    applied = await asyncio.to_thread(db.open)
-    state.db = db
+    # Takes the data-dir lock; a corrupt file is moved aside and a fresh one created.
+    opened = await asyncio.to_thread(
+        open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
+    )
+    state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
-    new_database = 1 in applied
+    new_database = 1 in opened.applied
 
     activity = await ActivityLog.start(db, state.bus, settings.activity)
     state.activity = activity
@@ -150,6 +155,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
 
+    await backups.start(state, opened.recovery)
+
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
         watchdog = asyncio.create_task(sd_notify.watchdog_loop(interval), name="sd-watchdog")
@@ -177,10 +184,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await state.engine.stop_all()
         state.capture_hub.close()
         await state.discovery.stop()
+        await backups.stop(state)
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
         activity.detach()
+        opened.lock.release()
         logging.getLogger().removeHandler(state.log_broadcaster)
         state.log_broadcaster.attach(None)
         state.bus.unbind()
@@ -197,6 +206,7 @@ def create_app(settings: Settings) -> Litestar:
             DiscoveryController,
             SourceController,
             TargetController,
+            BackupController,
         ],
     )
     state = State(
@@ -224,6 +234,8 @@ def create_app(settings: Settings) -> Litestar:
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
             "discovery": Provide(deps.get_discovery, sync_to_thread=False),
             "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
+            "backup": Provide(deps.get_backup_service, sync_to_thread=False),
+            "auto_backup": Provide(deps.get_auto_backup, sync_to_thread=False),
             "entities": Provide(deps.get_entities, sync_to_thread=False),
             "engine": Provide(deps.get_engine, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),

@@ -14,6 +14,7 @@ import msgspec
 __all__ = [
     "ActivityConfig",
     "AuthSettings",
+    "BackupSettings",
     "CaptureSettings",
     "ConfigError",
     "DiscoverySettings",
@@ -62,6 +63,14 @@ class CaptureSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.5
 
 
+class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # A restore upload larger than this is refused with 413 before it fills the SD card.
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1 << 20, le=1 << 40)] = 256 << 20
+    # Files set aside next to the database: by restores (an undo) and by corruption (evidence).
+    keep_pre_restore: Annotated[int, msgspec.Meta(ge=0, le=20)] = 1
+    keep_corrupt: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+
+
 class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Limits of the activity recorder that are not user settings (those live in the database)."""
 
@@ -97,6 +106,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
     capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
 

@@ -7,6 +7,8 @@ from litestar.datastructures import State
 from ledgrab.config import Settings
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.retention import RetentionEngine
+from ledgrab.core.backup.auto_backup import AutoBackup
+from ledgrab.core.backup.service import BackupService
 from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
@@ -22,6 +24,8 @@ __all__ = [
     "get_activity_log_retention_engine",
     "get_activity_recorder",
     "get_api_keys",
+    "get_auto_backup",
+    "get_backup_service",
     "get_capture_hub",
     "get_database",
     "get_discovery",
@@ -51,6 +55,14 @@ def get_api_keys(state: State) -> ApiKeyStore:
 
 def get_log_broadcaster(state: State) -> LogBroadcaster:
     return state.log_broadcaster
+
+
+def get_backup_service(state: State) -> BackupService:
+    return state.backup
+
+
+def get_auto_backup(state: State) -> AutoBackup:
+    return state.auto_backup
 
 
 def get_activity_recorder(state: State) -> ActivityRecorder:
