@@ -13,6 +13,11 @@ __all__ = ["DRIVER_MODULES", "DriverContext", "create_driver"]
 # type -> (module, class). Lazy, so that a board without a WS281x strip never imports rpi_ws281x.
 DRIVER_MODULES: dict[str, tuple[str, str]] = {
     "virtual": ("ledgrab.core.devices.virtual", "VirtualDriver"),
+    "ws281x": ("ledgrab.core.devices.ws281x", "Ws281xDriver"),
+    "adalight": ("ledgrab.core.devices.adalight", "AdalightDriver"),
+    "wled": ("ledgrab.core.devices.wled", "WledDriver"),
+    "ddp": ("ledgrab.core.devices.ddp", "DdpDriver"),
+    "e131": ("ledgrab.core.devices.e131", "E131Driver"),
 }
 
 
@@ -22,6 +27,7 @@ class DriverContext:
 
     leds_dev_dir: str = "/dev"
     http_timeout_s: float = 2.0
+    board_model_path: str = "/proc/device-tree/model"
 
 
 def create_driver(config: DeviceConfig, context: DriverContext | None = None) -> DeviceDriver:
