@@ -27,6 +27,7 @@ from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
@@ -206,6 +207,7 @@ def create_app(settings: Settings) -> Litestar:
             DiscoveryController,
             SourceController,
             TargetController,
+            PreviewController,
             BackupController,
         ],
     )

@@ -98,6 +98,7 @@ class TargetRunner:
         self.errors = 0
         self.last_error: str | None = None
         self.fps_measured = 0.0
+        self.last_rendered: bytes = b""
         # Bounded: lateness of the last 600 wake-ups (10 s at 60 fps), for the p99 in the state.
         self._late: deque[float] = deque(maxlen=600)
         self._task: asyncio.Task[None] | None = None
@@ -186,7 +187,10 @@ class TargetRunner:
                 deadline = clock()
             now = clock()
             try:
-                frame = self.pipeline.apply(self.source.render(now - started, led_count))
+                rendered = self.source.render(now - started, led_count)
+                # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
+                self.last_rendered = rendered
+                frame = self.pipeline.apply(rendered)
                 self.driver.send(frame)
             except DriverError as exc:
                 with contextlib.suppress(Exception):

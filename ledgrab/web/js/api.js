@@ -87,22 +87,33 @@ export async function upload(path, file) {
   return type.includes("json") ? response.json() : null;
 }
 
-// Map an API validation error onto form field names: Litestar's `extra` items carry `key`,
-// msgspec messages name the field as `$.field`; else a detail that names a field is used.
+// Map an API error onto form fields. Litestar's `extra` items carry `key`; msgspec messages name
+// the field as `$.field`; otherwise the field named earliest in the detail gets it.
+function fieldIn(message, fieldNames) {
+  const path = /`\$\.([A-Za-z_]\w*)/.exec(message);
+  if (path && fieldNames.includes(path[1])) return path[1];
+  let best = null;
+  let bestAt = Infinity;
+  for (const name of fieldNames) {
+    const at = message.search(new RegExp(`\\b${name}\\b`, "i"));
+    if (at >= 0 && at < bestAt) { best = name; bestAt = at; }
+  }
+  return best;
+}
+
 export function fieldErrors(error, fieldNames) {
   const byField = {};
   const general = [];
   const items = Array.isArray(error?.extra) ? error.extra : [];
   for (const item of items) {
     const message = item?.message || String(item);
-    const path = /`\$\.([A-Za-z_][\w]*)(?:\.([A-Za-z_]\w*))?/.exec(message);
-    const field = [item?.key, path?.[2], path?.[1]].find((f) => f && fieldNames.includes(f));
+    const field = fieldNames.includes(item?.key) ? item.key : fieldIn(message, fieldNames);
     if (field) byField[field] = message;
     else general.push(message);
   }
   if (!items.length && error?.detail) {
-    const named = fieldNames.find((f) => new RegExp(`\\b${f}\\b`).test(error.detail));
-    if (named) byField[named] = error.detail;
+    const field = fieldIn(error.detail, fieldNames);
+    if (field) byField[field] = error.detail;
     else general.push(error.detail);
   }
   if (items.length && !Object.keys(byField).length && error?.detail) general.unshift(error.detail);

@@ -11,7 +11,7 @@ export function asList(body) {
 
 // config: {title, path, singular, columns: [[label, fn(item)]], fields(item, lookups) -> specs,
 //          lookups() -> Promise<object>, rowActions(item, refresh) -> nodes, events: [...],
-//          extra(root, ctx, refresh) -> optional unmount}
+//          setup(form, item, lookups), extra(root, ctx, refresh) -> optional unmount}
 export function entityPage(config) {
   return function mount(root, ctx) {
     const listBox = h("div", { class: "table-wrap" });
@@ -61,6 +61,7 @@ export function entityPage(config) {
         },
       });
       form.el.id = `${config.singular}-form`;
+      if (config.setup) config.setup(form, item, lookups);
       editor.replaceChildren(h("h2", {}, item ? `Edit ${item.name}` : `New ${config.singular}`), form.el);
       editor.hidden = false;
       form.fields.values().next().value?.input.focus();

@@ -1,28 +1,16 @@
 // Draw a strip's pixels on a canvas, one canvas pixel per LED (CSS stretches it).
-// Accepts {"pixels": "#rrggbb…" list | hex string | base64 RGB} as the engine reports it.
+// `hex` is the preview route's format: 6 hex digits (RGB) per LED.
 
-function toBytes(preview) {
-  const pixels = preview?.pixels ?? preview?.frame ?? preview;
-  if (Array.isArray(pixels)) {
-    const out = new Uint8Array(pixels.length * 3);
-    pixels.forEach((p, i) => {
-      const rgb = typeof p === "string" ? [1, 3, 5].map((o) => parseInt(p.slice(o, o + 2), 16)) : p;
-      out.set(rgb.slice(0, 3), i * 3);
-    });
-    return out;
-  }
-  if (typeof pixels === "string") {
-    if (/^[0-9a-f]*$/i.test(pixels) && pixels.length % 6 === 0) {
-      return Uint8Array.from(pixels.match(/../g) || [], (b) => parseInt(b, 16));
-    }
-    return Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
-  }
-  return new Uint8Array();
+function toBytes(hex) {
+  if (typeof hex !== "string" || hex.length % 6 !== 0 || !/^[0-9a-f]*$/i.test(hex)) return new Uint8Array();
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i += 1) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
 }
 
-export function drawPixels(canvas, preview) {
+export function drawPixels(canvas, hex) {
   if (!canvas) return;
-  const bytes = toBytes(preview);
+  const bytes = toBytes(hex);
   const count = Math.floor(bytes.length / 3);
   if (!count) return;
   if (canvas.width !== count) { canvas.width = count; canvas.height = 1; }
@@ -32,5 +20,7 @@ export function drawPixels(canvas, preview) {
     image.data.set([bytes[i * 3], bytes[i * 3 + 1], bytes[i * 3 + 2], 255], i * 4);
   }
   context.putImageData(image, 0, 0);
+  // Tests (and the curious) can see that the preview moves: a count and the pixels drawn.
   canvas.dataset.frame = String((Number(canvas.dataset.frame) || 0) + 1);
+  canvas.dataset.pixels = hex.slice(0, 60);
 }

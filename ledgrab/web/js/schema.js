@@ -41,8 +41,9 @@ export async function requestBounds(path, method) {
 function samePath(template, path) {
   const a = template.split("/");
   const b = path.split("/");
+  // Placeholders match placeholders only: `/devices/discovered` is not `/devices/{device_id}`.
   const param = (s) => /^\{.*\}$/.test(s);
-  return a.length === b.length && a.every((s, i) => s === b[i] || param(s) || param(b[i]));
+  return a.length === b.length && a.every((s, i) => s === b[i] || (param(s) && param(b[i])));
 }
 
 // Whether this server has `method path` (path may hold {placeholders}). Pages ask first, so a

@@ -16,7 +16,7 @@ export function unavailable(what, err) {
 }
 
 function control(spec, id) {
-  const common = { id, name: spec.name, "aria-describedby": `${id}-err` };
+  const common = { id, name: spec.name, "aria-describedby": `${id}-err`, disabled: spec.disabled };
   if (spec.type === "select") {
     const select = h("select", common,
       spec.options.map(([value, label]) => h("option", { value }, label ?? value)));

@@ -19,8 +19,12 @@ export function deviceFields(item) {
   const d = item || {};
   return [
     { name: "name", label: "Name", value: d.name, required: true },
-    { name: "type", label: "Type", type: "select", options: TYPES, value: d.type || "virtual" },
+    { name: "type", label: "Type", type: "select", options: TYPES, value: d.type || "virtual",
+      disabled: Boolean(item), hint: item ? "The type of a device cannot change." : undefined },
     { name: "led_count", label: "LED count", type: "number", value: d.led_count ?? 60, min: 1 },
+    { name: "color_order", label: "Colour order", type: "select", value: d.color_order,
+      options: [["", "Device default"], ["rgb"], ["rbg"], ["grb"], ["gbr"], ["brg"], ["bgr"]] },
+    { name: "rgbw", label: "RGBW strip (a white channel)", type: "checkbox", value: d.rgbw },
     { name: "address", label: "Address (IP or host name)", value: d.address, show: (v) => NETWORK.has(v.type),
       hint: "A device on this network: a private address or a .local name." },
     { name: "port", label: "Port", type: "number", value: d.port, show: (v) => NETWORK.has(v.type),
