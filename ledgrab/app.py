@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
+from ledgrab.api.activity import ActivityController
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
@@ -121,7 +122,7 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController],
+        route_handlers=[SystemController, ActivityController],
     )
     state = State(
         {
@@ -146,6 +147,7 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "activity": Provide(deps.get_activity_log, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
             "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
             "activity_log_retention_engine": Provide(
