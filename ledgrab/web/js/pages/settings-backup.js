@@ -4,6 +4,7 @@ import { download, upload } from "../api.js";
 import { confirmDialog, h, toast } from "../dom.js";
 import { hasRoute } from "../schema.js";
 import { notOffered } from "../widgets.js";
+import * as autoBackup from "./settings-auto-backup.js";
 
 export function mount(root) {
   const status = h("p", { class: "error", role: "alert" });
@@ -28,7 +29,7 @@ export function mount(root) {
       "Restore");
     if (!ok) return;
     try {
-      await upload("/api/v1/system/restore", chosen);
+      await upload(`/api/v1/system/restore?name=${encodeURIComponent(chosen.name)}`, chosen);
       toast("Backup restored");
     } catch (err) {
       status.textContent = err.status === 404 ? "Restore is not available on this server version." : err.message;
@@ -42,6 +43,7 @@ export function mount(root) {
     h("p", { class: "muted" }, "One file holds everything: devices, sources, targets, settings and the activity log."),
     backupBox),
   h("div", { class: "card" }, h("h2", {}, "Restore"), restoreBox, status));
+  autoBackup.mount(root);
   hasRoute("/api/v1/system/backup").then((ok) => { if (!ok) backupBox.replaceChildren(notOffered("Backup")); });
   hasRoute("/api/v1/system/restore", "post").then((ok) => { if (!ok) restoreBox.replaceChildren(notOffered("Restore")); });
 }
