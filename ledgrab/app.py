@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import mimetypes
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.devices import DeviceController
+from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.preview import PreviewController
@@ -34,7 +36,13 @@ from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.backup import lifecycle as backups
 from ledgrab.core.backup.recovery import open_live_database
+from ledgrab.core.devices.discovery_watcher import (
+    Advertisement,
+    DiscoveryWatcher,
+    wled_led_count,
+)
 from ledgrab.core.devices.factory import DriverContext
+from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.processor_manager import ProcessorManager
@@ -58,6 +66,22 @@ def _database_health(db: Database) -> ComponentHealth:
     if db.last_error:
         return ComponentHealth("degraded", db.last_error, {"queued_writes": db.queued_writes})
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
+
+
+def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
+    config = settings.discovery
+    port = config.advertise_port if config.advertise_port is not None else settings.port
+    advertisement = None
+    if config.advertise and port:
+        name = config.instance_name or f"LedGrab {socket.gethostname().split('.')[0]}"
+        advertisement = Advertisement(instance_name=name, port=port, version=__version__)
+    return DiscoveryWatcher(
+        bus,
+        interfaces=config.interfaces,
+        advertisement=advertisement,
+        max_devices=config.max_devices,
+        led_count_fetcher=wled_led_count if config.fetch_led_count else None,
+    )
 
 
 def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> ProcessorManager:
@@ -116,12 +140,21 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
 
+    state.capture_hub = CaptureHub(
+        bus=state.bus,
+        bind_host=settings.capture.bind_host,
+        multicast=settings.capture.multicast,
+        multicast_interface=settings.capture.multicast_interface,
+    )
     state.entities = EntityStore(db)
     await state.entities.load()
     state.engine = _engine(state.entities, state.bus, settings.engine)
     if new_database and settings.demo_on_first_start:
         await create_demo(state.entities, state.bus)
     await state.engine.resume()
+    state.discovery = _discovery_watcher(settings, state.bus)
+    if settings.discovery.enabled:
+        await state.discovery.start()  # in the background: mDNS probing takes seconds
 
     await backups.start(state, opened.recovery)
 
@@ -150,6 +183,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
         await state.engine.stop_all()
+        state.capture_hub.close()
+        await state.discovery.stop()
         await backups.stop(state)
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
@@ -169,6 +204,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             SystemController,
             DeviceController,
+            DiscoveryController,
             SourceController,
             TargetController,
             PreviewController,
@@ -198,6 +234,8 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "discovery": Provide(deps.get_discovery, sync_to_thread=False),
+            "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
             "backup": Provide(deps.get_backup_service, sync_to_thread=False),
             "auto_backup": Provide(deps.get_auto_backup, sync_to_thread=False),
             "entities": Provide(deps.get_entities, sync_to_thread=False),

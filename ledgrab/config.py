@@ -15,7 +15,9 @@ __all__ = [
     "ActivityConfig",
     "AuthSettings",
     "BackupSettings",
+    "CaptureSettings",
     "ConfigError",
+    "DiscoverySettings",
     "EngineSettings",
     "Settings",
     "load_settings",
@@ -35,6 +37,30 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     # label -> key; configured keys live only in memory (hashed at startup), never in the database.
     api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
+
+
+class DiscoverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    advertise: bool = True
+    # IPv4 addresses of the interfaces mDNS uses; empty means all of them. Tests pin 127.0.0.1.
+    interfaces: list[str] = []
+    # The port advertised for the web UI/API; None uses `port` (0, "pick one", is not advertised).
+    advertise_port: Port | None = None
+    instance_name: Annotated[str, msgspec.Meta(min_length=1, max_length=63)] | None = None
+    scan_timeout_s: Annotated[float, msgspec.Meta(ge=0.2, le=30)] = 3.0
+    max_devices: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 256
+    # Ask each found WLED for its LED count over its JSON API (one short HTTP request).
+    fetch_led_count: bool = True
+
+
+class CaptureSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # Where capture sources listen for DDP/E1.31 and which interface joins E1.31 multicast groups.
+    bind_host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
+    multicast: bool = True
+    multicast_interface: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
+    ddp_port: Port = 4048
+    e131_port: Port = 5568
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.5
 
 
 class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -78,6 +104,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
+    capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
@@ -90,6 +118,7 @@ _ENV_KEYS = {
     "LEDGRAB_DATA_DIR": ("data_dir",),
     "LEDGRAB_LOG_LEVEL": ("log_level",),
     "LEDGRAB_AUTH_ENABLED": ("auth", "enabled"),
+    "LEDGRAB_DISCOVERY_ENABLED": ("discovery", "enabled"),
 }
 
 

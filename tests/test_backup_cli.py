@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from ledgrab.cli import main
-from tests.support.db_files import foreign_sqlite, live_bytes
+from tests.support.db_files import activity_rows, foreign_sqlite, live_bytes
 from tests.support.live_server import LiveServer
 
 
@@ -38,6 +38,8 @@ def test_backup_while_running_then_restore_when_stopped(tmp_path, capsys):
     assert main(["restore", "--data-dir", str(data_dir), str(out)]) == 0
     assert "previous database is kept" in capsys.readouterr().out
     assert _labels(data_dir / "ledgrab.db") == ["admin", "before"]
+    (entry,) = activity_rows(data_dir / "ledgrab.db", "action = 'restore.completed'")
+    assert entry[3].startswith("cli:") and out.name in entry[4]
     with LiveServer(data_dir) as live, live.client() as client:
         assert [k["label"] for k in client.get("/api/v1/system/api-keys").json()] == [
             "admin",

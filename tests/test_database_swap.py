@@ -149,3 +149,23 @@ def test_swap_on_a_closed_database_is_refused(tmp_path):
     database.close()
     with pytest.raises(DatabaseClosedError):
         database.submit_swap(lambda path: None)
+
+
+def test_when_neither_file_reopens_queued_writes_fail_instead_of_hanging(db, tmp_path):
+    def replace_without_undo(live: Path):
+        live.write_bytes(b"garbage, and no way back" * 500)
+        return None
+
+    gate = threading.Event()
+    blocker = db.submit(lambda c: gate.wait(10))
+    swap = db.submit_swap(replace_without_undo)
+    queued = db.submit(lambda c: Database.put_setting(c, "lost", 1))
+    gate.set()
+    blocker.result(10)
+    with pytest.raises(sqlite3.DatabaseError):
+        swap.result(10)
+    with pytest.raises(DatabaseClosedError):
+        queued.result(10)
+    with pytest.raises(DatabaseClosedError):
+        db.submit(lambda c: None)
+    assert not db.is_open and db.last_error

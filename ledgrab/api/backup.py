@@ -23,6 +23,7 @@ from ledgrab.core.backup.check import BackupRejected
 from ledgrab.core.backup.service import (
     BackupBusyError,
     BackupService,
+    NoSpaceError,
     RestoreFailedError,
     RestoreResult,
     UploadTooLargeError,
@@ -83,10 +84,11 @@ class BackupController(Controller):
                 "([backup] max_upload_bytes)",
             )
         try:
-            staged = await backup.receive_upload(request.stream())
-            return await backup.restore(staged, name)
+            return await backup.restore_upload(request.stream(), request.content_length, name)
         except UploadTooLargeError as exc:
             raise HTTPException(status_code=413, detail=str(exc)) from None
+        except NoSpaceError as exc:
+            raise HTTPException(status_code=507, detail=f"not restored: {exc}") from None
         except BackupRejected as exc:
             raise HTTPException(
                 status_code=400, detail=f"not restored: {exc}", extra={"reason": exc.kind}

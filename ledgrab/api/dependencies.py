@@ -9,6 +9,8 @@ from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.backup.auto_backup import AutoBackup
 from ledgrab.core.backup.service import BackupService
+from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
+from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.activity_log import ActivityLogRepository
@@ -24,7 +26,9 @@ __all__ = [
     "get_api_keys",
     "get_auto_backup",
     "get_backup_service",
+    "get_capture_hub",
     "get_database",
+    "get_discovery",
     "get_engine",
     "get_entities",
     "get_event_bus",
@@ -74,6 +78,14 @@ def get_activity_log_retention_engine(state: State) -> RetentionEngine:
 
 
 _REPO = ActivityLogRepository()
+
+
+def get_discovery(state: State) -> DiscoveryWatcher:
+    return state.discovery
+
+
+def get_capture_hub(state: State) -> CaptureHub:
+    return state.capture_hub
 
 
 def get_entities(state: State) -> EntityStore:

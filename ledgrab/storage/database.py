@@ -220,7 +220,11 @@ class Database:
         while True:
             task = self._next_task()
             if isinstance(task, _SwapTask):
-                conn = self._write_conn = self._swap(conn, task)
+                try:
+                    conn = self._write_conn = self._swap(conn, task)
+                except BaseException as exc:  # neither file could be reopened
+                    self._abandon(task, exc)
+                    return
                 continue
             if task is not None:
                 self._run_task(conn, task)
@@ -347,6 +351,19 @@ class Database:
             return new_conn
         finally:
             self._read_gate.resume()
+
+    def _abandon(self, task: _Task, exc: BaseException) -> None:
+        """The writer cannot go on: fail the swap and everything queued instead of hanging."""
+        log.critical("database file could not be reopened after a swap: %s", exc)
+        self._note_failure(exc)
+        self._write_conn = None
+        with self._cond:
+            self._stopping = True
+            queued = list(self._tasks)
+            self._tasks.clear()
+        for pending in (task, *queued):
+            if not pending.future.done():
+                pending.future.set_exception(DatabaseClosedError(f"the database is lost: {exc}"))
 
     def _pause_reads(self) -> None:
         self._read_gate.pause()

@@ -36,6 +36,18 @@ class LiveServer:
     def __init__(self, data_dir: Path, environ: dict[str, str] | None = None, **overrides: Any):
         self.data_dir = Path(data_dir)
         env = {"LEDGRAB_DATA_DIR": str(self.data_dir), **(environ or {})}
+        # Nothing a test starts may touch the LAN: mDNS is off unless a test turns it on, and
+        # then on loopback only; capture sockets bind and join multicast on loopback.
+        overrides["discovery"] = {
+            "enabled": False,
+            "interfaces": ["127.0.0.1"],
+            **overrides.get("discovery", {}),
+        }
+        overrides["capture"] = {
+            "bind_host": "127.0.0.1",
+            "multicast_interface": "127.0.0.1",
+            **overrides.get("capture", {}),
+        }
         self.settings: Settings = load_settings(
             overrides={"host": "127.0.0.1", "port": 0, **overrides}, environ=env
         )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 from pathlib import Path
 
 import msgspec
 
 from ledgrab.config import Settings
+from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.activity_log.settings import SETTINGS_KEY as ACTIVITY_SETTINGS_KEY
+from ledgrab.core.activity_log.settings import settings_from_stored
 from ledgrab.core.backup.check import BackupInfo, check_backup_file, prepare_for_use
 from ledgrab.core.backup.db_files import DataDirLock, install_file, prune_aside
-from ledgrab.core.backup.journal import note
 from ledgrab.core.backup.service import WORK_DIR, download_name
 from ledgrab.storage.database import Database
 
@@ -67,16 +70,30 @@ def restore_offline(settings: Settings, db_name: str, source: Path) -> OfflineRe
             db.close()
             undo()
             raise
-        db.close()
         prune_aside(live, "pre-restore", settings.backup.keep_pre_restore)
         if aside is not None and not aside.exists():
             aside = None
+        _record_in(db, source, info, aside)
     finally:
         lock.release()
-    note(
-        "restore.completed",
+    return OfflineRestore(info, applied, str(aside) if aside else None)
+
+
+def _record_in(db: Database, source: Path, info: BackupInfo, aside: Path | None) -> None:
+    """The restore entry goes into the restored log; close() commits it (no server runs)."""
+    stored = db.get_setting_blocking(ACTIVITY_SETTINGS_KEY, {})
+    recorder = ActivityRecorder(db, settings=settings_from_stored(stored))  # `enabled` holds
+    db.add_batch_source(recorder)
+    message = (
         f"restored backup {source.name} from the command line (schema version "
-        f"{info.schema_version}, {info.size_bytes} bytes)",
+        f"{info.schema_version}, {info.size_bytes} bytes)"
+        + (f"; the previous database is kept as {aside.name}" if aside else "")
+    )
+    recorder.record(
+        "system",
+        "restore.completed",
+        actor=f"cli:{getpass.getuser()}",
+        message=message,
         metadata={"file": source.name, "previous_database": aside.name if aside else None},
     )
-    return OfflineRestore(info, applied, str(aside) if aside else None)
+    db.close()

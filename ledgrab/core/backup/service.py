@@ -24,6 +24,7 @@ from ledgrab.storage.database import Database
 __all__ = [
     "BackupBusyError",
     "BackupService",
+    "NoSpaceError",
     "RestoreFailedError",
     "RestoreResult",
     "SwapParticipant",
@@ -37,6 +38,8 @@ MAX_PENDING_DOWNLOADS = 2
 # A download file older than this was abandoned by its client (its clean-up never ran).
 _STALE_DOWNLOAD_S = 600.0
 _WRITE_CHUNK = 1 << 20
+# Left free on the card beside an upload, for the database's own growth meanwhile.
+_SPACE_MARGIN = 16 << 20
 
 
 class BackupBusyError(RuntimeError):
@@ -45,6 +48,10 @@ class BackupBusyError(RuntimeError):
 
 class UploadTooLargeError(ValueError):
     """The upload exceeds `BackupSettings.max_upload_bytes`."""
+
+
+class NoSpaceError(OSError):
+    """The data directory's file system cannot hold the upload (it stays on the same card)."""
 
 
 class RestoreFailedError(RuntimeError):
@@ -91,6 +98,7 @@ class BackupService:
         self.work_dir = Path(data_dir) / WORK_DIR
         self.participants = list(participants or [])
         self.lock = asyncio.Lock()
+        self._restoring = False  # one upload at a time: each is a file as big as a database
         # Called after a restore, e.g. to reload caches that mirror the database (API keys).
         self.after_restore: list[Callable[[], Awaitable[None]]] = []
 
@@ -117,9 +125,7 @@ class BackupService:
 
     async def snapshot_for_download(self) -> tuple[Path, str]:
         """A consistent copy in the work directory and its download name; the caller deletes it
-        once sent."""
-        if self.lock.locked():
-            raise BackupBusyError("a backup or restore is already running; try again shortly")
+        once sent. Waits for a running backup or restore to finish first."""
         async with self.lock:
             await asyncio.to_thread(self._claim_download_slot)
             name = download_name()
@@ -130,16 +136,38 @@ class BackupService:
             size = (await asyncio.to_thread(path.stat)).st_size
         note(
             "backup.created",
-            f"backup {name} downloaded ({size} bytes)",
+            f"backup {name} made for download ({size} bytes)",
             metadata={"file": name, "size_bytes": size},
         )
         return path, name
 
     # -- restore -----------------------------------------------------------------------------
 
-    async def receive_upload(self, chunks: AsyncIterable[bytes]) -> Path:
-        """Write an upload into the work directory, refusing it past `max_upload_bytes`."""
+    async def restore_upload(
+        self, chunks: AsyncIterable[bytes], announced: int | None, source_name: str
+    ) -> RestoreResult:
+        """Receive an upload and restore it; one at a time (a second gets BackupBusyError).
+
+        Raises UploadTooLargeError or NoSpaceError (nothing kept) and whatever restore() raises.
+        """
+        if self._restoring:
+            raise BackupBusyError("another restore is already running; try again when it is done")
+        self._restoring = True
+        try:
+            staged = await self._receive(chunks, announced)
+            return await self.restore(staged, source_name)
+        finally:
+            self._restoring = False
+
+    async def _receive(self, chunks: AsyncIterable[bytes], announced: int | None) -> Path:
         limit = self.settings.max_upload_bytes
+        free = (await asyncio.to_thread(shutil.disk_usage, self.work_dir)).free
+        room = free - _SPACE_MARGIN
+        if announced is not None and announced > room:
+            raise NoSpaceError(
+                f"the data directory has {max(free, 0)} bytes free; the upload needs {announced}"
+                f" plus {_SPACE_MARGIN} to spare"
+            )
         path = self.work_dir / f"upload-{timestamp()}-{os.urandom(4).hex()}.db"
         handle = await asyncio.to_thread(path.open, "wb")
         total, buffer = 0, bytearray()
@@ -151,6 +179,8 @@ class BackupService:
                         f"the upload is larger than the limit of {limit} bytes "
                         "([backup] max_upload_bytes)"
                     )
+                if total > room:
+                    raise NoSpaceError(f"the data directory ran out of room at {total} bytes")
                 buffer += chunk
                 if len(buffer) >= _WRITE_CHUNK:
                     await asyncio.to_thread(handle.write, bytes(buffer))
@@ -177,12 +207,9 @@ class BackupService:
     async def restore(self, staged: Path, source_name: str) -> RestoreResult:
         """Check `staged`, then put it in place of the live database (see DESIGN: restore).
 
-        Raises BackupRejected (nothing changed), BackupBusyError, or RestoreFailedError (the
-        previous database is back in use).
+        Waits for a running backup to finish. Raises BackupRejected (nothing changed) or
+        RestoreFailedError (the previous database is back in use).
         """
-        if self.lock.locked():
-            await asyncio.to_thread(_remove_staged, staged)
-            raise BackupBusyError("a backup or restore is already running; try again shortly")
         async with self.lock:
             info, applied = await self.check_upload(staged)
             stopped: list[SwapParticipant] = []
