@@ -21,8 +21,10 @@ from litestar.static_files import create_static_files_router
 
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
+from ledgrab.api.activity import ActivityController
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
+from ledgrab.api.capture import CaptureController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
@@ -42,6 +44,7 @@ from ledgrab.core.devices.discovery_watcher import (
     wled_led_count,
 )
 from ledgrab.core.devices.factory import DriverContext
+from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.demo import create_demo
@@ -99,6 +102,26 @@ def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> Pro
     )
 
 
+def _capture_describer(entities: EntityStore) -> capture_source.Describe:
+    def describe(params: capture_source.CaptureParams) -> tuple[str | None, str | None]:
+        for entity in entities.all("source"):
+            config = entity.config
+            if config.kind == "capture" and capture_source.same_stream(config.params, params):
+                return entity.id, entity.name
+        return None, None
+
+    return describe
+
+
+def _known_network_devices(entities: EntityStore) -> dict[str, str]:
+    """address (lower case) -> device id, for matching what discovery finds."""
+    return {
+        str(e.config.address).lower(): e.id
+        for e in entities.all("device")
+        if getattr(e.config, "address", None)
+    }
+
+
 def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
     status = recorder.status()
     details = {"pending": status.pending, "dropped": status.dropped_total}
@@ -148,6 +171,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     state.entities = EntityStore(db)
     await state.entities.load()
+    capture_source.set_capture_hub(
+        state.capture_hub,
+        ddp_port=settings.capture.ddp_port,
+        e131_port=settings.capture.e131_port,
+        describe=_capture_describer(state.entities),
+    )
+    state.known_network_devices = lambda: _known_network_devices(state.entities)
     state.engine = _engine(state.entities, state.bus, settings.engine)
     if new_database and settings.demo_on_first_start:
         await create_demo(state.entities, state.bus)
@@ -184,6 +214,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
                 await watchdog
         await state.engine.stop_all()
         state.capture_hub.close()
+        capture_source.set_capture_hub(None)
         await state.discovery.stop()
         await backups.stop(state)
         await activity.stop_retention()
@@ -205,10 +236,12 @@ def create_app(settings: Settings) -> Litestar:
             SystemController,
             DeviceController,
             DiscoveryController,
+            CaptureController,
             SourceController,
             TargetController,
             PreviewController,
             BackupController,
+            ActivityController,
         ],
     )
     state = State(
@@ -234,6 +267,7 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "activity": Provide(deps.get_activity_log, sync_to_thread=False),
             "discovery": Provide(deps.get_discovery, sync_to_thread=False),
             "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
             "backup": Provide(deps.get_backup_service, sync_to_thread=False),
