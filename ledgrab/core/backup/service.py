@@ -19,6 +19,7 @@ from ledgrab.config import BackupSettings
 from ledgrab.core.backup.check import BackupInfo, check_backup_file, prepare_for_use
 from ledgrab.core.backup.db_files import install_file, prune_aside, timestamp
 from ledgrab.core.backup.journal import note
+from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.database import Database
 
 __all__ = [
@@ -92,11 +93,13 @@ class BackupService:
         settings: BackupSettings,
         *,
         participants: list[SwapParticipant] | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.work_dir = Path(data_dir) / WORK_DIR
         self.participants = list(participants or [])
+        self.bus = bus
         self.lock = asyncio.Lock()
         self._restoring = False  # one upload at a time: each is a file as big as a database
         # Called after a restore, e.g. to reload caches that mirror the database (API keys).
@@ -251,6 +254,8 @@ class BackupService:
             },
         )
         previous = str(aside) if aside else None
+        if self.bus is not None:  # browsers redraw from the new file
+            self.bus.publish("database_restored", {"file": source_name})
         return RestoreResult(source_name, info.size_bytes, info.schema_version, applied, previous)
 
     def _prune_pre_restore(self, aside: Path | None) -> Path | None:

@@ -2,7 +2,7 @@
 
 import { setUnauthorizedHandler } from "./api.js";
 import { forgetKey, getKey, saveKey } from "./auth.js";
-import { clear } from "./dom.js";
+import { clear, toast } from "./dom.js";
 import { EventFeed, probeKey } from "./events.js";
 
 const PAGES = {
@@ -75,6 +75,8 @@ function startSession() {
     if (status === "live") $("actor").textContent = detail ? `signed in as ${detail}` : "";
   });
   feed.on("unauthorized", () => signOut("Your API key is no longer accepted. Sign in again."));
+  // Everything on screen came from the replaced database: draw the page again from the new one.
+  feed.on("database_restored", ({ file }) => { toast(`Backup ${file} was restored`); route(); });
   state.feed = feed;
   feed.start();
   route();
