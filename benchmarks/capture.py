@@ -66,10 +66,13 @@ def latency(protocol: str, frames: int) -> list[float]:
     thread = threading.Thread(target=loop.run_forever, name="bench-loop")
     thread.start()
     hub = CaptureHub(bind_host="127.0.0.1")
-    target = asyncio.run_coroutine_threadsafe(
-        hub.open_input(protocol=protocol, port=0, led_count=LEDS, timeout_s=5, on_frame=on_frame),
-        loop,
-    ).result()
+
+    async def opened():
+        return hub.open_input(
+            protocol=protocol, port=0, led_count=LEDS, timeout_s=5, on_frame=on_frame
+        )
+
+    target = asyncio.run_coroutine_threadsafe(opened(), loop).result()
     addr = ("127.0.0.1", hub.bound_port(target))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     results: list[float] = []
@@ -96,7 +99,7 @@ def latency(protocol: str, frames: int) -> list[float]:
 def _receiver(protocol: str, port_out, stop) -> None:
     async def run() -> None:
         hub = CaptureHub(bind_host="127.0.0.1")
-        target = await hub.open_input(protocol=protocol, port=0, led_count=LEDS, timeout_s=5)
+        target = hub.open_input(protocol=protocol, port=0, led_count=LEDS, timeout_s=5)
         port_out.put(hub.bound_port(target))
         while not stop.is_set():
             await asyncio.sleep(0.1)

@@ -23,6 +23,7 @@ from ledgrab import __version__
 from ledgrab.api import dependencies as deps
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
+from ledgrab.api.capture import CaptureController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
@@ -42,6 +43,7 @@ from ledgrab.core.devices.discovery_watcher import (
     wled_led_count,
 )
 from ledgrab.core.devices.factory import DriverContext
+from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.demo import create_demo
@@ -99,6 +101,26 @@ def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> Pro
     )
 
 
+def _capture_describer(entities: EntityStore) -> capture_source.Describe:
+    def describe(params: capture_source.CaptureParams) -> tuple[str | None, str | None]:
+        for entity in entities.all("source"):
+            config = entity.config
+            if config.kind == "capture" and capture_source.same_stream(config.params, params):
+                return entity.id, entity.name
+        return None, None
+
+    return describe
+
+
+def _known_network_devices(entities: EntityStore) -> dict[str, str]:
+    """address (lower case) -> device id, for matching what discovery finds."""
+    return {
+        str(e.config.address).lower(): e.id
+        for e in entities.all("device")
+        if getattr(e.config, "address", None)
+    }
+
+
 def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
     status = recorder.status()
     details = {"pending": status.pending, "dropped": status.dropped_total}
@@ -148,6 +170,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     state.entities = EntityStore(db)
     await state.entities.load()
+    capture_source.set_capture_hub(
+        state.capture_hub,
+        ddp_port=settings.capture.ddp_port,
+        e131_port=settings.capture.e131_port,
+        describe=_capture_describer(state.entities),
+    )
+    state.known_network_devices = lambda: _known_network_devices(state.entities)
     state.engine = _engine(state.entities, state.bus, settings.engine)
     if new_database and settings.demo_on_first_start:
         await create_demo(state.entities, state.bus)
@@ -184,6 +213,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
                 await watchdog
         await state.engine.stop_all()
         state.capture_hub.close()
+        capture_source.set_capture_hub(None)
         await state.discovery.stop()
         await backups.stop(state)
         await activity.stop_retention()
@@ -205,6 +235,7 @@ def create_app(settings: Settings) -> Litestar:
             SystemController,
             DeviceController,
             DiscoveryController,
+            CaptureController,
             SourceController,
             TargetController,
             PreviewController,

@@ -37,7 +37,7 @@ def sender() -> Iterator[socket.socket]:
 def _open(loop: LoopThread, hub: CaptureHub, **kwargs):
     kwargs.setdefault("led_count", LEDS)
     kwargs.setdefault("timeout_s", 2.5)
-    target = loop.run(hub.open_input(protocol="ddp", port=0, **kwargs))
+    target = loop.call(lambda: hub.open_input(protocol="ddp", port=0, **kwargs))
     return target, ("127.0.0.1", loop.call(hub.bound_port, target))
 
 
@@ -157,7 +157,7 @@ def test_busy_port_is_a_clear_error(loop):
     hub = CaptureHub(bind_host="127.0.0.1")
     try:
         with pytest.raises(CaptureBindError, match=rf"DDP on UDP 127.0.0.1:{port}.*in use"):
-            loop.run(hub.open_input(protocol="ddp", port=port, led_count=10, timeout_s=1))
+            loop.call(lambda: hub.open_input(protocol="ddp", port=port, led_count=10, timeout_s=1))
     finally:
         holder.close()
 

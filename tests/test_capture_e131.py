@@ -54,8 +54,8 @@ def _activate(sender: sacn.sACNsender, universe: int, data: tuple[int, ...], pri
 
 def test_four_universes_fill_one_strip(loop, monkeypatch):
     hub = CaptureHub(bind_host="127.0.0.1")
-    target = loop.run(
-        hub.open_input(protocol="e131", port=0, led_count=680, timeout_s=2.5, universe=11)
+    target = loop.call(
+        lambda: hub.open_input(protocol="e131", port=0, led_count=680, timeout_s=2.5, universe=11)
     )
     port = loop.call(hub.bound_port, target)
     sender = _sender(port, monkeypatch, "grabber")
@@ -77,7 +77,9 @@ def test_higher_priority_takes_over_and_gives_back(loop, monkeypatch):
     loop.call(bus.bind, loop.loop)
     sub = loop.call(bus.subscribe, ["capture_started", "capture_stopped"])
     hub = CaptureHub(bus=bus, bind_host="127.0.0.1")
-    target = loop.run(hub.open_input(protocol="e131", port=0, led_count=170, timeout_s=2.5))
+    target = loop.call(
+        lambda: hub.open_input(protocol="e131", port=0, led_count=170, timeout_s=2.5)
+    )
     port = loop.call(hub.bound_port, target)
     low, high = _sender(port, monkeypatch, "low"), _sender(port, monkeypatch, "high")
 
@@ -112,7 +114,9 @@ def test_higher_priority_takes_over_and_gives_back(loop, monkeypatch):
 
 def test_equal_priority_first_sender_keeps_it_until_it_times_out(loop, monkeypatch):
     hub = CaptureHub(bind_host="127.0.0.1")
-    target = loop.run(hub.open_input(protocol="e131", port=0, led_count=170, timeout_s=0.5))
+    target = loop.call(
+        lambda: hub.open_input(protocol="e131", port=0, led_count=170, timeout_s=0.5)
+    )
     port = loop.call(hub.bound_port, target)
     first, second = _sender(port, monkeypatch, "first"), _sender(port, monkeypatch, "second")
     try:
@@ -136,7 +140,7 @@ def test_equal_priority_first_sender_keeps_it_until_it_times_out(loop, monkeypat
 
 def test_unrouted_universe_is_counted(loop, monkeypatch):
     hub = CaptureHub(bind_host="127.0.0.1")
-    target = loop.run(hub.open_input(protocol="e131", port=0, led_count=170, timeout_s=1))
+    target = loop.call(lambda: hub.open_input(protocol="e131", port=0, led_count=170, timeout_s=1))
     port = loop.call(hub.bound_port, target)
     sender = _sender(port, monkeypatch, "elsewhere")
     try:

@@ -14,7 +14,7 @@ from ledgrab.core.effects.capture_receiver import CaptureHub
 
 async def main() -> dict:
     hub = CaptureHub(bind_host="0.0.0.0", multicast=True, multicast_interface="127.0.0.1")
-    target = await hub.open_input(protocol="e131", port=0, led_count=340, timeout_s=2.5, universe=7)
+    target = hub.open_input(protocol="e131", port=0, led_count=340, timeout_s=2.5, universe=7)
     port = hub.bound_port(target)
     sacn.sending.sender_socket_udp.DEFAULT_PORT = port
     sender = sacn.sACNsender(

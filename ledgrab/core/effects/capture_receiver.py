@@ -43,15 +43,34 @@ def e131_group(universe: int) -> str:
 
 
 class _Listener(asyncio.DatagramProtocol):
-    def __init__(self, protocol: str, port: int) -> None:
+    def __init__(self, protocol: str, port: int, sock: socket.socket) -> None:
         self.protocol = protocol
         self.port = port
+        self.sock = sock
+        self.starting: asyncio.Task | None = None
+        self.closed = False
         self.stats = ListenerStats()
         self.inputs: list[CaptureInput] = []
         self.routes: dict[int, list[CaptureInput]] = {}  # E1.31 universe -> inputs
         self.groups: dict[str, int] = {}  # joined multicast group -> inputs using it
         self.transport: asyncio.DatagramTransport | None = None
         self._multicast_warned = False
+
+    def started(self, task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is not None:
+            self.sock.close()
+            return
+        self.transport = task.result()[0]
+        if self.closed:
+            self.transport.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+        elif self.starting is not None and self.starting.done():
+            self.sock.close()
+        # else: started() closes the transport as soon as it exists
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.stats.datagrams += 1
@@ -142,11 +161,8 @@ class _Listener(asyncio.DatagramProtocol):
         self.groups[group] = 1
 
     def _membership(self, option: int, group: str, interface: str) -> bool:
-        sock = self.transport.get_extra_info("socket") if self.transport else None
-        if sock is None:
-            return False
         try:
-            sock.setsockopt(
+            self.sock.setsockopt(
                 socket.IPPROTO_IP, option, socket.inet_aton(group) + socket.inet_aton(interface)
             )
         except OSError as exc:
@@ -174,13 +190,15 @@ class CaptureHub:
         self._receive_buffer = receive_buffer
         self._listeners: dict[tuple[str, int], _Listener] = {}
 
-    async def open_input(self, *, protocol: str, port: int, **kwargs: Any) -> CaptureInput:
-        """A new input fed from UDP `port`; raises CaptureBindError if the port cannot open."""
+    def open_input(self, *, protocol: str, port: int, **kwargs: Any) -> CaptureInput:
+        """A new input fed from UDP `port` (on the running loop); raises CaptureBindError if the
+        port cannot be opened. Datagrams that arrive before the transport is up wait in the
+        kernel's queue."""
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown capture protocol {protocol!r}")
         listener = self._listeners.get((protocol, port))
         if listener is None:
-            listener = await self._open(protocol, port)
+            listener = self._open(protocol, port)
         target = CaptureInput(protocol=protocol, bus=self._bus, **kwargs)
         listener.add(target, self._multicast_interface)
         return target
@@ -192,8 +210,7 @@ class CaptureHub:
                 target.close()
                 if not listener.inputs:
                     del self._listeners[key]
-                    if listener.transport is not None:
-                        listener.transport.close()
+                    listener.close()
                 return
 
     def close(self) -> None:
@@ -212,11 +229,11 @@ class CaptureHub:
     def bound_port(self, target: CaptureInput) -> int | None:
         """The UDP port an input receives on (useful when it was opened on port 0)."""
         for listener in self._listeners.values():
-            if target in listener.inputs and listener.transport is not None:
-                return listener.transport.get_extra_info("sockname")[1]
+            if target in listener.inputs:
+                return listener.port
         return None
 
-    async def _open(self, protocol: str, port: int) -> _Listener:
+    def _open(self, protocol: str, port: int) -> _Listener:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             # The kernel queue is the only buffer in front of the parser: a flood overflows it
@@ -227,14 +244,14 @@ class CaptureHub:
             sock.close()
             raise CaptureBindError(_bind_message(protocol, self._bind_host, port, exc)) from None
         sock.setblocking(False)
-        listener = _Listener(protocol, port)
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: listener, sock=sock)
-        listener.transport = transport
-        if port == 0:
-            port = sock.getsockname()[1]
+        port = sock.getsockname()[1]
+        listener = _Listener(protocol, port, sock)
         self._listeners[(protocol, port)] = listener
-        listener.port = port
+        loop = asyncio.get_running_loop()
+        listener.starting = loop.create_task(
+            loop.create_datagram_endpoint(lambda: listener, sock=sock), name=f"capture-{port}"
+        )
+        listener.starting.add_done_callback(listener.started)
         return listener
 
 

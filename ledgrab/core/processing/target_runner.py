@@ -72,6 +72,16 @@ async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None
         handle.cancel()
 
 
+def _close_source(source: FrameSource) -> None:
+    """Release what a source holds (a capture source's UDP input); effects hold nothing."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as exc:  # releasing must not stop a stop
+            log.warning("closing a source failed: %s", exc)
+
+
 class TargetRunner:
     def __init__(
         self,
@@ -111,8 +121,11 @@ class TargetRunner:
 
     def reconfigure(self, config: TargetConfig, source: FrameSource) -> None:
         """Apply new target settings or a new source without stopping the loop."""
+        previous = getattr(self, "source", None)
         self.config = config
         self.source = source
+        if previous is not None and previous is not source:
+            _close_source(previous)
         device = self._device
         self.pipeline = Pipeline(
             device.led_count,
@@ -147,6 +160,7 @@ class TargetRunner:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        _close_source(self.source)
         on_stop = self.config.on_stop
         if self.driver.health().state == "open":
             if on_stop in ("black", "restore"):
