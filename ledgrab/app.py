@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
+from ledgrab.api.activity import ActivityController
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.capture import CaptureController
@@ -240,6 +241,7 @@ def create_app(settings: Settings) -> Litestar:
             TargetController,
             PreviewController,
             BackupController,
+            ActivityController,
         ],
     )
     state = State(
@@ -265,6 +267,7 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "activity": Provide(deps.get_activity_log, sync_to_thread=False),
             "discovery": Provide(deps.get_discovery, sync_to_thread=False),
             "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
             "backup": Provide(deps.get_backup_service, sync_to_thread=False),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.datastructures import State
 
 from ledgrab.config import Settings
+from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.backup.auto_backup import AutoBackup
@@ -20,6 +21,7 @@ from ledgrab.storage.entities import EntityStore
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
 __all__ = [
+    "get_activity_log",
     "get_activity_log_repo",
     "get_activity_log_retention_engine",
     "get_activity_recorder",
@@ -55,6 +57,10 @@ def get_api_keys(state: State) -> ApiKeyStore:
 
 def get_log_broadcaster(state: State) -> LogBroadcaster:
     return state.log_broadcaster
+
+
+def get_activity_log(state: State) -> ActivityLog:
+    return state.activity
 
 
 def get_backup_service(state: State) -> BackupService:
