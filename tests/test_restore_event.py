@@ -20,8 +20,10 @@ def test_restore_publishes_database_restored(server, tmp_path):
             bus = server.app.state.bus
             wait_for(lambda: bus.subscriber_count >= 1, what="the subscription")
             response = client.post(
-                "/api/v1/system/restore", params={"name": "mine.db"}, content=backup
+                "/api/v1/system/restore",
+                params={"name": "mine.db", "origin": "tab-1"},
+                content=backup,
             )
             assert response.status_code == 200
             event = json.loads(ws.recv(timeout=10))
-    assert event == {"type": "database_restored", "file": "mine.db"}
+    assert event == {"type": "database_restored", "file": "mine.db", "origin": "tab-1"}

@@ -147,7 +147,12 @@ class BackupService:
     # -- restore -----------------------------------------------------------------------------
 
     async def restore_upload(
-        self, chunks: AsyncIterable[bytes], announced: int | None, source_name: str
+        self,
+        chunks: AsyncIterable[bytes],
+        announced: int | None,
+        source_name: str,
+        *,
+        origin: str | None = None,
     ) -> RestoreResult:
         """Receive an upload and restore it; one at a time (a second gets BackupBusyError).
 
@@ -158,7 +163,7 @@ class BackupService:
         self._restoring = True
         try:
             staged = await self._receive(chunks, announced)
-            return await self.restore(staged, source_name)
+            return await self.restore(staged, source_name, origin=origin)
         finally:
             self._restoring = False
 
@@ -207,10 +212,13 @@ class BackupService:
             raise
         return info, applied
 
-    async def restore(self, staged: Path, source_name: str) -> RestoreResult:
+    async def restore(
+        self, staged: Path, source_name: str, *, origin: str | None = None
+    ) -> RestoreResult:
         """Check `staged`, then put it in place of the live database (see DESIGN: restore).
 
-        Waits for a running backup to finish. Raises BackupRejected (nothing changed) or
+        `origin` (the caller's token) is echoed in the database_restored event. Waits for a
+        running backup to finish. Raises BackupRejected (nothing changed) or
         RestoreFailedError (the previous database is back in use).
         """
         async with self.lock:
@@ -255,7 +263,7 @@ class BackupService:
         )
         previous = str(aside) if aside else None
         if self.bus is not None:  # browsers redraw from the new file
-            self.bus.publish("database_restored", {"file": source_name})
+            self.bus.publish("database_restored", {"file": source_name, "origin": origin})
         return RestoreResult(source_name, info.size_bytes, info.schema_version, applied, previous)
 
     def _prune_pre_restore(self, aside: Path | None) -> Path | None:

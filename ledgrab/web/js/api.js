@@ -75,8 +75,12 @@ export async function download(path, query, fallbackName) {
 }
 
 // Upload a file as the raw request body (restore).
-export async function upload(path, file) {
-  const response = await fetch(path, {
+// Restores started in this tab (their `origin` tokens): its own database_restored event must not
+// redraw the page that is showing the restore's result.
+export const ownRestores = new Set();
+
+export async function upload(path, file, query) {
+  const response = await fetch(path + queryString(query), {
     method: "POST",
     headers: headers({ "Content-Type": "application/octet-stream" }),
     body: file,
