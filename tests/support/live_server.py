@@ -43,6 +43,9 @@ class LiveServer:
             "interfaces": ["127.0.0.1"],
             **overrides.get("discovery", {}),
         }
+        # Device checks would resolve names and call devices that other tests create; a test
+        # that wants them turns them on with loopback devices only.
+        overrides["health"] = {"enabled": False, **overrides.get("health", {})}
         overrides["capture"] = {
             "bind_host": "127.0.0.1",
             "multicast_interface": "127.0.0.1",
