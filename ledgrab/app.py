@@ -25,6 +25,7 @@ from ledgrab.api.activity import ActivityController
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.capture import CaptureController
+from ledgrab.api.device_state import DeviceStateController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
@@ -48,6 +49,7 @@ from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.demo import create_demo
+from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.storage.api_keys import ApiKeyStore
@@ -191,6 +193,21 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         with activity.entities.setup():  # one `system.setup` entry, not one per entity
             await create_demo(state.entities, state.bus)
     await state.engine.resume()
+    state.device_health = None
+    if settings.health.enabled:
+        config = settings.health
+        state.device_health = DeviceHealthMonitor(
+            state.entities,
+            state.bus,
+            state.engine,
+            HealthTimings(
+                interval_s=config.interval_s,
+                max_interval_s=max(config.max_interval_s, config.interval_s),
+                timeout_s=config.timeout_s,
+                concurrency=config.concurrency,
+            ),
+        )
+        state.device_health.start()
     state.discovery = _discovery_watcher(settings, state.bus)
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
@@ -222,6 +239,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
         await state.engine.stop_all()
+        if state.device_health is not None:
+            await state.device_health.stop()
         state.capture_hub.close()
         capture_source.set_capture_hub(None)
         await state.discovery.stop()
@@ -245,6 +264,7 @@ def create_app(settings: Settings) -> Litestar:
             SystemController,
             DeviceController,
             DiscoveryController,
+            DeviceStateController,
             CaptureController,
             SourceController,
             TargetController,
@@ -278,6 +298,7 @@ def create_app(settings: Settings) -> Litestar:
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
             "activity": Provide(deps.get_activity_log, sync_to_thread=False),
             "discovery": Provide(deps.get_discovery, sync_to_thread=False),
+            "device_health": Provide(deps.get_device_health, sync_to_thread=False),
             "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
             "backup": Provide(deps.get_backup_service, sync_to_thread=False),
             "auto_backup": Provide(deps.get_auto_backup, sync_to_thread=False),

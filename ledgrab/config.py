@@ -19,6 +19,7 @@ __all__ = [
     "ConfigError",
     "DiscoverySettings",
     "EngineSettings",
+    "HealthSettings",
     "Settings",
     "load_settings",
     "parse_api_keys",
@@ -51,6 +52,16 @@ class DiscoverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     max_devices: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 256
     # Ask each found WLED for its LED count over its JSON API (one short HTTP request).
     fetch_led_count: bool = True
+
+
+class HealthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Device reachability checks (core/processing/device_health.py)."""
+
+    enabled: bool = True
+    interval_s: Annotated[float, msgspec.Meta(ge=0.05, le=3600)] = 15.0
+    max_interval_s: Annotated[float, msgspec.Meta(ge=0.05, le=86_400)] = 300.0
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
 
 
 class CaptureSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -106,6 +117,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
     capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
+    health: HealthSettings = msgspec.field(default_factory=HealthSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)

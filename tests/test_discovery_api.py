@@ -10,6 +10,7 @@ import pytest
 from websockets.sync.client import connect
 from zeroconf import Zeroconf
 
+from ledgrab.config import load_settings
 from ledgrab.core.devices.discovery_watcher import LEDGRAB_TYPE
 from tests.support.fake_wled import AdvertiserProcess, FakeWled
 from tests.support.live_server import LiveServer, wait_for
@@ -103,3 +104,9 @@ def test_discovery_needs_a_key(server):
     with server.client(key=None) as client:
         assert client.get("/api/v1/devices/discovered").status_code == 401
         assert client.post("/api/v1/devices/discover").status_code == 401
+
+
+def test_discovery_can_be_turned_off_from_the_environment():
+    # How `ledgrab serve` children in tests (and a systemd drop-in) keep mDNS off the LAN.
+    assert load_settings(environ={"LEDGRAB_DISCOVERY_ENABLED": "false"}).discovery.enabled is False
+    assert load_settings(environ={}).discovery.enabled is True

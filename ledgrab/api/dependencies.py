@@ -13,6 +13,7 @@ from ledgrab.core.backup.service import BackupService
 from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.device_health import DeviceHealthMonitor
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.api_keys import ApiKeyStore
@@ -30,6 +31,7 @@ __all__ = [
     "get_backup_service",
     "get_capture_hub",
     "get_database",
+    "get_device_health",
     "get_discovery",
     "get_engine",
     "get_entities",
@@ -100,3 +102,7 @@ def get_entities(state: State) -> EntityStore:
 
 def get_engine(state: State) -> ProcessorManager:
     return state.engine
+
+
+def get_device_health(state: State) -> DeviceHealthMonitor | None:
+    return state.device_health

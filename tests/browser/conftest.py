@@ -35,7 +35,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     # Function-scoped on purpose: Playwright's loop stays "running" in the test thread while it
-    # is started, which would make the blocking guard flag every later test in the session.
+    # is started, which would make the blocking guard flag every later test in the session; and
+    # its loop's executor threads would count as leaked by the next test of a wider scope.
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/system-deps.sh test (installs chromium)")
     with sync_playwright() as playwright:

@@ -75,8 +75,8 @@ export async function download(path, query, fallbackName) {
 }
 
 // Upload a file as the raw request body (restore).
-export async function upload(path, file) {
-  const response = await fetch(path, {
+export async function upload(path, file, query) {
+  const response = await fetch(path + queryString(query), {
     method: "POST",
     headers: headers({ "Content-Type": "application/octet-stream" }),
     body: file,

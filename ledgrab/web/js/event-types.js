@@ -9,6 +9,7 @@ export const EVENT_TYPES = new Set([
   "target_stopped",
   "target_state",
   "device_state",
+  "device_health",
   "device_discovered",
   "device_lost",
   "capture_started",

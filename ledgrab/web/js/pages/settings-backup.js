@@ -1,13 +1,14 @@
 // Settings → Backup: download the whole database (configuration and activity log), restore one.
 
 import { download, upload } from "../api.js";
-import { confirmDialog, h, toast } from "../dom.js";
+import { confirmDialog, fmtBytes, h, toast } from "../dom.js";
 import { hasRoute } from "../schema.js";
 import { notOffered } from "../widgets.js";
 import * as autoBackup from "./settings-auto-backup.js";
 
 export function mount(root) {
   const status = h("p", { class: "error", role: "alert" });
+  const result = h("div", { role: "status" });
   const file = h("input", { type: "file", id: "restore-file", accept: ".db,.sqlite,.sqlite3,application/octet-stream" });
 
   async function backup() {
@@ -22,6 +23,7 @@ export function mount(root) {
 
   async function restore() {
     status.textContent = "";
+    result.replaceChildren();
     const chosen = file.files?.[0];
     if (!chosen) { status.textContent = "Choose a backup file first."; return; }
     const ok = await confirmDialog(
@@ -29,7 +31,10 @@ export function mount(root) {
       "Restore");
     if (!ok) return;
     try {
-      await upload(`/api/v1/system/restore?name=${encodeURIComponent(chosen.name)}`, chosen);
+      const done = await upload("/api/v1/system/restore", chosen, { name: chosen.name });
+      result.replaceChildren(h("p", { class: "muted", id: "restore-result" },
+        `Restored ${done.restored_from} (${fmtBytes(done.size_bytes)}, schema ${done.schema_version}).`,
+        done.previous_database ? ` The previous database was kept as ${done.previous_database}.` : ""));
       toast("Backup restored");
     } catch (err) {
       status.textContent = err.status === 404 ? "Restore is not available on this server version." : err.message;
@@ -42,7 +47,7 @@ export function mount(root) {
   root.append(h("div", { class: "card" }, h("h2", {}, "Backup"),
     h("p", { class: "muted" }, "One file holds everything: devices, sources, targets, settings and the activity log."),
     backupBox),
-  h("div", { class: "card" }, h("h2", {}, "Restore"), restoreBox, status));
+  h("div", { class: "card" }, h("h2", {}, "Restore"), restoreBox, status, result));
   autoBackup.mount(root);
   hasRoute("/api/v1/system/backup").then((ok) => { if (!ok) backupBox.replaceChildren(notOffered("Backup")); });
   hasRoute("/api/v1/system/restore", "post").then((ok) => { if (!ok) restoreBox.replaceChildren(notOffered("Restore")); });
