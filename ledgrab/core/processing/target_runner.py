@@ -165,7 +165,6 @@ class TargetRunner:
             except Exception as exc:  # a device that fails while closing must not stop the stop
                 log.warning("closing the device of target %s failed: %s", self.target_id, exc)
         self.status = "stopped"
-        self._device_event()
         self._bus.publish("target_stopped", {"target_id": self.target_id, "reason": reason})
 
     def _leds(self) -> int:
