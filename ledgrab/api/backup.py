@@ -75,6 +75,10 @@ class BackupController(Controller):
         name: Annotated[
             str, QueryParameter(max_length=200, description="file name, for the log")
         ] = "upload",
+        origin: Annotated[
+            str | None,
+            QueryParameter(max_length=64, description="echoed in the database_restored event"),
+        ] = None,
     ) -> RestoreResult:
         limit = backup.settings.max_upload_bytes
         if (request.content_length or 0) > limit:
@@ -84,7 +88,9 @@ class BackupController(Controller):
                 "([backup] max_upload_bytes)",
             )
         try:
-            return await backup.restore_upload(request.stream(), request.content_length, name)
+            return await backup.restore_upload(
+                request.stream(), request.content_length, name, origin=origin
+            )
         except UploadTooLargeError as exc:
             raise HTTPException(status_code=413, detail=str(exc)) from None
         except NoSpaceError as exc:

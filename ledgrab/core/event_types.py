@@ -24,5 +24,6 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "capture_stopped",
         # server lifecycle
         "server_shutting_down",
+        "database_restored",
     }
 )

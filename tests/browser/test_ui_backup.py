@@ -75,6 +75,19 @@ def test_restore_from_the_browser_names_the_file_in_the_log(ui, server, tmp_path
     conn.close()
 
 
+def test_another_browser_redraws_after_a_restore(ui, server, tmp_path):
+    with server.client() as client:
+        backup = client.get("/api/v1/system/backup").content
+        client.post("/api/v1/system/api-keys", json={"label": "later"})
+    page = ui.signed_in("/#/settings?tab=keys")
+    page.locator('.key-list [data-label="later"]').wait_for()
+    with server.client() as client:
+        assert client.post("/api/v1/system/restore", content=backup).status_code == 200
+    # no reload by the user: the database_restored event redraws the page from the new file
+    page.locator('.key-list [data-label="later"]').wait_for(state="detached")
+    page.locator('.key-list [data-label="admin"]').wait_for()
+
+
 def test_download_refuse_and_restore(ui, server, tmp_path):
     page = ui.signed_in("/#/settings?tab=backup")
     with page.expect_download() as info:

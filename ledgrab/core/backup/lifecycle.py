@@ -49,7 +49,11 @@ async def start(state: State, recovery: StartupRecovery | None) -> None:
     if state.get("engine") is not None:
         participants.append(EngineDuringRestore(state.engine, state.entities))
     service = BackupService(
-        state.db, Path(settings.data_dir), settings.backup, participants=participants
+        state.db,
+        Path(settings.data_dir),
+        settings.backup,
+        participants=participants,
+        bus=state.bus,
     )
     await asyncio.to_thread(service.prepare_blocking)
     auto = AutoBackup(service)

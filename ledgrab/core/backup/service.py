@@ -19,6 +19,7 @@ from ledgrab.config import BackupSettings
 from ledgrab.core.backup.check import BackupInfo, check_backup_file, prepare_for_use
 from ledgrab.core.backup.db_files import install_file, prune_aside, timestamp
 from ledgrab.core.backup.journal import note
+from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.database import Database
 
 __all__ = [
@@ -92,11 +93,13 @@ class BackupService:
         settings: BackupSettings,
         *,
         participants: list[SwapParticipant] | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.work_dir = Path(data_dir) / WORK_DIR
         self.participants = list(participants or [])
+        self.bus = bus
         self.lock = asyncio.Lock()
         self._restoring = False  # one upload at a time: each is a file as big as a database
         # Called after a restore, e.g. to reload caches that mirror the database (API keys).
@@ -144,7 +147,12 @@ class BackupService:
     # -- restore -----------------------------------------------------------------------------
 
     async def restore_upload(
-        self, chunks: AsyncIterable[bytes], announced: int | None, source_name: str
+        self,
+        chunks: AsyncIterable[bytes],
+        announced: int | None,
+        source_name: str,
+        *,
+        origin: str | None = None,
     ) -> RestoreResult:
         """Receive an upload and restore it; one at a time (a second gets BackupBusyError).
 
@@ -155,7 +163,7 @@ class BackupService:
         self._restoring = True
         try:
             staged = await self._receive(chunks, announced)
-            return await self.restore(staged, source_name)
+            return await self.restore(staged, source_name, origin=origin)
         finally:
             self._restoring = False
 
@@ -204,10 +212,13 @@ class BackupService:
             raise
         return info, applied
 
-    async def restore(self, staged: Path, source_name: str) -> RestoreResult:
+    async def restore(
+        self, staged: Path, source_name: str, *, origin: str | None = None
+    ) -> RestoreResult:
         """Check `staged`, then put it in place of the live database (see DESIGN: restore).
 
-        Waits for a running backup to finish. Raises BackupRejected (nothing changed) or
+        `origin` (the caller's token) is echoed in the database_restored event. Waits for a
+        running backup to finish. Raises BackupRejected (nothing changed) or
         RestoreFailedError (the previous database is back in use).
         """
         async with self.lock:
@@ -251,6 +262,8 @@ class BackupService:
             },
         )
         previous = str(aside) if aside else None
+        if self.bus is not None:  # browsers redraw from the new file
+            self.bus.publish("database_restored", {"file": source_name, "origin": origin})
         return RestoreResult(source_name, info.size_bytes, info.schema_version, applied, previous)
 
     def _prune_pre_restore(self, aside: Path | None) -> Path | None:

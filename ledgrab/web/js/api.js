@@ -75,6 +75,10 @@ export async function download(path, query, fallbackName) {
 }
 
 // Upload a file as the raw request body (restore).
+// Restores started in this tab (their `origin` tokens): its own database_restored event must not
+// redraw the page that is showing the restore's result.
+export const ownRestores = new Set();
+
 export async function upload(path, file, query) {
   const response = await fetch(path + queryString(query), {
     method: "POST",

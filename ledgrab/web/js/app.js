@@ -1,8 +1,8 @@
 // The shell: sign-in, navigation between pages (hash routes), the shared events feed.
 
-import { setUnauthorizedHandler } from "./api.js";
+import { ownRestores, setUnauthorizedHandler } from "./api.js";
 import { forgetKey, getKey, saveKey } from "./auth.js";
-import { clear } from "./dom.js";
+import { clear, toast } from "./dom.js";
 import { EventFeed, probeKey } from "./events.js";
 
 const PAGES = {
@@ -75,6 +75,12 @@ function startSession() {
     if (status === "live") $("actor").textContent = detail ? `signed in as ${detail}` : "";
   });
   feed.on("unauthorized", () => signOut("Your API key is no longer accepted. Sign in again."));
+  // Everything on screen came from the replaced database: draw the page again from the new one.
+  feed.on("database_restored", ({ file, origin }) => {
+    if (ownRestores.delete(origin)) return;  // this tab restored it and shows the result itself
+    toast(`Backup ${file} was restored`);
+    route();
+  });
   state.feed = feed;
   feed.start();
   route();

@@ -15,4 +15,5 @@ export const EVENT_TYPES = new Set([
   "capture_started",
   "capture_stopped",
   "server_shutting_down",
+  "database_restored",
 ]);

@@ -1,6 +1,6 @@
 // Settings → Backup: download the whole database (configuration and activity log), restore one.
 
-import { download, upload } from "../api.js";
+import { download, ownRestores, upload } from "../api.js";
 import { confirmDialog, fmtBytes, h, toast } from "../dom.js";
 import { hasRoute } from "../schema.js";
 import { notOffered } from "../widgets.js";
@@ -31,7 +31,11 @@ export function mount(root) {
       "Restore");
     if (!ok) return;
     try {
-      const done = await upload("/api/v1/system/restore", chosen, { name: chosen.name });
+      // Not crypto.randomUUID(): that exists only on HTTPS or localhost, and the device is plain
+      // HTTP on the LAN. The token only has to tell this tab's restores apart.
+      const origin = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+      ownRestores.add(origin);
+      const done = await upload("/api/v1/system/restore", chosen, { name: chosen.name, origin });
       result.replaceChildren(h("p", { class: "muted", id: "restore-result" },
         `Restored ${done.restored_from} (${fmtBytes(done.size_bytes)}, schema ${done.schema_version}).`,
         done.previous_database ? ` The previous database was kept as ${done.previous_database}.` : ""));
