@@ -115,3 +115,16 @@ def test_an_older_schema_is_migrated(tmp_path):
     assert conn.execute("SELECT count(*) FROM settings").fetchone()[0] == 200
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     conn.close()
+
+
+def test_broken_references(good):
+    conn = sqlite3.connect(good)  # foreign keys are off on a plain connection: the damage goes in
+    conn.execute(
+        "INSERT INTO targets (id, device_id, source_id, config, created_at, updated_at) "
+        "VALUES ('t_1', 'd_gone', 's_gone', '{}', '', '')"
+    )
+    conn.commit()
+    conn.close()
+    kind, message = _kind(good)
+    assert kind == "corrupt"
+    assert "targets" in message and "devices" in message

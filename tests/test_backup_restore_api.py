@@ -70,6 +70,9 @@ def test_round_trip_restores_exactly_the_backed_up_state(server, tmp_path):
         body = restored.json()
         assert body["restored_from"] == path.name
         assert body["schema_version"] == latest_version()
+        # durable before the response: another connection already sees the restore entry
+        on_disk = activity_rows(server.data_dir / "ledgrab.db", "action = 'restore.completed'")
+        assert len(on_disk) == 1
         # the same Database object serves the restored file; the key cache was reloaded
         assert _keys(client) == ["admin", "kept"]
         backed_up = activity_rows(path)
@@ -177,3 +180,14 @@ def test_an_older_schema_restores_and_is_migrated(server, tmp_path):
     assert response.status_code == 200, response.text
     assert response.json()["migrated_to"] == [m.version for m in MIGRATIONS[1:]]
     assert server.app.state.db.get_setting_blocking("k2")["n"] == 2
+
+
+def test_a_form_upload_is_told_to_send_the_raw_file(server, tmp_path):
+    before = live_bytes(server.data_dir)
+    with server.client() as client:
+        response = client.post(
+            "/api/v1/system/restore", files={"file": ("b.db", b"SQLite format 3\x00" + b"\0" * 99)}
+        )
+    assert response.status_code == 415
+    assert "--data-binary" in response.json()["detail"]
+    assert live_bytes(server.data_dir) == before

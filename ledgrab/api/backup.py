@@ -80,6 +80,12 @@ class BackupController(Controller):
             QueryParameter(max_length=64, description="echoed in the database_restored event"),
         ] = None,
     ) -> RestoreResult:
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            raise HTTPException(
+                status_code=415,
+                detail="send the backup file itself as the request body "
+                "(curl --data-binary @backup.db), not as a form upload",
+            )
         limit = backup.settings.max_upload_bytes
         if (request.content_length or 0) > limit:
             raise HTTPException(

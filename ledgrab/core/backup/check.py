@@ -99,6 +99,10 @@ def check_backup_file(path: str | Path, migrations: Sequence[Migration] = MIGRAT
         problems = _problems(conn)
         if problems:
             raise BackupRejected("corrupt", "the database is corrupt: " + "; ".join(problems)[:500])
+        broken = conn.execute("PRAGMA foreign_key_check").fetchmany(_MAX_PROBLEMS)
+        if broken:
+            shown = "; ".join(f"a row of {r[0]} names a missing {r[2]} entry" for r in broken)
+            raise BackupRejected("corrupt", f"the database has broken references: {shown}")
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = sorted(
             r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")

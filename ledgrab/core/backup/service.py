@@ -261,6 +261,8 @@ class BackupService:
                 "previous_database": aside.name if aside else None,
             },
         )
+        # Rare and worth keeping through a power cut: commit the entry now, not with its batch.
+        await self.db.write(_nothing)
         previous = str(aside) if aside else None
         if self.bus is not None:  # browsers redraw from the new file
             self.bus.publish("database_restored", {"file": source_name, "origin": origin})
