@@ -126,3 +126,5 @@ def test_discovery_can_be_turned_off_from_the_environment():
     # How `ledgrab serve` children in tests (and a systemd drop-in) keep mDNS off the LAN.
     assert load_settings(environ={"LEDGRAB_DISCOVERY_ENABLED": "false"}).discovery.enabled is False
     assert load_settings(environ={}).discovery.enabled is True
+    env = {"LEDGRAB_DISCOVERY_INTERFACES": " 127.0.0.1, 127.0.0.2 "}
+    assert load_settings(environ=env).discovery.interfaces == ["127.0.0.1", "127.0.0.2"]
