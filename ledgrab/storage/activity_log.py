@@ -166,17 +166,19 @@ def entry_from_row(row: Sequence[Any]) -> ActivityLogEntry:
     )
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"a1:{seq}".encode()).decode().rstrip("=")
+def encode_cursor(seq: int, total: int | None = None) -> str:
+    text = f"a1:{seq}" if total is None else f"a1:{seq}:{total}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> tuple[int, int | None]:
+    """(seq to continue below, the total counted for the first page, if carried)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        if prefix != "a1" or not number.isdigit():
+        prefix, *numbers = raw.split(":")
+        if prefix != "a1" or not 1 <= len(numbers) <= 2 or not all(n.isdigit() for n in numbers):
             raise ValueError
-        return int(number)
+        return int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursorError("cursor is not one this server handed out") from None
 
@@ -360,16 +362,18 @@ class ActivityLogRepository:
         cursor: str | None = None,
     ) -> ActivityLogPage:
         """One page, newest first. Keyset over seq: entries that arrive while a client pages
-        get higher seqs, so they neither shift nor repeat what the cursor still has to see."""
-        before = decode_cursor(cursor) if cursor else None
+        get higher seqs, so they neither shift nor repeat what the cursor still has to see.
+        `total` is counted for the first page and carried in the cursor: a filtered count
+        scans the log, and it describes the same snapshot the pages walk through."""
+        before, total = decode_cursor(cursor) if cursor else (None, None)
         rows = cls.fetch_rows(conn, filters, limit + 1, before)
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][0]) if more and rows else None
+        if total is None:
+            total = cls.count(conn, filters)
+        next_cursor = encode_cursor(rows[-1][0], total) if more and rows else None
         return ActivityLogPage(
-            items=[entry_from_row(r) for r in rows],
-            next_cursor=next_cursor,
-            total=cls.count(conn, filters),
+            items=[entry_from_row(r) for r in rows], next_cursor=next_cursor, total=total
         )
 
     @classmethod
