@@ -200,8 +200,10 @@ def idle_server(seconds: float, tmp: Path) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    config = work / "loopback.toml"  # mDNS on loopback only: never multicast on the LAN side
+    config.write_text('[discovery]\ninterfaces = ["127.0.0.1"]\n')
     proc = traced([sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port",
-                   str(port), "--data-dir", str(work / "data")], trace,
+                   str(port), "--data-dir", str(work / "data"), "--config", str(config)], trace,
                   stdout=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
