@@ -164,6 +164,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             log.warning("created the first API key (label 'admin'); it is in %s", written)
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
+        activity.recorder.record(
+            "auth",
+            "auth.disabled",
+            severity="warning",
+            message="Authentication is disabled: anyone on the network can change this device",
+        )
 
     state.capture_hub = CaptureHub(
         bus=state.bus,
@@ -173,6 +179,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     state.entities = EntityStore(db)
     await state.entities.load()
+    entities = state.entities
+    activity.bus_source.device_name = lambda i: e.name if (e := entities.get("device", i)) else None
     capture_source.set_capture_hub(
         state.capture_hub,
         ddp_port=settings.capture.ddp_port,
@@ -182,7 +190,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.known_network_devices = lambda: _known_network_devices(state.entities)
     state.engine = _engine(state.entities, state.bus, settings.engine)
     if new_database and settings.demo_on_first_start:
-        await create_demo(state.entities, state.bus)
+        with activity.entities.setup():  # one `system.setup` entry, not one per entity
+            await create_demo(state.entities, state.bus)
     await state.engine.resume()
     state.device_health = None
     if settings.health.enabled:

@@ -5,7 +5,6 @@ import socket
 
 import httpx
 
-from tests.support.live_server import wait_for
 from tests.support.process_server import ServeProcess
 
 
@@ -47,7 +46,6 @@ def test_logs_are_one_line_per_event_and_never_carry_the_key(tmp_path):
             json={"label": "evil\nINFO ledgrab: forged"},
             headers={"Authorization": f"Bearer {key}"},
         )
-        wait_for(lambda: any("mDNS discovery browsing" in line for line in server.lines))
         server.terminate()
     finally:
         server.kill()
@@ -57,8 +55,6 @@ def test_logs_are_one_line_per_event_and_never_carry_the_key(tmp_path):
     assert not any(key in line for line in server.lines)
     assert not any(line.startswith("INFO ledgrab: forged") for line in server.lines)
     assert any("initial-api-key" in line for line in server.lines), "the log says where the key is"
-    browsing = [line for line in server.lines if "mDNS discovery browsing" in line]
-    assert browsing and all(line.endswith("on 127.0.0.1") for line in browsing), browsing
 
 
 def test_port_in_use_is_a_clear_error(tmp_path):

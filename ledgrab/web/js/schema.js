@@ -32,7 +32,13 @@ export async function requestBounds(path, method) {
   const doc = await loadDocument();
   const op = doc.paths?.[path]?.[method.toLowerCase()];
   const body = resolve(doc, op?.requestBody);
-  const schema = resolve(doc, body?.content?.["application/json"]?.schema);
+  let schema = resolve(doc, body?.content?.["application/json"]?.schema);
+  if (!schema?.properties) {
+    // A route that takes a partial object (only the fields sent change) declares a plain
+    // object; the bounds are then on the shape the same path's GET answers with.
+    const answer = doc.paths?.[path]?.get?.responses?.["200"];
+    schema = resolve(doc, answer?.content?.["application/json"]?.schema);
+  }
   const result = {};
   for (const [name, prop] of Object.entries(schema?.properties || {})) result[name] = bound(doc, prop);
   return result;

@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { h, toast } from "../dom.js";
-import { entityPage, asList } from "../entities.js";
+import { entityPage } from "../entities.js";
 import { hasRoute } from "../schema.js";
 import { notOffered, unavailable } from "../widgets.js";
 
@@ -55,18 +55,22 @@ function discovered(root, ctx, refreshDevices) {
       box.replaceChildren(notOffered("Discovery"));
       return;
     }
+    let scan;
     try {
-      found = asList(await api.get("/api/v1/devices/discovered"));
+      scan = await api.get("/api/v1/devices/discovered");
+      found = Array.isArray(scan) ? scan : scan.devices || [];
     } catch (err) {
       box.replaceChildren(unavailable("Discovery", err));
       return;
     }
     if (!found.length) {
-      box.replaceChildren(h("p", { class: "empty" }, "No WLED devices found on this network (yet)."));
+      const why = { disabled: "Discovery is turned off in the configuration.",
+        failed: `Discovery is not working here: ${scan.error || "no multicast"}. Add devices by address.` }[scan.state];
+      box.replaceChildren(h("p", { class: "empty" }, why || "No WLED devices found on this network (yet)."));
       return;
     }
     box.replaceChildren(...found.map((d) => {
-      const known = d.device_id || d.existing_device_id || d.known_device_id;
+      const known = d.device_id;
       const add = h("button", { type: "button", class: "small primary", disabled: Boolean(known), onclick: async () => {
         try {
           const body = { name: d.name || d.host, type: "wled", address: d.host || d.address,

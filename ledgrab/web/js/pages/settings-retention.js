@@ -15,9 +15,10 @@ const FIELDS = [
   ["max_batch", "…or when this many entries wait", "number"],
 ];
 
-function rangeHint(b) {
+function rangeHint(b, format = String) {
   if (!b || (b.min === undefined && b.max === undefined)) return undefined;
-  return `Allowed: ${b.min ?? "…"} to ${b.max ?? "…"}`;
+  const show = (v) => (v === undefined ? "…" : format(v));
+  return `Allowed: ${show(b.min)} to ${show(b.max)}`;
 }
 
 export function mount(root) {
@@ -54,7 +55,7 @@ export function mount(root) {
       name, label, type, value: current[name],
       min: bounds[name]?.min, max: bounds[name]?.max, step: name === "commit_interval_s" ? "any" : 1,
       hint: name === "max_bytes"
-        ? `${rangeHint(bounds[name]) || ""} (now ${fmtBytes(current[name])})`
+        ? `${rangeHint(bounds[name], fmtBytes) || ""} (now ${fmtBytes(current[name])})`
         : rangeHint(bounds[name]),
     })), {
       submitLabel: "Save settings",
