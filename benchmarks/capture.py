@@ -2,10 +2,10 @@
 
 Run: .venv/bin/python benchmarks/capture.py [--quick]
 Latency: a sender thread sends one frame, the receiver's frame callback stamps its completion
-(same monotonic clock), repeated ping-pong over loopback; then the same through a capture source
-and a 60 fps frame loop to a virtual strip (what a real strip would see). CPU: the receiver runs alone in a
-child process while this process streams 4 universes (or the same pixels over DDP) at 60 fps;
-the child's user+system CPU time over the window is the cost.
+(same monotonic clock), repeated ping-pong over loopback; then the same through a capture
+source and a 60 fps frame loop to a virtual strip (what a real strip would see).
+CPU: the receiver runs alone in a child process while this process streams 4 universes (or the
+same pixels over DDP) at 60 fps; the child's user+system CPU time over the window is the cost.
 """
 
 from __future__ import annotations
