@@ -115,13 +115,14 @@ def _capture_describer(entities: EntityStore) -> capture_source.Describe:
     return describe
 
 
-def _known_network_devices(entities: EntityStore) -> dict[str, str]:
-    """address (lower case) -> device id, for matching what discovery finds."""
-    return {
-        str(e.config.address).lower(): e.id
+def _known_network_devices(entities: EntityStore) -> list[tuple[str, int | None, str]]:
+    """(address in lower case, HTTP port for a WLED else None, device id) of network devices,
+    for telling which discovered WLED is already a device here."""
+    return [
+        (str(e.config.address).lower(), getattr(e.config, "http_port", None), e.id)
         for e in entities.all("device")
         if getattr(e.config, "address", None)
-    }
+    ]
 
 
 def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:

@@ -170,6 +170,12 @@ def load_settings(
         if var in env:
             _set_path(raw, key_path, _BOOL_WORDS.get(env[var].strip().lower(), env[var]))
             origin[key_path] = var
+    if "LEDGRAB_DISCOVERY_INTERFACES" in env:  # "127.0.0.1[,192.168.1.5…]"; empty: all
+        text = env["LEDGRAB_DISCOVERY_INTERFACES"]
+        _set_path(
+            raw, ("discovery", "interfaces"), [a.strip() for a in text.split(",") if a.strip()]
+        )
+        origin[("discovery", "interfaces")] = "LEDGRAB_DISCOVERY_INTERFACES"
     if "LEDGRAB_API_KEYS" in env:
         _set_path(raw, ("auth", "api_keys"), parse_api_keys(env["LEDGRAB_API_KEYS"]))
         origin[("auth", "api_keys")] = "LEDGRAB_API_KEYS"

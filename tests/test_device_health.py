@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from websockets.sync.client import connect
@@ -116,3 +117,29 @@ def test_state_of_a_missing_device_is_a_404(server):
         response = client.get("/api/v1/devices/dev_nope/state")
     assert response.status_code == 404
     assert "dev_nope" in response.json()["detail"]
+
+
+def test_a_serial_device_is_online_while_its_port_opens(fast_health):
+    master, slave = os.openpty()  # a pty pair stands in for the USB serial adapter
+    path = os.ttyname(slave)
+    with fast_health.client() as client:
+        try:
+            created = client.post(
+                "/api/v1/devices",
+                json={"name": "desk", "type": "adalight", "led_count": 10, "serial_port": path},
+            )
+            assert created.status_code == 201, created.text
+            device_id = created.json()["id"]
+            state = wait_for(
+                lambda: (s := _state(client, device_id))["state"] == "online" and s,
+                what="the port to be found",
+            )
+            assert state["method"] == "serial"
+        finally:
+            os.close(slave)
+            os.close(master)
+        state = wait_for(
+            lambda: (s := _state(client, device_id))["state"] == "offline" and s,
+            what="the unplugged port to be noticed",
+        )
+        assert path in state["error"]

@@ -59,6 +59,22 @@ def test_found_listed_rescanned_and_lost(discovering):
             assert listed["mac"] == "aabbccddeeff" and listed["led_count"] == 64
             assert listed["device_id"] is None
 
+            # Adding it as a device: the list says which device it already is.
+            created = client.post(
+                "/api/v1/devices",
+                json={
+                    "name": "found",
+                    "type": "wled",
+                    "led_count": 64,
+                    "address": "127.0.0.1",
+                    "http_port": wled.port,
+                },
+            )
+            assert created.status_code == 201, created.text
+            body = client.get("/api/v1/devices/discovered").json()
+            (listed,) = [d for d in body["devices"] if d["name"] == name]
+            assert listed["device_id"] == created.json()["id"]
+
             scanned = client.post("/api/v1/devices/discover", params={"timeout_s": 0.5})
             assert scanned.status_code == 200, scanned.text
             assert name in [d["name"] for d in scanned.json()["devices"]]
@@ -110,3 +126,5 @@ def test_discovery_can_be_turned_off_from_the_environment():
     # How `ledgrab serve` children in tests (and a systemd drop-in) keep mDNS off the LAN.
     assert load_settings(environ={"LEDGRAB_DISCOVERY_ENABLED": "false"}).discovery.enabled is False
     assert load_settings(environ={}).discovery.enabled is True
+    env = {"LEDGRAB_DISCOVERY_INTERFACES": " 127.0.0.1, 127.0.0.2 "}
+    assert load_settings(environ=env).discovery.interfaces == ["127.0.0.1", "127.0.0.2"]

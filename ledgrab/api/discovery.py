@@ -23,8 +23,8 @@ from ledgrab.core.devices.discovery_watcher import (
 
 __all__ = ["DiscoveredDeviceOut", "DiscoveryController", "DiscoveryResponse"]
 
-# Set by the LED engine's wiring: address -> id of an existing network device, or absent.
-KnownDevices = Callable[[], dict[str, str]]
+# Set by the app: (address, WLED HTTP port or None, device id) of each network device.
+KnownDevices = Callable[[], list[tuple[str, int | None, str]]]
 
 
 class DiscoveredDeviceOut(msgspec.Struct):
@@ -51,7 +51,16 @@ def _iso(ts: float) -> str:
 
 def _response(state: State, watcher: DiscoveryWatcher, enabled: bool) -> DiscoveryResponse:
     known_devices: KnownDevices | None = state.get("known_network_devices")
-    known = known_devices() if known_devices is not None else {}
+    known = known_devices() if known_devices is not None else []
+
+    def match(d: DiscoveredDevice, hostname: str) -> str | None:
+        # A WLED device matches on address and HTTP port (several can share a test host);
+        # a plain DDP/E1.31 device pointing at the same address is that WLED too.
+        names = {d.host, hostname.lower()} - {""}
+        for address, http_port, device_id in known:
+            if address in names and http_port in (None, d.port):
+                return device_id
+        return None
 
     def out(d: DiscoveredDevice) -> DiscoveredDeviceOut:
         hostname = (d.hostname or "").rstrip(".")
@@ -64,7 +73,7 @@ def _response(state: State, watcher: DiscoveryWatcher, enabled: bool) -> Discove
             led_count=d.led_count,
             first_seen=_iso(d.first_seen),
             last_seen=_iso(d.last_seen),
-            device_id=known.get(d.host) or known.get(hostname.lower()),
+            device_id=match(d, hostname),
         )
 
     return DiscoveryResponse(

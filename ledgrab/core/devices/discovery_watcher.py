@@ -137,7 +137,8 @@ class DiscoveryWatcher:
             self._fail(f"mDNS discovery is unavailable ({exc}); add devices by address instead")
             return
         self.state, self.error = "running", None
-        log.info("mDNS discovery browsing %s on %s", WLED_TYPE, self._interfaces or "all")
+        where = ", ".join(self._interfaces) or "all interfaces"
+        log.info("mDNS discovery browsing %s on %s", WLED_TYPE, where)
         if self._advertisement is not None:
             self._advertise(self._advertisement)
 
