@@ -92,6 +92,8 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
     # "... i": info/warning entries only, so no entry asks for an immediate commit.
     make = entry_kwargs if not workload.endswith(" i") else info_entry_kwargs
     payload = 0
+    if os.environ.get("LEDGRAB_BENCH_DROP_ID_INDEX"):  # what the id index costs (see docs)
+        db.write_blocking(lambda conn: conn.execute("DROP INDEX activity_log_id"))
     _checkpoint(path)  # the schema's own WAL frames are the set-up's, not the workload's
     with open(marker + "-start", "wb") as fh:  # creating the file and schema is not counted
         fh.write(b"start")

@@ -15,6 +15,7 @@ from ledgrab.core.activity_log.settings import (
 )
 from ledgrab.core.activity_log.sources import BusActivitySource, EntityActivitySource
 from ledgrab.core.event_bus import EventBus
+from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.database import Database
 
 __all__ = ["ActivityLog", "save_settings"]
@@ -45,6 +46,7 @@ class ActivityLog:
             retry_min_s=config.retry_min_s,
             retry_max_s=config.retry_max_s,
         )
+        recorder.continue_after(await db.read(ActivityLogRepository.newest_ts))
         db.add_batch_source(recorder)
         retention = RetentionEngine(
             db,

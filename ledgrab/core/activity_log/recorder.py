@@ -9,7 +9,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -21,6 +20,7 @@ from ledgrab.storage.activity_log import (
     ActivityLogRepository,
     Category,
     Severity,
+    from_us,
 )
 
 __all__ = ["ActivityRecorder", "RecorderStatus", "get_module_recorder", "set_module_recorder"]
@@ -94,6 +94,12 @@ class ActivityRecorder:
         self._dropped_unreported = 0
         self.written_total = 0
         self.commits = 0
+        self._last_ts_us = 0
+
+    def continue_after(self, ts_us: int | None) -> None:
+        """Start no earlier than the newest stored entry (called once at startup)."""
+        if ts_us is not None:
+            self._last_ts_us = max(self._last_ts_us, ts_us)
 
     def apply_settings(self, settings: ActivityLogSettings) -> None:
         self.settings = settings
@@ -137,6 +143,8 @@ class ActivityRecorder:
             return None
 
     def _record(self, category, action, severity, actor, etype, eid, ename, message, metadata):
+        # Never earlier than the entry before: a clock stepped back (NTP on a board without
+        # an RTC) must not reorder the log, and time filters rely on ts growing with seq.
         ts_us = int(self._wall() * 1_000_000)
         meta_json = msgspec.json.encode(metadata or {})
         if len(meta_json) > MAX_METADATA_BYTES:
@@ -164,6 +172,10 @@ class ActivityRecorder:
                 self.dropped_total += 1
                 self._dropped_unreported += 1
                 return None
+            if ts_us < self._last_ts_us:
+                ts_us = self._last_ts_us
+                row = (row[0], ts_us, *row[2:])
+            self._last_ts_us = ts_us
             now = self._clock()
             self._pending.append((row, now))
             if urgent:
@@ -173,7 +185,7 @@ class ActivityRecorder:
             self._db.wake()
         entry = ActivityLogEntry(
             id=entry_id,
-            ts=datetime.fromtimestamp(ts_us / 1_000_000, UTC),
+            ts=from_us(ts_us),
             category=category,
             action=action,
             severity=severity,
