@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 
 from tests.support.db_files import live_bytes
 from tests.support.live_server import LiveServer, wait_for
@@ -56,3 +58,20 @@ def test_an_upload_bigger_than_the_free_space_is_refused_before_reading(tmp_path
         finally:
             sock.close()
         assert list((live.data_dir / "backup-work").iterdir()) == []
+
+
+def test_at_most_two_snapshots_wait_for_download(server):
+    """Snapshots still being sent are files in backup-work; a third download waits its turn,
+    and a snapshot whose client vanished (older than 10 minutes) no longer counts."""
+    work = server.data_dir / "backup-work"
+    pending = [work / "download-a.db", work / "download-b.db"]
+    for path in pending:
+        path.write_bytes(b"being sent")
+    with server.client() as client:
+        refused = client.get("/api/v1/system/backup")
+        assert refused.status_code == 503
+        assert "2 backups are already being downloaded" in refused.json()["detail"]
+        old = time.time() - 3600
+        os.utime(pending[0], (old, old))
+        assert client.get("/api/v1/system/backup").status_code == 200
+    assert not pending[0].exists() and pending[1].exists()
