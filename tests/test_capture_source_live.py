@@ -100,6 +100,33 @@ def test_ddp_stream_reaches_the_strip_then_falls_back_to_an_effect(server):
             sender.close()
 
 
+def test_editing_the_source_or_target_keeps_the_stream(server):
+    port = _free_udp_port()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with server.client() as client:
+            source_id, target_id = _setup(client, {"protocol": "ddp", "port": port})
+            capture = f"/api/v1/sources/{source_id}/capture"
+            wait_for(lambda: client.get(capture).json()["open"], what="the port to open")
+            for packet in ddp_frame(_pixels(1)):
+                sender.sendto(packet, ("127.0.0.1", port))
+            wait_for(lambda: _strip(server, target_id) == _pixels(1), what="the first frame")
+            edited = client.patch(
+                f"/api/v1/sources/{source_id}", json={"params": {"fallback": "hold"}}
+            )
+            assert edited.status_code == 200, edited.text
+            edited = client.patch(f"/api/v1/targets/{target_id}", json={"fps": 30})
+            assert edited.status_code == 200, edited.text
+            for packet in ddp_frame(_pixels(2)):
+                sender.sendto(packet, ("127.0.0.1", port))
+            wait_for(lambda: _strip(server, target_id) == _pixels(2), what="the next frame")
+            state = client.get(f"/api/v1/sources/{source_id}/capture").json()
+            assert state["live"] and state["stats"]["streams"] == 1
+            assert state["stats"]["packets"] == 2
+    finally:
+        sender.close()
+
+
 def test_e131_from_sacn_reaches_the_strip(server, monkeypatch):
     port = _free_udp_port()
     with server.client() as client:

@@ -226,6 +226,10 @@ class CaptureHub:
         listener = self._listeners.get(("e131", port))
         return sorted(listener.groups) if listener is not None else []
 
+    def bound_port_of(self, protocol: str, port: int) -> int | None:
+        """`port` if a listener for `protocol` is open on it, else None."""
+        return port if (protocol, port) in self._listeners else None
+
     def bound_port(self, target: CaptureInput) -> int | None:
         """The UDP port an input receives on (useful when it was opened on port 0)."""
         for listener in self._listeners.values():

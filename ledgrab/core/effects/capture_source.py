@@ -8,6 +8,7 @@ from render, which the frame loop reports as the target's error and retries with
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 MAX_LEDS = 4096
+RELEASE_GRACE_S = 1.0
 
 
 class CaptureParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -125,6 +127,19 @@ def capture_input_for(params: CaptureParams) -> CaptureInput | None:
     return None
 
 
+def _release(key: tuple) -> None:
+    with _shared_lock:
+        entry = _shared.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _shared[key]
+    if _hub is not None:
+        _hub.close_input(entry[0])
+
+
 class CaptureSource:
     def __init__(self, params: CaptureParams) -> None:
         self.params = params
@@ -144,20 +159,18 @@ class CaptureSource:
         return bytes(led_count * 3)
 
     def close(self) -> None:
-        """Release the shared input; the last user closes it (and maybe its UDP listener)."""
+        """Release the shared input; the last user closes it (and maybe its UDP listener).
+
+        The release waits RELEASE_GRACE_S: an edited target or source builds a new source that
+        opens the same stream on its first frame, and the stream then carries on unbroken.
+        """
         key, self._key, self._input = self._key, None, None
         if key is None:
             return
-        with _shared_lock:
-            entry = _shared.get(key)
-            if entry is None:
-                return
-            entry[1] -= 1
-            if entry[1] > 0:
-                return
-            del _shared[key]
-        if _hub is not None:
-            _hub.close_input(entry[0])
+        try:
+            asyncio.get_running_loop().call_later(RELEASE_GRACE_S, _release, key)
+        except RuntimeError:  # no loop (shutdown, a unit test): release at once
+            _release(key)
 
     def _open(self, led_count: int) -> CaptureInput:
         if _hub is None:
