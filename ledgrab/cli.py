@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
+
 from ledgrab import __version__
 from ledgrab.config import ConfigError, Settings, load_settings
 
@@ -100,7 +102,8 @@ def _serve(settings: Settings) -> int:
     note = " (all interfaces)" if host in ("0.0.0.0", "::") else ""
     print(f"LedGrab {__version__} serving on http://{shown}:{port}{note}", flush=True)
     config = uvicorn.Config(
-        create_app(settings),
+        # The bound port, not 0: the activity log and the mDNS advertisement name the real one.
+        create_app(msgspec.structs.replace(settings, port=port)),
         log_config=None,
         access_log=False,
         lifespan="on",
