@@ -26,10 +26,14 @@ class SimClock:
     def __call__(self) -> float:
         return self.now
 
-    async def sleep_until(self, deadline: float) -> None:
+    def call_at(self, deadline, callback):
         self.deadlines.append(deadline)
-        self.now = max(self.now, deadline) + next(self.lateness, 0.0)
-        await asyncio.sleep(0)
+
+        def fire():
+            self.now = max(self.now, deadline) + next(self.lateness, 0.0)
+            callback()
+
+        return asyncio.get_running_loop().call_soon(fire)
 
 
 class RecordingSource:
@@ -53,7 +57,7 @@ def _runner(driver, source, clock, fps=50, timings=None):
         EventBus(),
         timings or RunnerTimings(),
         clock=clock,
-        sleep_until=clock.sleep_until,
+        scheduler=clock.call_at,
     )
 
 
@@ -72,9 +76,10 @@ def test_deadlines_stay_on_the_grid_whatever_the_wakeup_error():
     source = RecordingSource()
     runner = _runner(VirtualDriver(VirtualDevice(name="v", led_count=3)), source, clock)
     asyncio.run(_run_until(runner, lambda: len(clock.deadlines) >= 150))
-    start = clock.deadlines[0] - 0.02
-    for k, deadline in enumerate(clock.deadlines[:150], start=1):
+    start = clock.deadlines[0]
+    for k, deadline in enumerate(clock.deadlines[:150]):
         assert deadline == pytest.approx(start + k * 0.02, abs=1e-9)
+    assert (start / 0.02) == pytest.approx(round(start / 0.02))  # on the shared 50 fps grid
     assert runner.frames_skipped == 0
     assert runner.frames_sent >= 150
 

@@ -55,6 +55,10 @@ class DeviceDriver(ABC):
     async def close(self, *, restore: bool = False) -> None:
         """Release the device; `restore` hands it back to its own state where it has one."""
 
+    @property
+    def is_open(self) -> bool:
+        return self._state == "open"
+
     def details(self) -> dict[str, Any]:
         return {}
 

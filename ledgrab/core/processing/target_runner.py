@@ -1,9 +1,11 @@
 """TargetRunner: one running target's frame loop: render, correct, send, pace, reconnect.
 
-Pacing uses absolute deadlines on the loop's monotonic clock (deadline += interval), so the
-error of one wake-up does not carry into the next; a loop that falls a whole frame behind skips
-ahead instead of bursting frames to catch up. A failing device is closed and reopened with
-exponential backoff; nothing in the loop raises out of it or blocks the event loop.
+Pacing uses absolute deadlines on the loop's monotonic clock (whole multiples of the frame
+interval), so the error of one wake-up does not carry into the next; a loop that falls a whole
+frame behind skips ahead instead of bursting frames to catch up. Frames are produced by a timer
+callback that re-arms itself (no task switch or future per frame: on a Pi Zero that overhead is
+most of a frame's cost); a task owns opening, backoff and reconnecting. A failing device is
+closed and reopened with exponential backoff; nothing raises out of the loop or blocks it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -58,20 +61,6 @@ def _p99(values: deque[float]) -> float | None:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    future = loop.create_future()
-    handle = loop.call_at(deadline, _wake, future)
-    try:
-        await future
-    finally:
-        handle.cancel()
-
-
 def _close_source(source: FrameSource) -> None:
     """Release what a source holds (a capture source's UDP input); effects hold nothing."""
     close = getattr(source, "close", None)
@@ -94,7 +83,7 @@ class TargetRunner:
         timings: RunnerTimings,
         *,
         clock: Callable[[], float] | None = None,
-        sleep_until: Callable[[float], Awaitable[None]] | None = None,
+        scheduler: Callable[[float, Callable[[], None]], asyncio.Handle] | None = None,
     ) -> None:
         self.target_id = target_id
         self.device_id = config.device_id
@@ -114,7 +103,12 @@ class TargetRunner:
         self._task: asyncio.Task[None] | None = None
         # Injected in tests to run the pacing on a simulated clock; the loop's clock otherwise.
         self._clock = clock
-        self._sleep_until = sleep_until
+        self._scheduler = scheduler
+        self._timer: asyncio.Handle | None = None
+        self._failure: asyncio.Future[tuple[str, str]] | None = None
+        self._index = 0
+        self._grid_interval = 0.0
+        self._deadline = 0.0
         self.reconfigure(config, source)
 
     # -- configuration -----------------------------------------------------------------------
@@ -162,7 +156,7 @@ class TargetRunner:
                 await task
         _close_source(self.source)
         on_stop = self.config.on_stop
-        if self.driver.health().state == "open":
+        if self.driver.is_open:
             if on_stop in ("black", "restore"):
                 with contextlib.suppress(DriverError):
                     self.driver.send(bytes(self._leds() * (4 if self._device.rgbw else 3)))
@@ -179,16 +173,16 @@ class TargetRunner:
     # -- the loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Open the device (with backoff), then tick on timer callbacks until something fails."""
         loop = asyncio.get_running_loop()
-        clock = self._clock or loop.time
-        sleep_until = self._sleep_until or (lambda when: _sleep_until(loop, when))
+        self._now = self._clock or loop.time
+        self._call_at = self._scheduler or loop.call_at
         backoff = self._timings.reconnect_initial_s
-        started = clock()
-        window_start, window_frames = started, 0
-        next_state = started + self._timings.state_interval_s
-        led_count = self._device.led_count
+        self._started = self._now()
+        self._window_start, self._window_frames = self._started, 0
+        self._next_state = self._started + self._timings.state_interval_s
         while True:
-            if self.driver.health().state != "open":
+            if not self.driver.is_open:
                 try:
                     await self.driver.open()
                 except (DriverError, OSError) as exc:
@@ -198,41 +192,68 @@ class TargetRunner:
                 backoff = self._timings.reconnect_initial_s
                 self.status = "running"
                 self._device_event()
-                deadline = clock()
-            now = clock()
+            self._failure = loop.create_future()
+            self._grid_interval = 0.0  # forces a fresh grid position
+            self._schedule(self._now())
             try:
-                rendered = self.source.render(now - started, led_count)
-                # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
-                self.last_rendered = rendered
-                frame = self.pipeline.apply(rendered)
-                self.driver.send(frame)
-            except DriverError as exc:
+                kind, message = await self._failure
+            finally:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            if kind == "device":
                 with contextlib.suppress(Exception):
                     await self.driver.close()
-                await self._backoff(str(exc), backoff)
-                backoff = min(backoff * 2, self._timings.reconnect_max_s)
-                continue
-            except Exception as exc:  # a broken source: report and keep trying, slowly
-                message = f"rendering failed: {exc}"
-                if message != self.last_error:
-                    log.exception("target %s: %s", self.target_id, message)
-                await self._backoff(message, backoff)
-                backoff = min(backoff * 2, self._timings.reconnect_max_s)
-                continue
-            self.frames_sent += 1
-            window_frames += 1
-            if now >= next_state:
-                self.fps_measured = window_frames / (now - window_start)
-                window_start, window_frames = now, 0
-                next_state = now + self._timings.state_interval_s
-                self._bus.publish("target_state", msgspec.to_builtins(self.state()))
-            deadline += self.interval
-            if deadline < now:  # a whole frame late: skip ahead rather than burst
-                missed = int((now - deadline) / self.interval) + 1
-                self.frames_skipped += missed
-                deadline += missed * self.interval
-            await sleep_until(deadline)
-            self._late.append(clock() - deadline)
+            await self._backoff(message, backoff)
+            backoff = min(backoff * 2, self._timings.reconnect_max_s)
+
+    def _schedule(self, now: float) -> None:
+        """Arm the timer for the next grid point after `now`.
+
+        Deadlines are whole multiples of the interval on the monotonic clock: they never drift,
+        and targets with the same fps wake in the same loop iteration (one wake-up for all).
+        A tick that comes a whole interval late or more skips the missed points instead of
+        bursting frames to catch up.
+        """
+        interval = self.interval
+        if interval != self._grid_interval:
+            self._grid_interval = interval
+            self._index = math.floor(now / interval)
+        index = self._index + 1
+        if index * interval <= now:
+            caught_up = math.floor(now / interval) + 1
+            self.frames_skipped += caught_up - index
+            index = caught_up
+        self._index = index
+        self._deadline = index * interval
+        self._timer = self._call_at(self._deadline, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        now = self._now()
+        self._late.append(now - self._deadline)
+        try:
+            rendered = self.source.render(now - self._started, self._leds())
+            # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
+            self.last_rendered = rendered
+            self.driver.send(self.pipeline.apply(rendered))
+        except DriverError as exc:
+            self._failure.set_result(("device", str(exc)))
+            return
+        except Exception as exc:  # a broken source: report and keep trying, slowly
+            message = f"rendering failed: {exc}"
+            if message != self.last_error:
+                log.exception("target %s: %s", self.target_id, message)
+            self._failure.set_result(("source", message))
+            return
+        self.frames_sent += 1
+        self._window_frames += 1
+        if now >= self._next_state:
+            self.fps_measured = self._window_frames / (now - self._window_start)
+            self._window_start, self._window_frames = now, 0
+            self._next_state = now + self._timings.state_interval_s
+            self._bus.publish("target_state", msgspec.to_builtins(self.state()))
+        self._schedule(now)
 
     async def _backoff(self, message: str, delay: float) -> None:
         self.errors += 1
