@@ -20,6 +20,9 @@ def _canvas_pixel(page, target_id: str, index: int) -> list[int]:
 
 
 def test_create_device_source_target_start_and_preview(ui, server):
+    # Two more tabs watch without reloading: the Activity tab and the dashboard's widget.
+    watch = ui.signed_in("/#/activity")
+    dash = ui.signed_in("/#/dashboard")
     page = ui.signed_in("/#/devices")
     ui.allowed_errors.append("status of 400")  # the refused submissions below
 
@@ -87,6 +90,26 @@ def test_create_device_source_target_start_and_preview(ui, server):
     dash_row.locator(".badge.stopped").wait_for()
     with server.client() as client:
         assert client.get(f"/api/v1/targets/{target['id']}/state").json()["running"] is False
+    desk_strip = page.locator("#dash-device-list .list-item", has_text="Desk strip")
+    desk_strip.locator(".badge", has_text="idle").wait_for()  # no target drives it now
+
+    # Each step is an entry that reached the other tabs live, newest first, by the admin key.
+    expected = [
+        'Device "Desk strip" created',
+        'Source "Warm" created',
+        'Target "Desk" created',
+        'Target "Desk" started',
+        'Target "Desk" stopped',
+    ]
+    for message in expected:
+        watch.locator("#activity-table tr", has_text=message).wait_for()
+        dash.locator("#recent-activity li", has_text=message).wait_for()
+    shown = watch.locator("#activity-table td.message").all_inner_texts()
+    assert [shown.index(m) for m in reversed(expected)] == sorted(shown.index(m) for m in expected)
+    row = watch.locator("#activity-table tr", has_text='Device "Desk strip" created')
+    assert "admin" in row.inner_text()
+    ui.shot(watch, "activity-live")
+    ui.shot(dash, "dashboard-live")
 
 
 def test_deleting_a_device_in_use_shows_the_conflict(ui, server):

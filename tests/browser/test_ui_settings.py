@@ -66,3 +66,58 @@ def test_log_viewer_tails_the_server_log_live(ui, server):
     page.locator(".log-line", has_text="quiet line").wait_for(state="detached")
     page.get_by_label("Level").select_option("debug")
     page.locator(".log-line", has_text="quiet line").wait_for()
+
+
+def test_retention_settings_are_kept_and_bad_values_show_the_servers_message(ui, server):
+    ui.allowed_errors.append("status of 422")
+    page = ui.signed_in("/#/settings")
+    form = page.locator("#retention-form")
+    form.wait_for()
+    # The bounds come from the server's schema, shown next to each field.
+    days_field = form.locator("[name=max_days]").locator("xpath=..")
+    assert "Allowed: 1 to 3650" in days_field.inner_text()
+    page.locator("#activity-stats [data-stat=count]").wait_for()
+
+    form.get_by_label("Keep entries for (days)").fill("30")
+    form.get_by_label("Write to disk every (seconds)").fill("2.5")
+    form.get_by_role("button", name="Save settings").click()
+    page.locator("#toast", has_text="saved").wait_for()
+    with server.client() as client:
+        stored = client.get("/api/v1/activity/settings").json()
+    assert stored["max_days"] == 30 and stored["commit_interval_s"] == 2.5
+
+    page.reload()
+    form = page.locator("#retention-form")
+    form.wait_for()
+    assert form.get_by_label("Keep entries for (days)").input_value() == "30"
+    assert form.get_by_label("Write to disk every (seconds)").input_value() == "2.5"
+
+    form.get_by_label("Keep entries for (days)").fill("0")
+    form.get_by_role("button", name="Save settings").click()
+    error = days_field.locator(".field-error")
+    error.filter(has_text="out of range").wait_for()
+    assert "1..3650" in error.inner_text()
+    ui.shot(page, "settings-retention-refused")
+    with server.client() as client:
+        assert client.get("/api/v1/activity/settings").json()["max_days"] == 30
+
+
+def test_keyboard_only_sign_in_and_navigation(ui, server):
+    with server.client() as client:  # the startup entry is batched: wait until it is written
+        wait_for(lambda: client.get("/api/v1/activity").json()["items"], what="an entry")
+    page = ui.open("/")
+    page.get_by_label("API key").wait_for()
+    page.keyboard.type(server.api_key)  # the key field has the focus
+    page.keyboard.press("Enter")
+    page.locator("#feed-status.live").wait_for()
+    for _ in range(40):  # Tab through the header until the Activity link has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement?.dataset?.route") == "activity":
+            break
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Activity").wait_for()
+    page.locator("#activity-table tbody tr[data-id]").first.focus()
+    page.keyboard.press("Enter")
+    page.locator("dialog.entry-detail").wait_for()
+    page.keyboard.press("Escape")
+    page.locator("dialog.entry-detail").wait_for(state="detached")

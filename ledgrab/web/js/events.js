@@ -80,7 +80,8 @@ export class EventFeed {
       if (this.connectedBefore) this.emit("resync", message);
       this.connectedBefore = true;
     }
-    if (message.type === "events_lagged") this.emit("resync", message);
+    // Dropped events, or a restored database: what the page shows may be stale; refetch.
+    if (message.type === "events_lagged" || message.type === "database_restored") this.emit("resync", message);
     this.emit(message.type, message);
     this.emit("*", message);
   }

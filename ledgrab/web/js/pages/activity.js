@@ -105,7 +105,8 @@ export function mount(root, ctx) {
   function row(entry, fresh = false) {
     return h("tr", { class: `clickable${fresh ? " fresh" : ""}`, tabindex: "0", dataset: { id: entry.id, category: entry.category },
       onclick: () => showEntry(entry),
-      onkeydown: (e) => { if (e.key === "Enter") showEntry(entry); } },
+      // preventDefault: else the same Enter also "clicks" the dialog's focused Close button.
+      onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); showEntry(entry); } } },
     h("td", { class: "nowrap" }, fmtTime(entry.ts)),
     h("td", {}, severityBadge(entry.severity)),
     h("td", { class: "hide-phone" }, entry.category),

@@ -39,21 +39,23 @@ export function mount(root, ctx) {
   }
 
   function deviceBadge(d, health) {
-    if (health && "online" in health) {
-      return h("span", { class: `badge ${health.online ? "online" : "offline"}` }, health.online ? "online" : "offline");
+    if (health?.state === "online" || health?.state === "offline") {
+      const online = health.state === "online";
+      return h("span", { class: `badge ${online ? "online" : "offline"}`, title: health.error || health.method || "" },
+        online ? "online" : "offline");
     }
-    // Without health checks the engine still says whether a running target has the device open.
-    const state = deviceStates.get(d.id);
+    // Not checked (yet): the engine still says whether a running target has the device open.
+    const state = health ? (health.driven_by ? health.driver?.state || "open" : "closed") : deviceStates.get(d.id);
     const label = { open: "in use", closed: "idle", error: "error" }[state] || "idle";
     return h("span", { class: `badge ${state === "open" ? "online" : state === "error" ? "error" : "offline"}` }, label);
   }
 
   function deviceRow(d, health) {
-    const latency = health?.latency_ms ?? health?.latency;
-    return h("div", { class: "list-item", dataset: { id: d.id } },
+    const latency = health?.latency_ms;
+    return h("div", { class: "list-item", dataset: { id: d.id, state: health?.state || "unknown" } },
       h("div", {}, h("strong", {}, d.name), " ", h("span", { class: "muted" }, `${d.type} · ${d.led_count} LEDs`)),
       h("div", { class: "row" },
-        typeof latency === "number" ? h("span", { class: "muted" }, `${Math.round(latency)} ms`) : null,
+        typeof latency === "number" ? h("span", { class: "muted", dataset: { role: "latency" } }, `${Math.round(latency)} ms`) : null,
         deviceBadge(d, health)));
   }
 
@@ -99,11 +101,15 @@ export function mount(root, ctx) {
   }
 
   let devicesSoon = null;
+  function devicesLater() {
+    clearTimeout(devicesSoon);
+    devicesSoon = setTimeout(loadDevices, 100);  // one redraw for a burst of changes
+  }
+
   function noteDeviceState(deviceId, state) {
     if (!deviceId || !state || deviceStates.get(deviceId) === state) return;
     deviceStates.set(deviceId, state);
-    clearTimeout(devicesSoon);
-    devicesSoon = setTimeout(loadDevices, 100);  // one redraw for a burst of changes
+    devicesLater();
   }
 
   function applyState(state) {
@@ -158,10 +164,11 @@ export function mount(root, ctx) {
       if (type === "device") loadDevices();
       if (type === "target" || type === "device" || type === "source") loadTargets();
     }),
-    ctx.feed.on("target_started", ({ target_id: id }) => { const e = targets.get(id); if (e) showRunning(e, true); }),
-    ctx.feed.on("target_stopped", ({ target_id: id }) => { const e = targets.get(id); if (e) showRunning(e, false); }),
+    ctx.feed.on("target_started", ({ target_id: id }) => { const e = targets.get(id); if (e) showRunning(e, true); devicesLater(); }),
+    ctx.feed.on("target_stopped", ({ target_id: id }) => { const e = targets.get(id); if (e) showRunning(e, false); devicesLater(); }),
     ctx.feed.on("target_state", applyState),
     ctx.feed.on("device_state", ({ device_id: id, state }) => noteDeviceState(id, state)),
+    ctx.feed.on("device_health", devicesLater),
     ctx.feed.on("resync", () => { loadDevices(); loadTargets(); loadRecent(); }),
   ];
 
