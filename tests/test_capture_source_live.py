@@ -82,7 +82,7 @@ def test_ddp_stream_reaches_the_strip_then_falls_back_to_an_effect(server):
             state = client.get(f"/api/v1/sources/{source_id}/capture").json()
             assert state["open"] and state["port"] == port
             assert state["sender"] == f"127.0.0.1:{sender.getsockname()[1]}"
-            assert state["stats"]["packets"] == 1
+            assert state["stats"]["packets"] == 1 and state["started_at"].endswith("+00:00")
 
             events = []
             while len(events) < 2:
@@ -190,3 +190,12 @@ def test_bad_capture_params_are_a_400_and_store_nothing(server, params, named):
         assert response.status_code == 400, response.text
         assert named in response.json()["detail"]
         assert client.get("/api/v1/sources").json() == before
+
+
+def test_capture_state_of_an_effect_source_is_a_409(server):
+    with server.client() as client:
+        rainbow = client.post("/api/v1/sources", json={"name": "r", "kind": "rainbow"}).json()
+        response = client.get(f"/api/v1/sources/{rainbow['id']}/capture")
+        missing = client.get("/api/v1/sources/src_nope/capture")
+    assert response.status_code == 409 and "not a capture" in response.json()["detail"]
+    assert missing.status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
@@ -26,9 +27,15 @@ class CaptureState(msgspec.Struct):
     live: bool  # a sender is streaming now
     sender: str | None
     priority: int | None
-    started_at: float | None
+    started_at: str | None  # ISO-8601 UTC: when the current stream began
     stats: dict[str, Any] | None  # this stream's counters
     listener: dict[str, Any] | None  # the UDP port's counters (bad datagrams, unrouted, …)
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
 
 
 class CaptureController(Controller):
@@ -61,7 +68,7 @@ class CaptureController(Controller):
             live=bool(state.get("live")),
             sender=state.get("sender"),
             priority=state.get("priority"),
-            started_at=state.get("started_at"),
+            started_at=_iso(state.get("started_at")),
             stats=state.get("stats"),
             listener=msgspec.to_builtins(listener) if listener is not None else None,
         )
