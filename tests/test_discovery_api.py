@@ -128,3 +128,24 @@ def test_discovery_can_be_turned_off_from_the_environment():
     assert load_settings(environ={}).discovery.enabled is True
     env = {"LEDGRAB_DISCOVERY_INTERFACES": " 127.0.0.1, 127.0.0.2 "}
     assert load_settings(environ=env).discovery.interfaces == ["127.0.0.1", "127.0.0.2"]
+
+
+def test_unusable_mdns_is_reported_and_a_scan_is_a_503(tmp_path):
+    # 198.51.100.1 (TEST-NET-2) is on no interface: mDNS cannot start, the server still does.
+    with (
+        LiveServer(
+            tmp_path / "d", discovery={"enabled": True, "interfaces": ["198.51.100.1"]}
+        ) as live,
+        live.client() as client,
+    ):
+        body = wait_for(
+            lambda: (
+                (b := client.get("/api/v1/devices/discovered").json())["state"] == "failed" and b
+            ),
+            what="discovery to give up",
+        )
+        assert "198.51.100.1" in body["error"] and body["devices"] == []
+        scan = client.post("/api/v1/devices/discover", params={"timeout_s": 0.2})
+        assert scan.status_code == 503
+        assert "add devices by address" in scan.json()["detail"]
+        assert client.get("/health").json()["status"] == "ok"
