@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 import msgspec
 
 from ledgrab.core.devices.ddp import DdpDriver
@@ -61,6 +60,8 @@ class WledDriver(DdpDriver):
         return f"http://{host}:{self.config.http_port}"
 
     async def open(self) -> None:
+        import httpx  # on first use: it adds ~5 MB resident to a server that may never need it
+
         await super().open()  # resolves and checks the address first
         try:
             async with httpx.AsyncClient(timeout=self._context.http_timeout_s) as client:
@@ -82,6 +83,8 @@ class WledDriver(DdpDriver):
             )
 
     async def close(self, *, restore: bool = False) -> None:
+        import httpx
+
         was_open = self._transport is not None
         await super().close()
         if not was_open:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import msgspec
 
 from ledgrab.core.devices.addresses import AddressRefused, resolve_lan_address
@@ -238,6 +237,8 @@ class DeviceHealthMonitor:
         return None
 
     async def _probe_wled(self, address: str, http_port: int) -> CheckResult:
+        import httpx  # on first use: it adds ~5 MB resident to a server that may never need it
+
         started = time.perf_counter()
         try:
             host, _ = await resolve_lan_address(address, http_port)
