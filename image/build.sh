@@ -35,7 +35,8 @@ arm64)
     PY_PLATFORMS="--platform manylinux_2_36_aarch64 --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64"
     ;;
 amd64)
-    KERNEL_PKGS="linux-image-amd64"
+    # Wi-Fi packages too, so the smoke test applies the same first-boot settings as a Pi.
+    KERNEL_PKGS="linux-image-amd64,wireless-regdb,wpasupplicant,iw"
     PY_PLATFORMS="--platform manylinux_2_36_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64"
     ;;
 *) die "unknown architecture '$ARCH' (arm64 or amd64)" ;;

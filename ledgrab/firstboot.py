@@ -236,8 +236,16 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+        f.flush()
+        # Durable before it counts as applied: a Pi is often unplugged rather than shut down.
+        os.fsync(f.fileno())
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def apply(settings: Settings, root: Path, system: System) -> tuple[list[str], list[Problem]]:

@@ -29,7 +29,7 @@ echo Etc/UTC >/etc/timezone
 : >/etc/machine-id
 rm -f /var/lib/dbus/machine-id
 rm -rf /var/log/journal
-mkdir -p /var/lib/ledgrab /etc/ledgrab /var/lib/ledgrab-image
+mkdir -p /var/lib/ledgrab /etc/ledgrab /var/lib/ledgrab-image /boot/firmware
 chmod 0700 /etc/ledgrab
 
 if [ "$ARCH" = arm64 ]; then
