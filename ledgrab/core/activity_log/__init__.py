@@ -1,1 +1,1 @@
-"""activity_log package."""
+"""The activity log: who did what, recorded for flash (context, recorder, retention)."""

@@ -1,0 +1,41 @@
+"""GET /health: public liveness and the state of each component (database, activity log, …)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from litestar import get
+from litestar.datastructures import State
+
+from ledgrab import __version__
+
+__all__ = ["ComponentHealth", "HealthResponse", "health"]
+
+
+class ComponentHealth(msgspec.Struct):
+    state: str  # "ok" or "degraded"
+    reason: str | None = None
+    details: dict[str, Any] = {}
+
+
+class HealthResponse(msgspec.Struct):
+    status: str
+    version: str
+    uptime_s: float
+    components: dict[str, ComponentHealth]
+
+
+@get("/health", summary="Liveness and component state (public)", sync_to_thread=False)
+def health(state: State) -> HealthResponse:
+    providers: dict[str, Callable[[], ComponentHealth]] = state.health_providers
+    components = {name: provider() for name, provider in providers.items()}
+    degraded = any(c.state != "ok" for c in components.values())
+    return HealthResponse(
+        status="degraded" if degraded else "ok",
+        version=__version__,
+        uptime_s=round(time.monotonic() - state.started_monotonic, 3),
+        components=components,
+    )

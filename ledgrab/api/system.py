@@ -1,0 +1,76 @@
+"""/api/v1/system: API keys (a new key is shown once) and the debug-log tail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from ledgrab.config import LABEL_PATTERN
+from ledgrab.storage.api_keys import ApiKeyError, ApiKeyInfo, ApiKeyStore
+from ledgrab.utils.log_broadcaster import LogBroadcaster, LogLine
+
+__all__ = ["SystemController"]
+
+
+class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True):
+    label: Annotated[
+        str, msgspec.Meta(pattern=LABEL_PATTERN, description="1-64 of A-Z a-z 0-9 . _ -")
+    ]
+
+
+class ApiKeyCreated(msgspec.Struct):
+    label: str
+    key: str
+    hint: str
+    created_at: str
+
+
+def _refused(exc: ApiKeyError) -> HTTPException:
+    return HTTPException(status_code=exc.status, detail=str(exc))
+
+
+class SystemController(Controller):
+    path = "/system"
+    tags = ["system"]
+
+    @get("/api-keys", summary="List API keys (labels and hints, never the keys)")
+    async def list_keys(self, api_keys: NamedDependency[ApiKeyStore]) -> list[ApiKeyInfo]:
+        await api_keys.load()
+        return api_keys.list()
+
+    @post("/api-keys", summary="Create an API key; the key is in this response only")
+    async def create_key(
+        self, api_keys: NamedDependency[ApiKeyStore], data: JSONBody[ApiKeyCreate]
+    ) -> ApiKeyCreated:
+        try:
+            info, key = await api_keys.create(data.label)
+        except ApiKeyError as exc:
+            raise _refused(exc) from None
+        return ApiKeyCreated(label=info.label, key=key, hint=info.hint, created_at=info.created_at)
+
+    @delete("/api-keys/{label:str}", summary="Revoke an API key", status_code=204)
+    async def revoke_key(
+        self, api_keys: NamedDependency[ApiKeyStore], label: FromPath[str]
+    ) -> None:
+        try:
+            await api_keys.revoke(label)
+        except ApiKeyError as exc:
+            raise _refused(exc) from None
+
+    @get(
+        "/logs",
+        summary="The newest lines of the server's debug log (memory only)",
+        sync_to_thread=False,
+    )
+    def log_tail(
+        self,
+        log_broadcaster: NamedDependency[LogBroadcaster],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+        after_seq: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> list[LogLine]:
+        return log_broadcaster.tail(limit, after_seq)

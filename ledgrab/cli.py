@@ -1,0 +1,128 @@
+"""`ledgrab serve | keys …`: the command line; configuration errors exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ledgrab import __version__
+from ledgrab.config import ConfigError, Settings, load_settings
+
+__all__ = ["main"]
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledgrab", description="LedGrab LED controller")
+    parser.add_argument("--version", action="version", version=f"ledgrab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", help="TOML file (default: $LEDGRAB_CONFIG)")
+        sub.add_argument("--data-dir", help="state directory (default: $LEDGRAB_DATA_DIR, ./data)")
+
+    serve = commands.add_parser("serve", help="run the server")
+    common(serve)
+    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks one)")
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    for name, text in (("list", "list labels"), ("create", "create a key"), ("revoke", "revoke")):
+        sub = key_commands.add_parser(name, help=text)
+        common(sub)
+        if name != "list":
+            sub.add_argument("label")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(
+            args.config,
+            overrides={
+                "host": getattr(args, "host", None),
+                "port": getattr(args, "port", None),
+                "data_dir": args.data_dir,
+            },
+        )
+    except ConfigError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "serve":
+        return _serve(settings)
+    return _keys(settings, args)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from ledgrab.app import create_app
+    from ledgrab.utils.logging_setup import configure_logging
+
+    configure_logging(settings.log_level)
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"ledgrab: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    note = " (all interfaces)" if host in ("0.0.0.0", "::") else ""
+    print(f"LedGrab {__version__} serving on http://{shown}:{port}{note}", flush=True)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from ledgrab.app import DATABASE_FILE
+    from ledgrab.storage.api_keys import ApiKeyError, ApiKeyStore
+    from ledgrab.storage.database import Database
+
+    # Safe beside a running server: SQLite's locks serialise the two writers, and the server
+    # rereads its key cache (within 10 s for revocations, at once for a new key).
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    db = Database(Path(settings.data_dir) / DATABASE_FILE)
+    db.open()
+    try:
+        store = ApiKeyStore(db, settings.auth.api_keys)
+        if args.keys_command == "list":
+            store.load_blocking()
+            for info in store.list():
+                print(f"{info.label}\t{info.hint}\t{info.created_at}\t{info.source}")
+        elif args.keys_command == "create":
+            _info, key = store.create_blocking(args.label)
+            print(key)
+            print(f"created API key {args.label!r}; it is shown only this once", file=sys.stderr)
+        else:
+            store.revoke_blocking(args.label)
+            print(f"revoked API key {args.label!r}", file=sys.stderr)
+    except ApiKeyError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    return 0

@@ -1,0 +1,156 @@
+"""Settings: defaults < TOML file < LEDGRAB_* environment < CLI flags; bad values: ConfigError."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+__all__ = [
+    "ActivityConfig",
+    "AuthSettings",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "parse_api_keys",
+]
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+Label = Annotated[str, msgspec.Meta(pattern=LABEL_PATTERN)]
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message names key, value and what was expected."""
+
+
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    # label -> key; configured keys live only in memory (hashed at startup), never in the database.
+    api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
+
+
+class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Limits of the activity recorder that are not user settings (those live in the database)."""
+
+    # Entries waiting for a commit, at most; past it new entries are dropped and counted.
+    max_pending: Annotated[int, msgspec.Meta(ge=100, le=1_000_000)] = 10_000
+    # Error/critical/auth entries commit at once, but at most once per this many seconds.
+    immediate_gap_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    # After a failed write: first retry after retry_min_s, doubling up to retry_max_s.
+    retry_min_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    retry_max_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    # Rows one commit may delete; how often an idle log is checked for entries past max_days.
+    prune_batch: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1000
+    retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
+    port: Port = 8080
+    data_dir: Annotated[str, msgspec.Meta(min_length=1)] = "data"
+    log_level: Annotated[str, msgspec.Meta(pattern="^(debug|info|warning|error)$")] = "info"
+    # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
+    demo_on_first_start: bool = True
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
+
+
+_BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
+_ENV_KEYS = {
+    "LEDGRAB_HOST": ("host",),
+    "LEDGRAB_PORT": ("port",),
+    "LEDGRAB_DATA_DIR": ("data_dir",),
+    "LEDGRAB_LOG_LEVEL": ("log_level",),
+    "LEDGRAB_AUTH_ENABLED": ("auth", "enabled"),
+}
+
+
+def parse_api_keys(text: str, source: str = "LEDGRAB_API_KEYS") -> dict[str, str]:
+    """Parse "label:key[,label:key…]" into a dict; raises ConfigError naming the bad pair."""
+    keys: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        label, sep, key = part.partition(":")
+        if not sep or not label or not key:
+            raise ConfigError(f"{source}: entry {label or part!r} is not of the form label:key")
+        keys[label] = key
+    return keys
+
+
+def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """/var/lib/ledgrab under systemd (StateDirectory= sets $STATE_DIRECTORY), ./data otherwise."""
+    state = environ.get("STATE_DIRECTORY")
+    return Path(state.split(":")[0]) if state else Path("data")
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from the layers in order; raise ConfigError before anything starts."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {"data_dir": str(default_data_dir(env))}
+    origin: dict[tuple[str, ...], str] = {}
+
+    path = config_file or env.get("LEDGRAB_CONFIG")
+    if path:
+        raw.update(_read_toml(Path(path)))
+        origin.update({(k,): str(path) for k in raw})
+
+    for var, key_path in _ENV_KEYS.items():
+        if var in env:
+            _set_path(raw, key_path, _BOOL_WORDS.get(env[var].strip().lower(), env[var]))
+            origin[key_path] = var
+    if "LEDGRAB_API_KEYS" in env:
+        _set_path(raw, ("auth", "api_keys"), parse_api_keys(env["LEDGRAB_API_KEYS"]))
+        origin[("auth", "api_keys")] = "LEDGRAB_API_KEYS"
+
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = value
+            origin[(key,)] = "command line"
+
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_describe(exc, raw, origin)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _set_path(raw: dict[str, Any], key_path: tuple[str, ...], value: Any) -> None:
+    node = raw
+    for key in key_path[:-1]:
+        node = node.setdefault(key, {})
+    node[key_path[-1]] = value
+
+
+def _describe(exc: msgspec.ValidationError, raw: dict[str, Any], origin: dict) -> str:
+    text = str(exc)
+    match = re.search(r" - at `\$\.([^`]+)`", text)
+    if not match:
+        return f"invalid configuration: {text}"
+    dotted = re.sub(r"\[(\d+)\]", r".\1", match.group(1)).replace("[...]", "")
+    parts = tuple(dotted.split("."))
+    value: Any = raw
+    for part in parts:
+        value = value.get(part) if isinstance(value, dict) else None
+    source = next((origin[p] for p in (parts, parts[:1]) if p in origin), "default")
+    expected = text[: match.start()]
+    if "api_keys" in parts:  # never echo a key back into a log
+        value = "<hidden>"
+    return f"invalid configuration: {dotted} = {value!r} (from {source}): {expected}"

@@ -1,0 +1,67 @@
+"""Start and stop the activity log with the server: load settings, wire recorder and retention."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ledgrab.config import ActivityConfig
+from ledgrab.core.activity_log.recorder import ActivityRecorder, set_module_recorder
+from ledgrab.core.activity_log.retention import RetentionEngine
+from ledgrab.core.activity_log.settings import (
+    SETTINGS_KEY,
+    ActivityLogSettings,
+    settings_from_stored,
+)
+from ledgrab.storage.database import Database
+
+__all__ = ["ActivityLog", "save_settings"]
+
+
+class ActivityLog:
+    """The recorder and the retention engine of one running server."""
+
+    def __init__(self, recorder: ActivityRecorder, retention: RetentionEngine) -> None:
+        self.recorder = recorder
+        self.retention = retention
+
+    @classmethod
+    async def start(cls, db: Database, bus: object, config: ActivityConfig) -> ActivityLog:
+        """Settings stored by an earlier run (`enabled` included) apply before the first entry."""
+        settings = settings_from_stored(await db.get_setting(SETTINGS_KEY, {}))
+        recorder = ActivityRecorder(
+            db,
+            bus,
+            settings,
+            max_pending=config.max_pending,
+            immediate_gap_s=config.immediate_gap_s,
+            retry_min_s=config.retry_min_s,
+            retry_max_s=config.retry_max_s,
+        )
+        db.add_batch_source(recorder)
+        retention = RetentionEngine(
+            db,
+            recorder,
+            settings,
+            prune_batch=config.prune_batch,
+            check_interval_s=config.retention_check_s,
+        )
+        retention.start()
+        set_module_recorder(recorder)
+        return cls(recorder, retention)
+
+    async def apply(self, db: Database, settings: ActivityLogSettings) -> None:
+        """Persist (durably) and apply new settings."""
+        await save_settings(db, settings)
+        self.recorder.apply_settings(settings)
+        self.retention.apply_settings(settings)
+
+    async def stop_retention(self) -> None:
+        await self.retention.stop()
+
+    def detach(self) -> None:
+        """After the database closed (which flushed the recorder)."""
+        set_module_recorder(None)
+
+
+async def save_settings(db: Database, settings: ActivityLogSettings) -> None:
+    await db.set_setting(SETTINGS_KEY, msgspec.to_builtins(settings))

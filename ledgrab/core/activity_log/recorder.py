@@ -1,0 +1,332 @@
+"""record() from any thread, never raising; entries ride the writer's commits as a BatchSource."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from ledgrab.core.activity_log.context import SYSTEM, current_actor
+from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.storage.activity_log import (
+    ActivityLogEntry,
+    ActivityLogRepository,
+    Category,
+    Severity,
+)
+
+__all__ = ["ActivityRecorder", "RecorderStatus", "get_module_recorder", "set_module_recorder"]
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 1000
+MAX_FIELD_CHARS = 200
+MAX_METADATA_BYTES = 4096
+_URGENT_SEVERITIES = frozenset({Severity.ERROR, Severity.CRITICAL})
+# Control characters (C0, DEL, C1, line/paragraph separators) become spaces, so no message,
+# name or CSV cell can start a second, forged line.
+_CONTROL = {c: " " for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]}
+
+
+def _one_line(text: object, limit: int) -> str:
+    value = str(text).translate(_CONTROL)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _optional(text: object | None) -> str | None:
+    return None if text is None else _one_line(text, MAX_FIELD_CHARS)
+
+
+class RecorderStatus(msgspec.Struct):
+    state: str  # "ok" | "degraded"
+    reason: str | None
+    pending: int
+    dropped_total: int
+    written_total: int
+
+
+class ActivityRecorder:
+    """Entries wait in a bounded buffer until a commit carries them. A commit is due when the
+    oldest entry has waited `commit_interval_s`, when `max_batch` entries wait, or (at most once
+    per `immediate_gap_s`) when an error/critical/auth entry waits; any other commit (a config
+    write) carries them too, and `Database.close()` flushes them."""
+
+    def __init__(
+        self,
+        db: Any,
+        bus: Any = None,
+        settings: ActivityLogSettings | None = None,
+        *,
+        max_pending: int = 10_000,
+        immediate_gap_s: float = 1.0,
+        retry_min_s: float = 1.0,
+        retry_max_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._max_pending = max_pending
+        self._gap = immediate_gap_s
+        self._retry_min, self._retry_max = retry_min_s, retry_max_s
+        self._clock, self._wall = clock, wall_clock
+        self.apply_settings(settings or ActivityLogSettings())
+        # An RLock, not a Lock: it is held for a few deque operations only, never across SQL.
+        self._lock = threading.RLock()
+        self._pending: deque[tuple[tuple, float]] = deque()  # (row, monotonic time recorded)
+        self._urgent: deque[tuple[int, float]] = deque()  # (absolute index, time) of urgent rows
+        self._head = 0  # absolute index of _pending[0]: entries ever removed from the front
+        self._last_commit_at = float("-inf")
+        self._retry_at: float | None = None
+        self._backoff = retry_min_s
+        self._ids = itertools.count(random.getrandbits(24))
+        self.state = "ok"
+        self.reason: str | None = None
+        self.dropped_total = 0
+        self._dropped_unreported = 0
+        self.written_total = 0
+        self.commits = 0
+
+    def apply_settings(self, settings: ActivityLogSettings) -> None:
+        self.settings = settings
+        self._enabled = settings.enabled
+        self._interval = settings.commit_interval_s
+        self._max_batch = settings.max_batch
+
+    # -- recording (any thread) --------------------------------------------------------------
+
+    def record(
+        self,
+        category: str,
+        action: str,
+        *,
+        severity: str = "info",
+        actor: str | None = None,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        entity_name: str | None = None,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        _bypass_enabled: bool = False,
+    ) -> ActivityLogEntry | None:
+        """Queue one entry and announce it; returns it, or None when disabled or dropped."""
+        try:
+            if not self._enabled and not _bypass_enabled:
+                return None
+            return self._record(
+                Category(category),
+                _one_line(action, MAX_FIELD_CHARS),
+                Severity(severity),
+                _one_line(actor if actor is not None else current_actor.get(), MAX_FIELD_CHARS),
+                _optional(entity_type),
+                _optional(entity_id),
+                _optional(entity_name),
+                _one_line(message, MAX_MESSAGE_CHARS),
+                metadata,
+            )
+        except Exception:  # best-effort by contract: the caller's work matters more
+            log.exception("could not record activity %r", action)
+            return None
+
+    def _record(self, category, action, severity, actor, etype, eid, ename, message, metadata):
+        ts_us = int(self._wall() * 1_000_000)
+        meta_json = msgspec.json.encode(metadata or {})
+        if len(meta_json) > MAX_METADATA_BYTES:
+            metadata = {"truncated": True, "bytes": len(meta_json)}
+            meta_json = msgspec.json.encode(metadata)
+        # Time first, so ids sort like the log and the id index only ever grows at its right end.
+        entry_id = f"{ts_us:014x}{next(self._ids) & 0xFFFFFF:06x}"
+        row = (
+            entry_id,
+            ts_us,
+            category.value,
+            action,
+            severity.value,
+            actor,
+            message,
+            etype,
+            eid,
+            ename,
+            meta_json.decode(),
+        )
+        urgent = severity in _URGENT_SEVERITIES or category is Category.AUTH
+        with self._lock:
+            size = len(self._pending)
+            if size >= self._max_pending:
+                self.dropped_total += 1
+                self._dropped_unreported += 1
+                return None
+            now = self._clock()
+            self._pending.append((row, now))
+            if urgent:
+                self._urgent.append((self._head + size, now))
+            wake = size == 0 or urgent or size + 1 == self._max_batch or self._interval == 0
+        if wake:  # outside our lock: the writer calls due_at() under its own lock
+            self._db.wake()
+        entry = ActivityLogEntry(
+            id=entry_id,
+            ts=datetime.fromtimestamp(ts_us / 1_000_000, UTC),
+            category=category,
+            action=action,
+            severity=severity,
+            actor=actor,
+            message=message,
+            entity_type=etype,
+            entity_id=eid,
+            entity_name=ename,
+            metadata=metadata or {},
+        )
+        if self._bus is not None:
+            self._bus.publish("activity_logged", {"entry": entry})
+        return entry
+
+    # -- BatchSource (writer thread) ---------------------------------------------------------
+
+    def due_at(self) -> float | None:
+        with self._lock:
+            if not self._pending:
+                return None
+            if self._retry_at is not None:
+                return self._retry_at
+            due = self._pending[0][1] + self._interval
+            if len(self._pending) >= self._max_batch:
+                # The moment the batch filled: already past, whoever compares it with "now".
+                due = min(due, self._pending[self._max_batch - 1][1])
+            if self._urgent:
+                due = min(due, max(self._urgent[0][1], self._last_commit_at + self._gap))
+            return due
+
+    def write_pending(self, conn: Any) -> int | None:
+        with self._lock:
+            count = min(len(self._pending), self._max_batch)
+            rows = [item[0] for item in itertools.islice(self._pending, count)]
+        if not rows:
+            return None
+        try:
+            ActivityLogRepository.insert_rows(conn, rows)
+        except Exception as exc:
+            self.failed(count, exc)
+            raise
+        return count
+
+    def committed(self, token: int) -> None:
+        report = 0
+        with self._lock:
+            for _ in range(token):
+                self._pending.popleft()
+            self._head += token
+            while self._urgent and self._urgent[0][0] < self._head:
+                self._urgent.popleft()
+            self._last_commit_at = self._clock()
+            self.written_total += token
+            self.commits += 1
+            recovered = self.state != "ok"
+            self.state, self.reason = "ok", None
+            self._retry_at, self._backoff = None, self._retry_min
+            if self._dropped_unreported and len(self._pending) < self._max_pending:
+                report, self._dropped_unreported = self._dropped_unreported, 0
+        if recovered:
+            log.warning("activity log writes work again")
+        if report:
+            self.record(
+                "system",
+                "activity.entries_dropped",
+                severity="warning",
+                actor=SYSTEM,
+                message=f"{report} activity entries were lost: more than "
+                f"{self._max_pending} were waiting to be written",
+                metadata={"dropped": report, "max_pending": self._max_pending},
+                _bypass_enabled=True,
+            )
+
+    def failed(self, token: int, error: BaseException) -> None:
+        # The rows stay in the buffer; the retry waits, so a broken disk is not hammered.
+        with self._lock:
+            first = self.state == "ok"
+            self.state = "degraded"
+            self.reason = f"cannot write the activity log: {type(error).__name__}: {error}"
+            self._retry_at = self._clock() + self._backoff
+            self._backoff = min(self._backoff * 2, self._retry_max)
+        if first:
+            log.error("%s; keeping up to %d entries in memory", self.reason, self._max_pending)
+
+    # -- control -----------------------------------------------------------------------------
+
+    def discard_pending(self) -> int:
+        """Drop every waiting entry (the log is being cleared); returns how many."""
+        with self._lock:
+            count = len(self._pending)
+            self._pending.clear()
+            self._urgent.clear()
+            self._head += count
+            return count
+
+    @property
+    def recorded_index(self) -> int:
+        """Absolute index one past the newest entry accepted so far."""
+        with self._lock:
+            return self._head + len(self._pending)
+
+    @property
+    def committed_index(self) -> int:
+        return self._head
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Return once every entry accepted before the call is durable (raises if it cannot)."""
+        target = self.recorded_index
+        while self._head < target:
+            await self._db.write(_nothing)
+
+    def flush_blocking(self) -> None:
+        """`flush` for threads without an event loop."""
+        target = self.recorded_index
+        while self._head < target:
+            self._db.write_blocking(_nothing)
+
+    def status(self) -> RecorderStatus:
+        with self._lock:
+            return RecorderStatus(
+                self.state, self.reason, len(self._pending), self.dropped_total, self.written_total
+            )
+
+
+def _nothing(_conn: Any) -> None:
+    """A write task with no work of its own: its commit carries the pending entries."""
+
+
+class _NullRecorder:
+    """Stands in before the server starts (and in tools): records nothing."""
+
+    active = False
+
+    def record(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_module_recorder: ActivityRecorder | None = None
+
+
+def set_module_recorder(recorder: ActivityRecorder | None) -> None:
+    global _module_recorder
+    _module_recorder = recorder
+
+
+def get_module_recorder() -> ActivityRecorder | _NullRecorder:
+    """The running server's recorder for code outside dependency injection (zeroconf threads,
+    frame loops); a do-nothing recorder when no server runs."""
+    return _module_recorder or _NULL
+
+
+_NULL = _NullRecorder()

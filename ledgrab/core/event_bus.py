@@ -1,0 +1,133 @@
+"""Fan events out to websocket subscribers; publish from any thread; every backlog is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from ledgrab.core.event_types import EVENT_TYPES
+
+__all__ = ["EventBus", "Subscription"]
+
+
+class Subscription:
+    """One subscriber's bounded backlog; when it overflows the oldest messages are dropped and
+    the next read reports how many were lost (an `events_lagged` message)."""
+
+    def __init__(self, bus: EventBus, types: frozenset[str] | None, backlog: int) -> None:
+        self._bus = bus
+        self.types = types
+        self._queue: deque[bytes] = deque()
+        self._backlog = backlog
+        self._ready = asyncio.Event()
+        self.dropped = 0
+        self._unreported = 0
+        self.closed = False
+
+    def _offer(self, event_type: str, data: bytes) -> None:
+        if self.types is not None and event_type not in self.types:
+            return
+        if len(self._queue) >= self._backlog:
+            self._queue.popleft()
+            self.dropped += 1
+            self._unreported += 1
+        self._queue.append(data)
+        self._ready.set()
+
+    async def get(self) -> bytes:
+        """The next encoded message (a JSON object)."""
+        while not self._queue and not self._unreported:
+            self._ready.clear()
+            await self._ready.wait()
+        if self._unreported:
+            lost, self._unreported = self._unreported, 0
+            return msgspec.json.encode({"type": "events_lagged", "dropped": lost})
+        return self._queue.popleft()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def close(self) -> None:
+        self.closed = True
+        self._bus._subscribers.discard(self)
+
+
+class EventBus:
+    """publish() from any thread; delivery happens on the bound event loop."""
+
+    def __init__(self, *, backlog: int = 256, inbox_limit: int = 10_000) -> None:
+        self._backlog = backlog
+        self._inbox_limit = inbox_limit
+        self._subscribers: set[Subscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._inbox: deque[tuple[str, bytes]] = deque()
+        self._inbox_lock = threading.Lock()
+        self._drain_scheduled = False
+        self.dropped_off_loop = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def unbind(self) -> None:
+        self._loop = None
+        self._loop_thread = None
+
+    def subscribe(
+        self, types: Iterable[str] | None = None, backlog: int | None = None
+    ) -> Subscription:
+        wanted = None if types is None else frozenset(types)
+        if wanted is not None and (unknown := wanted - EVENT_TYPES):
+            raise ValueError(f"unknown event types: {', '.join(sorted(unknown))}")
+        sub = Subscription(self, wanted, backlog or self._backlog)
+        self._subscribers.add(sub)
+        return sub
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, event_type: str, payload: dict[str, Any] | None = None) -> None:
+        """Send {"type": event_type, **payload} to every subscriber that wants it."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}: add it to EVENT_TYPES")
+        loop = self._loop
+        if loop is None or not self._subscribers:
+            return
+        data = msgspec.json.encode({"type": event_type, **(payload or {})})
+        if threading.get_ident() == self._loop_thread:
+            self._fan_out(event_type, data)
+            return
+        # Off the loop: park the message in a bounded inbox and schedule one drain, so a fast
+        # producer thread cannot pile up an unbounded number of loop callbacks.
+        with self._inbox_lock:
+            if len(self._inbox) >= self._inbox_limit:
+                self.dropped_off_loop += 1
+                return
+            self._inbox.append((event_type, data))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        try:
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop closed under us: nobody is listening any more
+            with self._inbox_lock:
+                self._inbox.clear()
+                self._drain_scheduled = False
+
+    def _drain(self) -> None:
+        with self._inbox_lock:
+            batch, self._inbox = self._inbox, deque()
+            self._drain_scheduled = False
+        for event_type, data in batch:
+            self._fan_out(event_type, data)
+
+    def _fan_out(self, event_type: str, data: bytes) -> None:
+        for sub in list(self._subscribers):
+            sub._offer(event_type, data)

@@ -1,0 +1,116 @@
+"""Ordered schema migrations: each runs in its own transaction and records PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "APPLICATION_ID",
+    "MIGRATIONS",
+    "Migration",
+    "SchemaTooNewError",
+    "latest_version",
+    "migrate",
+    "run_script",
+    "schema_version",
+]
+
+# PRAGMA application_id marks a file as LedGrab's ("LEDG"), so a restore can refuse other programs'.
+APPLICATION_ID = 0x4C454447
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer LedGrab than this one."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one: executescript() would COMMIT the migration's transaction."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        # A ';' inside a string literal or trigger body does not end the statement.
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \t\n;"):
+                conn.execute(statement)
+            statement = ""
+    statement = statement[:-1]  # the ';' appended after the last piece
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:80]}")
+
+
+def _foundation(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    run_script(
+        conn,
+        """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE api_keys (
+            label TEXT PRIMARY KEY,
+            key_hash BLOB NOT NULL,
+            hint TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+# Versions are fixed once shipped: add new migrations at the end, never edit an old one.
+def _activity_log(conn: sqlite3.Connection) -> None:
+    from ledgrab.storage.activity_log import create_activity_log_schema
+
+    create_activity_log_schema(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "settings and api keys", _foundation),
+    Migration(2, "activity log", _activity_log),
+)
+
+
+def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    return max((m.version for m in migrations), default=0)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply the migrations newer than the file's version; return the versions applied.
+
+    `conn` must have isolation_level=None. A failing migration is rolled back and re-raised,
+    leaving the file at the last version that completed.
+    """
+    current = schema_version(conn)
+    if current > latest_version(migrations):
+        raise SchemaTooNewError(
+            f"database schema version {current} is newer than this LedGrab supports "
+            f"({latest_version(migrations)})"
+        )
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            migration.apply(conn)
+            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+        current = migration.version
+    return applied

@@ -1,0 +1,368 @@
+"""SQLite in WAL mode: one writer thread owns every write and batching; reads use own conns."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+
+from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate
+
+__all__ = ["BatchSource", "Database", "DatabaseBusyError", "DatabaseClosedError"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class DatabaseClosedError(RuntimeError):
+    """The database is closed (or closing) and takes no new work."""
+
+
+class DatabaseBusyError(RuntimeError):
+    """The writer's task queue is full; the caller should retry later."""
+
+
+class BatchSource(Protocol):
+    """Work that rides on the writer's commits instead of committing alone (the activity log)."""
+
+    def due_at(self) -> float | None:
+        """Monotonic time by which pending work must be committed; None when nothing waits."""
+
+    def write_pending(self, conn: sqlite3.Connection) -> Any:
+        """Write what is pending into the open transaction; return a token, or None if nothing."""
+
+    def committed(self, token: Any) -> None:
+        """The transaction holding `token` is durable."""
+
+    def failed(self, token: Any, error: BaseException) -> None:
+        """The transaction holding `token` was rolled back; the work must be kept for a retry."""
+
+
+class _Task:
+    __slots__ = ("args", "fn", "future")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, future: concurrent.futures.Future):
+        self.fn, self.args, self.future = fn, args, future
+
+
+class Database:
+    """The LedGrab database file, its writer thread and its read connections."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        max_queued_writes: int = 1000,
+        read_connections: int = 2,
+        close_timeout_s: float = 10.0,
+        wal_limit_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        self.path = Path(path)
+        self._migrations = migrations
+        self._max_queued = max_queued_writes
+        self._close_timeout = close_timeout_s
+        self._wal_limit = wal_limit_bytes
+        self._tasks: deque[_Task] = deque()
+        self._cond = threading.Condition()
+        self._wake = False
+        self._stopping = False
+        self._closed = False
+        self._sources: list[BatchSource] = []
+        self._writer: threading.Thread | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=read_connections, thread_name_prefix="ledgrab-db-read"
+        )
+        self._read_local = threading.local()
+        self._read_conns: list[sqlite3.Connection] = []
+        self._read_conns_lock = threading.Lock()
+        self.last_error: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> list[int]:
+        """Create or open the file, apply pragmas and migrations, start the writer; return the
+        migration versions applied."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            self._configure_writer(conn)
+            applied = migrate(conn, self._migrations)
+        except BaseException:
+            conn.close()
+            raise
+        self._write_conn = conn
+        self._writer = threading.Thread(target=self._run, name="ledgrab-db-writer", daemon=True)
+        self._writer.start()
+        return applied
+
+    def _configure_writer(self, conn: sqlite3.Connection) -> None:
+        # Must precede the first table: lets retention hand freed pages back to the file system.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        # WAL appends commits sequentially and lets readers run beside the writer.
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: every commit syncs the WAL once, so an acknowledged write survives a power cut.
+        # Batching, not a weaker sync mode, is what keeps the number of commits small.
+        conn.execute("PRAGMA synchronous = FULL")
+        # After a checkpoint the WAL is truncated back to this size, so it cannot grow unbounded.
+        conn.execute(f"PRAGMA journal_size_limit = {int(self._wal_limit)}")
+        # Sorts and temporary indexes stay in RAM instead of becoming flash writes.
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Another process (the CLI, a backup) may hold the lock for a moment.
+        conn.execute("PRAGMA busy_timeout = 5000")
+
+    def close(self) -> None:
+        """Drain queued writes and pending batches, stop the writer, close conns; idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._stopping = True
+            self._cond.notify_all()
+        if self._writer is not None:
+            self._writer.join(self._close_timeout)
+            if self._writer.is_alive():
+                log.error("database writer did not stop within %.0f s", self._close_timeout)
+        self._readers.shutdown(wait=True)
+        with self._read_conns_lock:
+            for conn in self._read_conns:
+                conn.close()
+            self._read_conns.clear()
+        if self._write_conn is not None and (self._writer is None or not self._writer.is_alive()):
+            self._write_conn.close()
+            self._write_conn = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None and self._writer.is_alive() and not self._stopping
+
+    @property
+    def queued_writes(self) -> int:
+        return len(self._tasks)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue `fn(conn, *args)` to run in its own transaction on the writer thread."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._cond:
+            if self._stopping or self._writer is None:
+                raise DatabaseClosedError("the database is closed")
+            if len(self._tasks) >= self._max_queued:
+                raise DatabaseBusyError(f"{len(self._tasks)} writes are already queued")
+            self._tasks.append(_Task(fn, args, future))
+            self._cond.notify()
+        return future
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` on the writer; return once its commit is durable."""
+        return await asyncio.wrap_future(self.submit(fn, *args))
+
+    def write_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """`write` for threads without an event loop (the CLI)."""
+        return self.submit(fn, *args).result()
+
+    def add_batch_source(self, source: BatchSource) -> None:
+        with self._cond:
+            self._sources.append(source)
+
+    def remove_batch_source(self, source: BatchSource) -> None:
+        with self._cond:
+            if source in self._sources:
+                self._sources.remove(source)
+
+    def wake(self) -> None:
+        """Make the writer look at its batch sources' deadlines again; never blocks."""
+        with self._cond:
+            self._wake = True
+            self._cond.notify()
+
+    def _next_task(self) -> _Task | None:
+        """Wait for a task, a wake-up or the earliest batch deadline; None means check batches."""
+        with self._cond:
+            while not self._tasks and not self._wake and not self._stopping:
+                deadlines = [d for d in (s.due_at() for s in self._sources) if d is not None]
+                if deadlines:
+                    remaining = min(deadlines) - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._cond.wait(remaining)
+                else:
+                    self._cond.wait()  # idle: no timer, no wake-ups, no writes
+            self._wake = False
+            return self._tasks.popleft() if self._tasks else None
+
+    def _run(self) -> None:
+        conn = self._write_conn
+        assert conn is not None
+        while True:
+            task = self._next_task()
+            if task is not None:
+                self._run_task(conn, task)
+                continue
+            if self._stopping and not self._tasks:
+                self._commit_batches(conn, only_due=False)
+                return
+            self._commit_batches(conn, only_due=True)
+
+    def _run_task(self, conn: sqlite3.Connection, task: _Task) -> None:
+        if not task.future.set_running_or_notify_cancel():
+            return
+        tokens: list[tuple[BatchSource, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = task.fn(conn, *task.args)
+                # A commit that happens anyway carries whatever batches are pending.
+                tokens = self._write_sources(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except BaseException as exc:
+            self._note_failure(exc)
+            for source, token in tokens:
+                source.failed(token, exc)
+            task.future.set_exception(exc)
+            return
+        self.last_error = None
+        for source, token in tokens:
+            source.committed(token)
+        task.future.set_result(result)
+
+    def _write_sources(self, conn: sqlite3.Connection) -> list[tuple[BatchSource, Any]]:
+        """Write each source's pending work under a savepoint, so a failing batch cannot take the
+        caller's own write down with it."""
+        tokens = []
+        for source in list(self._sources):
+            conn.execute("SAVEPOINT batch")
+            try:
+                token = source.write_pending(conn)
+                conn.execute("RELEASE batch")
+            except Exception as exc:
+                conn.execute("ROLLBACK TO batch")
+                conn.execute("RELEASE batch")
+                self._note_failure(exc)
+                continue
+            if token is not None:
+                tokens.append((source, token))
+        return tokens
+
+    def _commit_batches(self, conn: sqlite3.Connection, *, only_due: bool) -> None:
+        now = time.monotonic()
+        due = [s.due_at() for s in self._sources]
+        if not any(d is not None and (not only_due or d <= now) for d in due):
+            return
+        tokens: list[tuple[BatchSource, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            tokens = self._write_sources(conn)
+            conn.execute("COMMIT" if tokens else "ROLLBACK")
+        except Exception as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            self._note_failure(exc)
+            for source, token in tokens:
+                source.failed(token, exc)
+            return
+        for source, token in tokens:
+            source.committed(token)
+
+    def _note_failure(self, exc: BaseException) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._read_local, "conn", None)
+        if conn is None:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            self._read_local.conn = conn
+            with self._read_conns_lock:
+                self._read_conns.append(conn)
+        return conn
+
+    def _read_call(self, fn: Callable[..., T], args: tuple) -> T:
+        return fn(self._reader(), *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` on a read-only connection in a reader thread."""
+        if self._closed:
+            raise DatabaseClosedError("the database is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._read_call, fn, args)
+
+    def read_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise DatabaseClosedError("the database is closed")
+        return self._readers.submit(self._read_call, fn, args).result()
+
+    # -- settings ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _select_setting(conn: sqlite3.Connection, key: str) -> bytes | None:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0].encode()
+
+    @staticmethod
+    def put_setting(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        """Upsert a setting inside a writer transaction (for tasks that change several things)."""
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, msgspec.json.encode(value).decode()),
+        )
+
+    async def get_setting(self, key: str, default: Any = None) -> Any:
+        raw = await self.read(self._select_setting, key)
+        return default if raw is None else msgspec.json.decode(raw)
+
+    def get_setting_blocking(self, key: str, default: Any = None) -> Any:
+        raw = self.read_blocking(self._select_setting, key)
+        return default if raw is None else msgspec.json.decode(raw)
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        await self.write(self.put_setting, key, value)
+
+    # -- backup ------------------------------------------------------------------------------
+
+    def backup_to_blocking(self, dest: str | os.PathLike[str]) -> Path:
+        """Copy a consistent snapshot to `dest` through SQLite's online backup API."""
+        dest = Path(dest)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        source = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            target = sqlite3.connect(partial, isolation_level=None)
+            try:
+                source.backup(target)  # one step: a single read transaction, so one moment in time
+                target.execute(
+                    "PRAGMA journal_mode = DELETE"
+                )  # a standalone file, no -wal beside it
+            finally:
+                target.close()
+        finally:
+            source.close()
+        os.replace(partial, dest)
+        return dest
+
+    async def backup_to(self, dest: str | os.PathLike[str]) -> Path:
+        return await asyncio.to_thread(self.backup_to_blocking, dest)

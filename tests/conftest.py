@@ -1,0 +1,44 @@
+"""Fixtures for every test: a leaked-thread guard, a blocked-event-loop guard, a live server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from blockbuster import BlockBuster, blockbuster_ctx
+
+from tests.support.live_server import LiveServer
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread running after it ends."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"test leaked threads: {[t.name for t in leaked]}")
+
+
+@pytest.fixture(autouse=True)
+def blocking_guard() -> Iterator[BlockBuster]:
+    """Fail any blocking call (file, socket, sleep) made on a running event loop's thread."""
+    with blockbuster_ctx(excluded_modules=["tests", "pytest", "_pytest"]) as guard:
+        # Import machinery and logging to a captured stream are not our event loop's work.
+        for name in ("io.TextIOWrapper.write", "io.BufferedWriter.write"):
+            if name in guard.functions:
+                guard.functions[name].can_block_in("logging/__init__.py", "emit")
+        yield guard
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[LiveServer]:
+    """A started server with a fresh data directory; its admin key is `server.api_key`."""
+    with LiveServer(tmp_path / "data") as live:
+        yield live

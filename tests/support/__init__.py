@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: a live server under uvicorn, readiness polling."""

@@ -1,0 +1,98 @@
+"""The real app under uvicorn on 127.0.0.1 (port 0, read back), in a thread of the test process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from ledgrab.app import create_app
+from ledgrab.config import Settings, load_settings
+from ledgrab.storage.api_keys import INITIAL_KEY_FILE
+
+__all__ = ["LiveServer", "wait_for"]
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
+    """Poll until predicate() is truthy; a readiness wait, not a timing assertion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+class LiveServer:
+    """start() serves the app; stop() runs the lifespan shutdown. Also a context manager."""
+
+    def __init__(self, data_dir: Path, environ: dict[str, str] | None = None, **overrides: Any):
+        self.data_dir = Path(data_dir)
+        env = {"LEDGRAB_DATA_DIR": str(self.data_dir), **(environ or {})}
+        self.settings: Settings = load_settings(
+            overrides={"host": "127.0.0.1", "port": 0, **overrides}, environ=env
+        )
+        self.app = create_app(self.settings)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/events/ws"
+
+    @property
+    def api_key(self) -> str:
+        return (self.data_dir / INITIAL_KEY_FILE).read_text().strip()
+
+    def client(self, key: str | None = "default", **kwargs: Any) -> httpx.Client:
+        headers = {}
+        if key == "default":
+            key = self.api_key if self.settings.auth.enabled else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+
+    def start(self) -> LiveServer:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_config=None, lifespan="on", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="test-uvicorn"
+        )
+        self._thread.start()
+        server = self._server
+        wait_for(lambda: server.started or not self._thread.is_alive(), what="server start")
+        if not server.started:
+            self._thread.join()
+            raise RuntimeError("the server failed to start; see the log above")
+        return self
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(30)
+        if self._thread.is_alive():
+            raise AssertionError("the server did not shut down within 30 s")
+        self._server = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
