@@ -399,7 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--root", type=Path, default=Path("/"))
     args = parser.parse_args(argv)
-    return run(args.file, args.data_dir, args.root, System(), log=lambda m: print(m, flush=True))
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    try:
+        return run(args.file, args.data_dir, args.root, System(), log=log)
+    except Exception as exc:
+        # The unit treats this as done: a broken settings file must never stop the boot.
+        print(f"<3>ledgrab first boot failed: {exc!r}", flush=True)
+        return 1
 
 
 if __name__ == "__main__":
