@@ -27,6 +27,10 @@ MIB = 1024 * 1024
 API_KEY = "smoke-test-key-0123456789"
 PASSPHRASE = "smoke-passphrase-42"
 
+# Test-only kernel arguments: the journal is copied to the console, because systemd's own status
+# lines stop once a getty owns the serial console.
+TEST_ARGS = "panic=-1 systemd.journald.forward_to_console=1"
+
 MILESTONES = [
     ("kernel", re.compile(r"Linux version \d")),
     ("initramfs", re.compile(r"Run /init as init process|Loading, please wait")),
@@ -153,7 +157,7 @@ def qemu_command(
         return [
             "qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "2",
             "-kernel", kernel, "-initrd", initrd,
-            "-append", "root=LABEL=ledgrab-root rw console=ttyS0 net.ifnames=0 panic=-1",
+            "-append", f"root=LABEL=ledgrab-root rw console=ttyS0 net.ifnames=0 {TEST_ARGS}",
             "-drive", f"file={disk},format=raw,if=virtio",
             "-netdev", net, "-device", "virtio-net-pci,netdev=n0", *common,
         ]  # fmt: skip
@@ -161,7 +165,7 @@ def qemu_command(
         return [
             "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-m", "1024", "-smp", "2",
             "-kernel", kernel, "-initrd", initrd,
-            "-append", "root=LABEL=ledgrab-root rw console=ttyAMA0 net.ifnames=0 panic=-1",
+            "-append", f"root=LABEL=ledgrab-root rw console=ttyAMA0 net.ifnames=0 {TEST_ARGS}",
             "-drive", f"file={disk},format=raw,if=none,id=d0",
             "-device", "virtio-blk-device,drive=d0",
             "-netdev", net, "-device", "virtio-net-device,netdev=n0", *common,
@@ -171,7 +175,7 @@ def qemu_command(
     return [
         "qemu-system-aarch64", "-M", "raspi3b", "-m", "1024",
         "-kernel", kernel, "-initrd", initrd, "-dtb", str(boot / "bcm2837-rpi-3-b.dtb"),
-        "-append", f"{cmdline} panic=-1",
+        "-append", f"{cmdline} {TEST_ARGS}",
         "-drive", f"file={disk},format=raw,if=sd", *common,
     ]  # fmt: skip
 
@@ -200,10 +204,9 @@ def health(port: int) -> dict | None:
         return None
 
 
-def authorised_status(port: int) -> int | None:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/devices", headers={"Authorization": f"Bearer {API_KEY}"}
-    )
+def api_status(port: int, key: str | None) -> int | None:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/system/api-keys", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status
@@ -290,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 t = time.monotonic() - start
                 log(f"[{t:7.1f}s] GET /health -> {json.dumps(result)}")
-                status = authorised_status(port)
-                log(f"[{t:7.1f}s] GET /api/v1/devices with the key from ledgrab.txt -> {status}")
+                with_key, without = api_status(port, API_KEY), api_status(port, None)
+                log(f"[{t:7.1f}s] GET /api/v1/system/api-keys: key from ledgrab.txt -> {with_key}")
+                log(f"[{t:7.1f}s] GET /api/v1/system/api-keys: no key -> {without}")
+                if (with_key, without) != (200, 401):
+                    failures.append("the API key from ledgrab.txt did not open the API")
         console.wait_for("login prompt", min(deadline, time.monotonic() + 120))
         power_off(qemu, monitor)
         console.stop.set()

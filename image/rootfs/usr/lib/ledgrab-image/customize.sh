@@ -16,6 +16,8 @@ systemctl enable -q systemd-networkd.service systemd-resolved.service systemd-ti
     ledgrab-firstboot.service ledgrab-grow-data.service ledgrab.service
 # SSH stays off until ledgrab.txt says otherwise; host keys are made on the device, not shared.
 systemctl disable -q ssh.service
+# wpa_supplicant@wlan0 (enabled by first boot) drives the radio; the D-Bus instance is unused.
+systemctl disable -q wpa_supplicant.service
 rm -f /etc/ssh/ssh_host_*
 # Package-list refreshes twice a day would write to the card for nothing on an appliance.
 systemctl mask -q apt-daily.timer apt-daily-upgrade.timer
