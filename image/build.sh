@@ -97,7 +97,8 @@ ls "$WHEELS" | sed 's/^/    /'
 
 step "base root file system (mmdebstrap, $SUITE, $ARCH; cached)"
 LOCK="$HERE/debian-$ARCH.lock"
-KEY=$( { echo "$SUITE $MIRROR $SECURITY $PKGS"; cat "$LOCK" 2>/dev/null || true; } | sha256sum | cut -c1-16)
+# The lock is not part of the key: a cached base is checked against it after customising.
+KEY=$(echo "$SUITE $MIRROR $SECURITY $PKGS" | sha256sum | cut -c1-16)
 BASE="$BUILD/base-$ARCH-$KEY"
 if [ -d "$BASE" ]; then
     echo "reusing $BASE"

@@ -36,7 +36,7 @@ image-lock:
 	cp $(LEDGRAB_IMAGE_OUT)/ledgrab-$(LEDGRAB_IMAGE_VERSION)-arm64.packages image/debian-arm64.lock
 	cp $(LEDGRAB_IMAGE_OUT)/ledgrab-$(LEDGRAB_IMAGE_VERSION)-amd64.packages image/debian-amd64.lock
 	grep '==' $(LEDGRAB_IMAGE_OUT)/ledgrab-$(LEDGRAB_IMAGE_VERSION)-arm64.python \
-		| grep -v -e '^pip==' -e '^setuptools==' > image/pip-constraints.txt
+		| grep -v -e '^pip==' -e '^setuptools==' -e '^ledgrab==' > image/pip-constraints.txt
 
 image-clean:
 	rm -rf image/build image/out
