@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE_UNITS = REPO / "image" / "rootfs" / "usr" / "lib" / "systemd" / "system"
-SHIPPED = ["ledgrab-firstboot.service", "ledgrab-grow-data.service", "ledgrab.service"]
+IMAGE_ROOTFS = REPO / "image" / "rootfs"
+IMAGE_UNITS = IMAGE_ROOTFS / "usr" / "lib" / "systemd" / "system"
+SHIPPED = [
+    "ledgrab-firstboot.service",
+    "ledgrab-grow-data.service",
+    "ledgrab.service",
+    "systemd-networkd-wait-online.service",
+]
 
 
 def image_root(tmp_path: Path) -> Path:
@@ -19,6 +25,7 @@ def image_root(tmp_path: Path) -> Path:
         "opt/ledgrab/bin/ledgrab",
         "opt/ledgrab/bin/python",
         "usr/lib/ledgrab-image/grow-data.sh",
+        "lib/systemd/systemd-networkd-wait-online",
     ):
         path = root / exe
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,6 +40,10 @@ def image_root(tmp_path: Path) -> Path:
     for unit in IMAGE_UNITS.glob("*.service"):
         shutil.copy(unit, units)
     shutil.copytree(IMAGE_UNITS / "ledgrab.service.d", units / "ledgrab.service.d")
+    # Drop-ins the image puts on Debian's units, checked against the host's copy of those units.
+    for drop_in in (IMAGE_ROOTFS / "etc/systemd/system").glob("*.d"):
+        shutil.copytree(drop_in, units / drop_in.name)
+        shutil.copy(Path("/usr/lib/systemd/system") / drop_in.name.removesuffix(".d"), units)
     return root
 
 
