@@ -29,6 +29,8 @@ STATE_FILE = Path("var/lib/ledgrab-image/firstboot.sha256")
 ENV_FILE = Path("etc/ledgrab/environment")
 WPA_FILE = Path("etc/wpa_supplicant/wpa_supplicant-wlan0.conf")
 WIFI_IFACE = "wlan0"
+# The radio's regulatory domain from boot on, before wpa_supplicant sets it again.
+REGDOM_FILE = Path("etc/modprobe.d/ledgrab-wifi-country.conf")
 
 KEYS = (
     "hostname",
@@ -302,12 +304,11 @@ def apply(settings: Settings, root: Path, system: System) -> tuple[list[str], li
             system.run("systemctl", "restart", "--no-block", f"wpa_supplicant@{WIFI_IFACE}.service")
 
         attempt("wifi_ssid", set_wifi)
-        if "wifi_ssid" in applied:
-            applied.append("wifi_country")
-            if passphrase:
-                applied.append("wifi_passphrase")
-    elif settings.wifi_country:
-        applied.append("wifi_country")
+        if "wifi_ssid" in applied and passphrase:
+            applied.append("wifi_passphrase")
+    if settings.wifi_country:
+        regdom = f"options cfg80211 ieee80211_regdom={settings.wifi_country}\n"
+        attempt("wifi_country", lambda: _write(root / REGDOM_FILE, regdom))
     if settings.api_key:
         key = settings.api_key
         attempt(

@@ -176,6 +176,8 @@ def test_run_applies_strips_secrets_and_reports(tmp_path: Path, zoneinfo: Path) 
     wpa = root / firstboot.WPA_FILE
     assert wpa.stat().st_mode & 0o777 == 0o600
     assert "psk=" in wpa.read_text()
+    regdom = (root / firstboot.REGDOM_FILE).read_text()
+    assert regdom == "options cfg80211 ieee80211_regdom=DE\n"
     assert (root / "root/.ssh/authorized_keys").read_text() == PUBKEY + "\n"
     assert ("systemctl", "enable", "ssh.service") in system.commands
     assert ("systemctl", "enable", "wpa_supplicant@wlan0.service") in system.commands
