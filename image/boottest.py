@@ -86,7 +86,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def firstboot_text(hostname: str) -> str:
+# A file with two bad lines: the device must boot, report both and still apply the rest.
+MALFORMED = "api_key = short\ncolour = blue\n"
+
+
+def firstboot_text(hostname: str, malformed: bool) -> str:
+    if malformed:
+        return f"hostname = {hostname}\ntimezone = Europe/Berlin\n{MALFORMED}"
     return (
         "# written by image/boottest.py\n"
         f"hostname = {hostname}\n"
@@ -216,7 +222,9 @@ def api_status(port: int, key: str | None) -> int | None:
         return None
 
 
-def prepare(image: Path, machine: str, work: Path, hostname: str) -> tuple[Path, Path]:
+def prepare(
+    image: Path, machine: str, work: Path, hostname: str, malformed: bool
+) -> tuple[Path, Path]:
     disk = work / "disk.img"
     subprocess.run(["cp", "--sparse=always", str(image), str(disk)], check=True)
     size = disk.stat().st_size
@@ -241,7 +249,7 @@ def prepare(image: Path, machine: str, work: Path, hostname: str) -> tuple[Path,
         if machine == "raspi3b":
             mcopy_out(disk, boot_off, "bcm2837-rpi-3-b.dtb", boot / "bcm2837-rpi-3-b.dtb")
     settings = work / "ledgrab.txt"
-    settings.write_text(firstboot_text(hostname))
+    settings.write_text(firstboot_text(hostname, malformed))
     subprocess.run(
         ["mcopy", "-o", "-i", fat(disk, boot_off), str(settings), "::ledgrab.txt"], check=True
     )
@@ -254,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("image", type=Path)
     parser.add_argument("--timeout", type=float, default=900, help="seconds for the whole boot")
     parser.add_argument("--console-log", type=Path, help="also write the console here")
+    parser.add_argument(
+        "--malformed", action="store_true", help="boot with a ledgrab.txt that has bad lines"
+    )
     args = parser.parse_args(argv)
 
     log_file = args.console_log.open("w") if args.console_log else None
@@ -268,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix=f"ledgrab-boot-{args.machine}-"))
     failures: list[str] = []
     try:
-        disk, boot = prepare(args.image.resolve(), args.machine, work, hostname)
+        disk, boot = prepare(args.image.resolve(), args.machine, work, hostname, args.malformed)
         serials = [work / "serial0.log", work / "serial1.log"]
         port = free_port()
         monitor = work / "monitor.sock"
@@ -296,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
                 with_key, without = api_status(port, API_KEY), api_status(port, None)
                 log(f"[{t:7.1f}s] GET /api/v1/system/api-keys: key from ledgrab.txt -> {with_key}")
                 log(f"[{t:7.1f}s] GET /api/v1/system/api-keys: no key -> {without}")
-                if (with_key, without) != (200, 401):
-                    failures.append("the API key from ledgrab.txt did not open the API")
+                if without != 401:
+                    failures.append("the API answered without a key")
+                elif (with_key == 200) == args.malformed:
+                    failures.append("the API key from ledgrab.txt was not handled as expected")
         console.wait_for("login prompt", min(deadline, time.monotonic() + 120))
         power_off(qemu, monitor)
         console.stop.set()
@@ -323,6 +336,14 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"hostname is {root_hostname!r}, expected {hostname!r}")
         if not report_text.strip():
             failures.append("no first-boot report on the data partition")
+        elif args.malformed:
+            problems = json.loads(report_text)["problems"]
+            if [p["key"] for p in problems] != ["api_key", "colour"]:
+                failures.append(f"the report does not list the two bad lines: {problems}")
+            if not any(
+                "ledgrab first boot: " in line and "colour" in line for line in console.lines
+            ):
+                failures.append("the bad line was not reported in the journal")
         if not any(f"{hostname} login:" in line for line in console.lines):
             log("note: no login prompt with the new hostname seen on the console")
         log("--- milestones (seconds since qemu started) ---")
