@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import mimetypes
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,16 +22,40 @@ from litestar.static_files import create_static_files_router
 
 from ledgrab import __version__
 from ledgrab.api import dependencies as deps
+from ledgrab.api.activity import ActivityController
 from ledgrab.api.auth import require_api_key
+from ledgrab.api.backup import BackupController
+from ledgrab.api.capture import CaptureController
+from ledgrab.api.device_state import DeviceStateController
+from ledgrab.api.devices import DeviceController
+from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.preview import PreviewController
+from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
-from ledgrab.config import Settings
+from ledgrab.api.targets import TargetController
+from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.backup import lifecycle as backups
+from ledgrab.core.backup.recovery import open_live_database
+from ledgrab.core.devices.discovery_watcher import (
+    Advertisement,
+    DiscoveryWatcher,
+    wled_led_count,
+)
+from ledgrab.core.devices.factory import DriverContext
+from ledgrab.core.effects import capture_source
+from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.demo import create_demo
+from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
+from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
@@ -47,6 +74,58 @@ def _database_health(db: Database) -> ComponentHealth:
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
 
 
+def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
+    config = settings.discovery
+    port = config.advertise_port if config.advertise_port is not None else settings.port
+    advertisement = None
+    if config.advertise and port:
+        name = config.instance_name or f"LedGrab {socket.gethostname().split('.')[0]}"
+        advertisement = Advertisement(instance_name=name, port=port, version=__version__)
+    return DiscoveryWatcher(
+        bus,
+        interfaces=config.interfaces,
+        advertisement=advertisement,
+        max_devices=config.max_devices,
+        led_count_fetcher=wled_led_count if config.fetch_led_count else None,
+    )
+
+
+def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> ProcessorManager:
+    return ProcessorManager(
+        entities,
+        bus,
+        timings=RunnerTimings(
+            reconnect_initial_s=engine.reconnect_initial_s,
+            reconnect_max_s=engine.reconnect_max_s,
+            state_interval_s=engine.state_interval_s,
+        ),
+        context=DriverContext(
+            leds_dev_dir=engine.leds_dev_dir, http_timeout_s=engine.http_timeout_s
+        ),
+    )
+
+
+def _capture_describer(entities: EntityStore) -> capture_source.Describe:
+    def describe(params: capture_source.CaptureParams) -> tuple[str | None, str | None]:
+        for entity in entities.all("source"):
+            config = entity.config
+            if config.kind == "capture" and capture_source.same_stream(config.params, params):
+                return entity.id, entity.name
+        return None, None
+
+    return describe
+
+
+def _known_network_devices(entities: EntityStore) -> list[tuple[str, int | None, str]]:
+    """(address in lower case, HTTP port for a WLED else None, device id) of network devices,
+    for telling which discovered WLED is already a device here."""
+    return [
+        (str(e.config.address).lower(), getattr(e.config, "http_port", None), e.id)
+        for e in entities.all("device")
+        if getattr(e.config, "address", None)
+    ]
+
+
 def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
     status = recorder.status()
     details = {"pending": status.pending, "dropped": status.dropped_total}
@@ -60,14 +139,19 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = state.settings
     data_dir = Path(settings.data_dir)
     state.bus.bind(asyncio.get_running_loop())
+    # The static UI's first response would otherwise read /etc/mime.types on the event loop.
+    await asyncio.to_thread(mimetypes.init)
     state.log_broadcaster.attach(state.bus)
     logging.getLogger().addHandler(state.log_broadcaster)
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    db = Database(data_dir / DATABASE_FILE)
-    await asyncio.to_thread(db.open)
-    state.db = db
+    # Takes the data-dir lock; a corrupt file is moved aside and a fresh one created.
+    opened = await asyncio.to_thread(
+        open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
+    )
+    state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
+    new_database = 1 in opened.applied
 
     activity = await ActivityLog.start(db, state.bus, settings.activity)
     state.activity = activity
@@ -82,6 +166,55 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             log.warning("created the first API key (label 'admin'); it is in %s", written)
     else:
         log.warning("authentication is disabled: anyone on the network can change this device")
+        activity.recorder.record(
+            "auth",
+            "auth.disabled",
+            severity="warning",
+            message="Authentication is disabled: anyone on the network can change this device",
+        )
+
+    state.capture_hub = CaptureHub(
+        bus=state.bus,
+        bind_host=settings.capture.bind_host,
+        multicast=settings.capture.multicast,
+        multicast_interface=settings.capture.multicast_interface,
+    )
+    state.entities = EntityStore(db)
+    await state.entities.load()
+    entities = state.entities
+    activity.bus_source.device_name = lambda i: e.name if (e := entities.get("device", i)) else None
+    capture_source.set_capture_hub(
+        state.capture_hub,
+        ddp_port=settings.capture.ddp_port,
+        e131_port=settings.capture.e131_port,
+        describe=_capture_describer(state.entities),
+    )
+    state.known_network_devices = lambda: _known_network_devices(state.entities)
+    state.engine = _engine(state.entities, state.bus, settings.engine)
+    if new_database and settings.demo_on_first_start:
+        with activity.entities.setup():  # one `system.setup` entry, not one per entity
+            await create_demo(state.entities, state.bus)
+    await state.engine.resume()
+    state.device_health = None
+    if settings.health.enabled:
+        config = settings.health
+        state.device_health = DeviceHealthMonitor(
+            state.entities,
+            state.bus,
+            state.engine,
+            HealthTimings(
+                interval_s=config.interval_s,
+                max_interval_s=max(config.max_interval_s, config.interval_s),
+                timeout_s=config.timeout_s,
+                concurrency=config.concurrency,
+            ),
+        )
+        state.device_health.start()
+    state.discovery = _discovery_watcher(settings, state.bus)
+    if settings.discovery.enabled:
+        await state.discovery.start()  # in the background: mDNS probing takes seconds
+
+    await backups.start(state, opened.recovery)
 
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
@@ -94,6 +227,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         message=f"LedGrab {__version__} started on {settings.host}:{settings.port}",
         metadata={"version": __version__, "host": settings.host, "port": settings.port},
     )
+    # Everything built so far (modules, routes, settings) lives as long as the process: moved
+    # out of the collector's view, a full collection scans only newer objects. Unfrozen, one
+    # took 60-80 ms here (far longer on a Pi Zero): several frames lost at once.
+    gc.freeze()
     try:
         yield
     finally:
@@ -107,10 +244,19 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        await state.engine.stop_all()
+        if state.device_health is not None:
+            await state.device_health.stop()
+        state.capture_hub.close()
+        capture_source.set_capture_hub(None)
+        await state.discovery.stop()
+        gc.unfreeze()
+        await backups.stop(state)
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
         activity.detach()
+        opened.lock.release()
         logging.getLogger().removeHandler(state.log_broadcaster)
         state.log_broadcaster.attach(None)
         state.bus.unbind()
@@ -121,7 +267,18 @@ def create_app(settings: Settings) -> Litestar:
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
-        route_handlers=[SystemController],
+        route_handlers=[
+            SystemController,
+            DeviceController,
+            DiscoveryController,
+            DeviceStateController,
+            CaptureController,
+            SourceController,
+            TargetController,
+            PreviewController,
+            BackupController,
+            ActivityController,
+        ],
     )
     state = State(
         {
@@ -146,6 +303,14 @@ def create_app(settings: Settings) -> Litestar:
             "bus": Provide(deps.get_event_bus, sync_to_thread=False),
             "api_keys": Provide(deps.get_api_keys, sync_to_thread=False),
             "log_broadcaster": Provide(deps.get_log_broadcaster, sync_to_thread=False),
+            "activity": Provide(deps.get_activity_log, sync_to_thread=False),
+            "discovery": Provide(deps.get_discovery, sync_to_thread=False),
+            "device_health": Provide(deps.get_device_health, sync_to_thread=False),
+            "capture_hub": Provide(deps.get_capture_hub, sync_to_thread=False),
+            "backup": Provide(deps.get_backup_service, sync_to_thread=False),
+            "auto_backup": Provide(deps.get_auto_backup, sync_to_thread=False),
+            "entities": Provide(deps.get_entities, sync_to_thread=False),
+            "engine": Provide(deps.get_engine, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
             "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
             "activity_log_retention_engine": Provide(

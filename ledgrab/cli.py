@@ -1,4 +1,4 @@
-"""`ledgrab serve | keys …`: the command line; configuration errors exit with status 2."""
+"""`ledgrab serve | backup | restore | keys …`: the command line; config errors exit with 2."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+import msgspec
 
 from ledgrab import __version__
 from ledgrab.config import ConfigError, Settings, load_settings
@@ -29,6 +31,18 @@ def _parser() -> argparse.ArgumentParser:
     common(serve)
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks one)")
+
+    backup = commands.add_parser(
+        "backup", help="copy the database to FILE (safe while the server runs)"
+    )
+    common(backup)
+    backup.add_argument("file", help="destination file, or a directory to put a dated file in")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    restore = commands.add_parser(
+        "restore", help="replace the database with FILE (refused while the server runs)"
+    )
+    common(restore)
+    restore.add_argument("file", help="a backup made by `ledgrab backup` or the web UI")
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -56,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "serve":
         return _serve(settings)
+    if args.command in ("backup", "restore"):
+        return _backup_or_restore(settings, args)
     return _keys(settings, args)
 
 
@@ -86,7 +102,8 @@ def _serve(settings: Settings) -> int:
     note = " (all interfaces)" if host in ("0.0.0.0", "::") else ""
     print(f"LedGrab {__version__} serving on http://{shown}:{port}{note}", flush=True)
     config = uvicorn.Config(
-        create_app(settings),
+        # The bound port, not 0: the activity log and the mDNS advertisement name the real one.
+        create_app(msgspec.structs.replace(settings, port=port)),
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -125,4 +142,40 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         db.close()
+    return 0
+
+
+def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from ledgrab.app import DATABASE_FILE
+    from ledgrab.core.backup.check import BackupRejected
+    from ledgrab.core.backup.db_files import DataDirLockedError
+    from ledgrab.core.backup.offline import backup_offline, restore_offline
+
+    try:
+        if args.command == "backup":
+            dest, info = backup_offline(
+                Path(settings.data_dir) / DATABASE_FILE, Path(args.file), force=args.force
+            )
+            print(f"wrote {dest} ({info.size_bytes} bytes, schema version {info.schema_version})")
+            return 0
+        result = restore_offline(settings, DATABASE_FILE, Path(args.file))
+    except DataDirLockedError as exc:
+        print(
+            f"ledgrab: not restored: a LedGrab server is using {settings.data_dir} ({exc}). "
+            "Stop it first (sudo systemctl stop ledgrab), or restore through the web UI "
+            "(POST /api/v1/system/restore).",
+            file=sys.stderr,
+        )
+        return 1
+    except BackupRejected as exc:
+        print(f"ledgrab: not restored: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return 1
+    kept = f"; the previous database is kept as {result.previous_database}"
+    print(
+        f"restored {args.file} (schema version {result.info.schema_version})"
+        + (kept if result.previous_database else "")
+    )
     return 0

@@ -14,7 +14,12 @@ import msgspec
 __all__ = [
     "ActivityConfig",
     "AuthSettings",
+    "BackupSettings",
+    "CaptureSettings",
     "ConfigError",
+    "DiscoverySettings",
+    "EngineSettings",
+    "HealthSettings",
     "Settings",
     "load_settings",
     "parse_api_keys",
@@ -35,6 +40,48 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
 
 
+class DiscoverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    advertise: bool = True
+    # IPv4 addresses of the interfaces mDNS uses; empty means all of them. Tests pin 127.0.0.1.
+    interfaces: list[str] = []
+    # The port advertised for the web UI/API; None uses `port` (0, "pick one", is not advertised).
+    advertise_port: Port | None = None
+    instance_name: Annotated[str, msgspec.Meta(min_length=1, max_length=63)] | None = None
+    scan_timeout_s: Annotated[float, msgspec.Meta(ge=0.2, le=30)] = 3.0
+    max_devices: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 256
+    # Ask each found WLED for its LED count over its JSON API (one short HTTP request).
+    fetch_led_count: bool = True
+
+
+class HealthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Device reachability checks (core/processing/device_health.py)."""
+
+    enabled: bool = True
+    interval_s: Annotated[float, msgspec.Meta(ge=0.05, le=3600)] = 15.0
+    max_interval_s: Annotated[float, msgspec.Meta(ge=0.05, le=86_400)] = 300.0
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
+
+
+class CaptureSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # Where capture sources listen for DDP/E1.31 and which interface joins E1.31 multicast groups.
+    bind_host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
+    multicast: bool = True
+    multicast_interface: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
+    ddp_port: Port = 4048
+    e131_port: Port = 5568
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.5
+
+
+class BackupSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # A restore upload larger than this is refused with 413 before it fills the SD card.
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1 << 20, le=1 << 40)] = 256 << 20
+    # Files set aside next to the database: by restores (an undo) and by corruption (evidence).
+    keep_pre_restore: Annotated[int, msgspec.Meta(ge=0, le=20)] = 1
+    keep_corrupt: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+
+
 class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Limits of the activity recorder that are not user settings (those live in the database)."""
 
@@ -50,6 +97,16 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
 
 
+class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The LED engine: device reconnect backoff, state-event cadence, where /dev/leds<n> live."""
+
+    reconnect_initial_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
+    reconnect_max_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+    state_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    leds_dev_dir: Annotated[str, msgspec.Meta(min_length=1)] = "/dev"
+    http_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
     port: Port = 8080
@@ -58,7 +115,12 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
+    capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
+    health: HealthSettings = msgspec.field(default_factory=HealthSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
+    engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
@@ -68,6 +130,7 @@ _ENV_KEYS = {
     "LEDGRAB_DATA_DIR": ("data_dir",),
     "LEDGRAB_LOG_LEVEL": ("log_level",),
     "LEDGRAB_AUTH_ENABLED": ("auth", "enabled"),
+    "LEDGRAB_DISCOVERY_ENABLED": ("discovery", "enabled"),
 }
 
 
@@ -107,6 +170,12 @@ def load_settings(
         if var in env:
             _set_path(raw, key_path, _BOOL_WORDS.get(env[var].strip().lower(), env[var]))
             origin[key_path] = var
+    if "LEDGRAB_DISCOVERY_INTERFACES" in env:  # "127.0.0.1[,192.168.1.5…]"; empty: all
+        text = env["LEDGRAB_DISCOVERY_INTERFACES"]
+        _set_path(
+            raw, ("discovery", "interfaces"), [a.strip() for a in text.split(",") if a.strip()]
+        )
+        origin[("discovery", "interfaces")] = "LEDGRAB_DISCOVERY_INTERFACES"
     if "LEDGRAB_API_KEYS" in env:
         _set_path(raw, ("auth", "api_keys"), parse_api_keys(env["LEDGRAB_API_KEYS"]))
         origin[("auth", "api_keys")] = "LEDGRAB_API_KEYS"

@@ -27,14 +27,35 @@ def no_leaked_threads() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def blocking_guard() -> Iterator[BlockBuster]:
+def blocking_guard(request: pytest.FixtureRequest) -> Iterator[BlockBuster]:
     """Fail any blocking call (file, socket, sleep) made on a running event loop's thread."""
     with blockbuster_ctx(excluded_modules=["tests", "pytest", "_pytest"]) as guard:
         # Import machinery and logging to a captured stream are not our event loop's work.
         for name in ("io.TextIOWrapper.write", "io.BufferedWriter.write"):
             if name in guard.functions:
                 guard.functions[name].can_block_in("logging/__init__.py", "emit")
+        if request.node.get_closest_marker("browser"):
+            _exempt_this_thread(guard)
         yield guard
+
+
+def _exempt_this_thread(guard: BlockBuster) -> None:
+    """Let the test thread block; every other thread (the server's loop) stays guarded.
+
+    Playwright's sync API drives its own asyncio loop in the test thread (through greenlets), so
+    every call made there, by the test or by Playwright itself, looks like one made "on a running
+    loop". The predicate is bound when a function is wrapped, hence deactivate/activate.
+    """
+    test_thread = threading.get_ident()
+    guard.deactivate()
+    for function in guard.functions.values():
+        previous = function.can_block_predicate
+
+        def allowed(*args, _previous=previous, **kwargs) -> bool:
+            return threading.get_ident() == test_thread or _previous(*args, **kwargs)
+
+        function.can_block_predicate = allowed
+    guard.activate()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import signal
 import socket
+import sqlite3
 
 import httpx
 
@@ -55,6 +56,13 @@ def test_logs_are_one_line_per_event_and_never_carry_the_key(tmp_path):
     assert not any(key in line for line in server.lines)
     assert not any(line.startswith("INFO ledgrab: forged") for line in server.lines)
     assert any("initial-api-key" in line for line in server.lines), "the log says where the key is"
+    port = server.base_url.rsplit(":", 1)[1]
+    conn = sqlite3.connect(tmp_path / "data" / "ledgrab.db")
+    (started,) = conn.execute(
+        "SELECT message FROM activity_log WHERE action = 'server.started'"
+    ).fetchone()
+    conn.close()
+    assert started.endswith(f":{port}"), "the log names the bound port, not the 0 asked for"
 
 
 def test_port_in_use_is_a_clear_error(tmp_path):

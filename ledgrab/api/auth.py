@@ -28,7 +28,13 @@ async def authenticate_connection(connection: ASGIConnection, key: str | None) -
     if not connection.app.state.settings.auth.enabled:
         return ANONYMOUS
     store: ApiKeyStore = connection.app.state.api_keys
-    return await store.authenticate(key)
+    actor = await store.authenticate(key)
+    if actor is None and key:
+        activity = getattr(connection.app.state, "activity", None)
+        if activity is not None:  # coalesced per address: a brute force costs one entry a minute
+            client = connection.client
+            activity.auth_failures.note(client.host if client else None, key)
+    return actor
 
 
 async def require_api_key(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:

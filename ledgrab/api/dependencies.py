@@ -5,20 +5,36 @@ from __future__ import annotations
 from litestar.datastructures import State
 
 from ledgrab.config import Settings
+from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.retention import RetentionEngine
+from ledgrab.core.backup.auto_backup import AutoBackup
+from ledgrab.core.backup.service import BackupService
+from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
+from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.device_health import DeviceHealthMonitor
+from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
+from ledgrab.storage.entities import EntityStore
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 
 __all__ = [
+    "get_activity_log",
     "get_activity_log_repo",
     "get_activity_log_retention_engine",
     "get_activity_recorder",
     "get_api_keys",
+    "get_auto_backup",
+    "get_backup_service",
+    "get_capture_hub",
     "get_database",
+    "get_device_health",
+    "get_discovery",
+    "get_engine",
+    "get_entities",
     "get_event_bus",
     "get_log_broadcaster",
     "get_settings",
@@ -45,6 +61,18 @@ def get_log_broadcaster(state: State) -> LogBroadcaster:
     return state.log_broadcaster
 
 
+def get_activity_log(state: State) -> ActivityLog:
+    return state.activity
+
+
+def get_backup_service(state: State) -> BackupService:
+    return state.backup
+
+
+def get_auto_backup(state: State) -> AutoBackup:
+    return state.auto_backup
+
+
 def get_activity_recorder(state: State) -> ActivityRecorder:
     return state.activity_recorder
 
@@ -58,3 +86,23 @@ def get_activity_log_retention_engine(state: State) -> RetentionEngine:
 
 
 _REPO = ActivityLogRepository()
+
+
+def get_discovery(state: State) -> DiscoveryWatcher:
+    return state.discovery
+
+
+def get_capture_hub(state: State) -> CaptureHub:
+    return state.capture_hub
+
+
+def get_entities(state: State) -> EntityStore:
+    return state.entities
+
+
+def get_engine(state: State) -> ProcessorManager:
+    return state.engine
+
+
+def get_device_health(state: State) -> DeviceHealthMonitor | None:
+    return state.device_health

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ledgrab.config import LABEL_PATTERN
+from ledgrab.core.activity_log.recorder import get_module_recorder
 from ledgrab.storage.api_keys import ApiKeyError, ApiKeyInfo, ApiKeyStore
 from ledgrab.utils.log_broadcaster import LogBroadcaster, LogLine
 
@@ -51,6 +52,14 @@ class SystemController(Controller):
             info, key = await api_keys.create(data.label)
         except ApiKeyError as exc:
             raise _refused(exc) from None
+        get_module_recorder().record(
+            "auth",
+            "auth.key_created",
+            entity_type="api_key",
+            entity_id=info.label,
+            entity_name=info.label,
+            message=f'API key "{info.label}" created',
+        )
         return ApiKeyCreated(label=info.label, key=key, hint=info.hint, created_at=info.created_at)
 
     @delete("/api-keys/{label:str}", summary="Revoke an API key", status_code=204)
@@ -61,6 +70,15 @@ class SystemController(Controller):
             await api_keys.revoke(label)
         except ApiKeyError as exc:
             raise _refused(exc) from None
+        get_module_recorder().record(
+            "auth",
+            "auth.key_revoked",
+            severity="warning",
+            entity_type="api_key",
+            entity_id=label,
+            entity_name=label,
+            message=f'API key "{label}" revoked',
+        )
 
     @get(
         "/logs",

@@ -16,6 +16,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "target_stopped",
         "target_state",
         "device_state",
+        "device_health",
         # discovery and capture
         "device_discovered",
         "device_lost",
@@ -23,5 +24,6 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "capture_stopped",
         # server lifecycle
         "server_shutting_down",
+        "database_restored",
     }
 )

@@ -66,6 +66,38 @@ def _foundation(conn: sqlite3.Connection) -> None:
     )
 
 
+def _entities(conn: sqlite3.Connection) -> None:
+    """Devices, sources, targets: each row's config column holds the entity's JSON; a target's
+    references are real columns, so SQLite itself refuses a delete that would orphan it."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            config TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            config TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE targets (
+            id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL REFERENCES devices (id),
+            source_id TEXT NOT NULL REFERENCES sources (id),
+            config TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX targets_by_device ON targets (device_id);
+        CREATE INDEX targets_by_source ON targets (source_id);
+        """,
+    )
+
+
 # Versions are fixed once shipped: add new migrations at the end, never edit an old one.
 def _activity_log(conn: sqlite3.Connection) -> None:
     from ledgrab.storage.activity_log import create_activity_log_schema
@@ -76,6 +108,7 @@ def _activity_log(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings and api keys", _foundation),
     Migration(2, "activity log", _activity_log),
+    Migration(3, "devices, sources and targets", _entities),
 )
 
 

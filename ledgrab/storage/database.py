@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate
+from ledgrab.storage.read_gate import ReadGate
 
 __all__ = ["BatchSource", "Database", "DatabaseBusyError", "DatabaseClosedError"]
 
@@ -56,6 +57,10 @@ class _Task:
         self.fn, self.args, self.future = fn, args, future
 
 
+class _SwapTask(_Task):
+    """Replace the file itself (a restore): runs on the writer outside any transaction."""
+
+
 class Database:
     """The LedGrab database file, its writer thread and its read connections."""
 
@@ -68,12 +73,15 @@ class Database:
         read_connections: int = 2,
         close_timeout_s: float = 10.0,
         wal_limit_bytes: int = 4 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
         self._migrations = migrations
         self._max_queued = max_queued_writes
         self._close_timeout = close_timeout_s
         self._wal_limit = wal_limit_bytes
+        # Batch deadlines are compared with this clock (benchmarks drive it to simulate hours).
+        self._clock = clock
         self._tasks: deque[_Task] = deque()
         self._cond = threading.Condition()
         self._wake = False
@@ -88,6 +96,7 @@ class Database:
         self._read_local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
         self._read_conns_lock = threading.Lock()
+        self._read_gate = ReadGate()  # reads and backups vs. a file swap
         self.last_error: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -96,6 +105,12 @@ class Database:
         """Create or open the file, apply pragmas and migrations, start the writer; return the
         migration versions applied."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_conn, applied = self._connect_writer()
+        self._writer = threading.Thread(target=self._run, name="ledgrab-db-writer", daemon=True)
+        self._writer.start()
+        return applied
+
+    def _connect_writer(self) -> tuple[sqlite3.Connection, list[int]]:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             self._configure_writer(conn)
@@ -103,10 +118,7 @@ class Database:
         except BaseException:
             conn.close()
             raise
-        self._write_conn = conn
-        self._writer = threading.Thread(target=self._run, name="ledgrab-db-writer", daemon=True)
-        self._writer.start()
-        return applied
+        return conn, applied
 
     def _configure_writer(self, conn: sqlite3.Connection) -> None:
         # Must precede the first table: lets retention hand freed pages back to the file system.
@@ -196,7 +208,7 @@ class Database:
             while not self._tasks and not self._wake and not self._stopping:
                 deadlines = [d for d in (s.due_at() for s in self._sources) if d is not None]
                 if deadlines:
-                    remaining = min(deadlines) - time.monotonic()
+                    remaining = min(deadlines) - self._clock()
                     if remaining <= 0:
                         return None
                     self._cond.wait(remaining)
@@ -210,6 +222,13 @@ class Database:
         assert conn is not None
         while True:
             task = self._next_task()
+            if isinstance(task, _SwapTask):
+                try:
+                    conn = self._write_conn = self._swap(conn, task)
+                except BaseException as exc:  # neither file could be reopened
+                    self._abandon(task, exc)
+                    return
+                continue
             if task is not None:
                 self._run_task(conn, task)
                 continue
@@ -263,7 +282,7 @@ class Database:
         return tokens
 
     def _commit_batches(self, conn: sqlite3.Connection, *, only_due: bool) -> None:
-        now = time.monotonic()
+        now = self._clock()
         due = [s.due_at() for s in self._sources]
         if not any(d is not None and (not only_due or d <= now) for d in due):
             return
@@ -286,22 +305,94 @@ class Database:
     def _note_failure(self, exc: BaseException) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
 
+    # -- replacing the file (restore) --------------------------------------------------------
+
+    def submit_swap(
+        self, replace: Callable[[Path], Callable[[], None] | None]
+    ) -> concurrent.futures.Future[list[int]]:
+        """Queue a file swap: writes queued before it land in the old file, later ones in the new.
+
+        On the writer thread, once pending batches are committed and no connection to the file
+        is open (a renamed-but-open SQLite file would pair with the wrong -wal), `replace(path)`
+        changes the file and may return an undo. The new file is opened and migrated (the
+        result: versions applied). If that fails, the undo runs, the old file is reopened and
+        the error is raised. The Database object, its batch sources and its holders stay valid.
+        """
+        future: concurrent.futures.Future[list[int]] = concurrent.futures.Future()
+        with self._cond:
+            if self._stopping or self._writer is None:
+                raise DatabaseClosedError("the database is closed")
+            self._tasks.append(_SwapTask(replace, (), future))
+            self._cond.notify()
+        return future
+
+    async def swap_file(self, replace: Callable[[Path], Callable[[], None] | None]) -> list[int]:
+        return await asyncio.wrap_future(self.submit_swap(replace))
+
+    def _swap(self, conn: sqlite3.Connection, task: _Task) -> sqlite3.Connection:
+        if not task.future.set_running_or_notify_cancel():
+            return conn
+        self._commit_batches(conn, only_due=False)
+        self._pause_reads()
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()  # the last connection: the WAL is folded into the file and removed
+            try:
+                undo = task.fn(self.path)
+            except BaseException as exc:
+                task.future.set_exception(exc)
+                return self._connect_writer()[0]
+            try:
+                new_conn, applied = self._connect_writer()
+            except BaseException as exc:
+                if undo is not None:
+                    undo()
+                task.future.set_exception(exc)
+                return self._connect_writer()[0]
+            task.future.set_result(applied)
+            return new_conn
+        finally:
+            self._read_gate.resume()
+
+    def _abandon(self, task: _Task, exc: BaseException) -> None:
+        """The writer cannot go on: fail the swap and everything queued instead of hanging."""
+        log.critical("database file could not be reopened after a swap: %s", exc)
+        self._note_failure(exc)
+        self._write_conn = None
+        with self._cond:
+            self._stopping = True
+            queued = list(self._tasks)
+            self._tasks.clear()
+        for pending in (task, *queued):
+            if not pending.future.done():
+                pending.future.set_exception(DatabaseClosedError(f"the database is lost: {exc}"))
+
+    def _pause_reads(self) -> None:
+        self._read_gate.pause()
+        with self._read_conns_lock:
+            for conn in self._read_conns:
+                conn.close()
+            self._read_conns.clear()
+
     # -- reads -------------------------------------------------------------------------------
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._read_local, "conn", None)
-        if conn is None:
+        if conn is None or self._read_local.generation != self._read_gate.generation:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA temp_store = MEMORY")
             self._read_local.conn = conn
+            self._read_local.generation = self._read_gate.generation
             with self._read_conns_lock:
                 self._read_conns.append(conn)
         return conn
 
     def _read_call(self, fn: Callable[..., T], args: tuple) -> T:
-        return fn(self._reader(), *args)
+        with self._read_gate.reading():
+            return fn(self._reader(), *args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on a read-only connection in a reader thread."""
@@ -349,6 +440,12 @@ class Database:
         dest = Path(dest)
         partial = dest.with_name(dest.name + ".partial")
         partial.unlink(missing_ok=True)
+        with self._read_gate.reading():
+            self._copy_to(partial)
+        os.replace(partial, dest)
+        return dest
+
+    def _copy_to(self, partial: Path) -> None:
         source = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             target = sqlite3.connect(partial, isolation_level=None)
@@ -361,8 +458,6 @@ class Database:
                 target.close()
         finally:
             source.close()
-        os.replace(partial, dest)
-        return dest
 
     async def backup_to(self, dest: str | os.PathLike[str]) -> Path:
         return await asyncio.to_thread(self.backup_to_blocking, dest)

@@ -74,3 +74,15 @@ def test_disabled_records_nothing_unless_bypassed(tmp_path):
         assert recorder.record("system", "x.y", message="off") is None
         assert recorder.record("system", "x.z", message="on", _bypass_enabled=True) is not None
     assert [a for _, a in rows(path)] == ["x.z"]
+
+
+def test_a_clock_stepped_back_does_not_reorder_the_log(tmp_path):
+    now = [1_800_000_000.0]
+    with open_recorder(tmp_path / "a.db", wall_clock=lambda: now[0]) as (_db, recorder):
+        first = recorder.record("system", "x.y", message="before the step")
+        now[0] -= 3600  # NTP corrects a clock that ran an hour ahead
+        second = recorder.record("system", "x.y", message="after the step")
+        now[0] += 7200
+        third = recorder.record("system", "x.y", message="clock ahead again")
+    assert second.ts == first.ts  # held at the newest time seen, never earlier
+    assert third.ts > second.ts

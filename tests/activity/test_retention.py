@@ -100,3 +100,29 @@ def test_start_and_stop_inside_a_loop(tmp_path):
             await retention.stop()
 
         asyncio.run(main())
+
+
+def test_totals_stay_exact_after_pruning(tmp_path):
+    from datetime import timedelta
+
+    from ledgrab.storage.activity_log import ActivityLogFilters, ActivityLogRepository
+
+    path = tmp_path / "a.db"
+    settings = ActivityLogSettings(commit_interval_s=300, max_batch=13, max_entries=40)
+    with open_recorder(path, settings) as (db, recorder):
+        retention = _with_retention(db, recorder, settings, prune_batch=7)
+        entries = [recorder.record("system", "t.e", message=str(i)) for i in range(150)]
+        recorder.flush_blocking()
+        wait_for(lambda: retention.due_at() is None, what="retention to catch up")
+        db.remove_batch_source(retention)
+        repo = ActivityLogRepository
+        since = entries[120].ts
+        for filters in (
+            ActivityLogFilters(),
+            ActivityLogFilters(since=since),
+            ActivityLogFilters(until=since),
+            ActivityLogFilters(since=since, until=since + timedelta(microseconds=5)),
+        ):
+            counted = db.read_blocking(repo.count, filters)
+            listed = db.read_blocking(repo.fetch_rows, filters, 1000)
+            assert counted == len(listed), filters

@@ -36,6 +36,21 @@ class LiveServer:
     def __init__(self, data_dir: Path, environ: dict[str, str] | None = None, **overrides: Any):
         self.data_dir = Path(data_dir)
         env = {"LEDGRAB_DATA_DIR": str(self.data_dir), **(environ or {})}
+        # Nothing a test starts may touch the LAN: mDNS is off unless a test turns it on, and
+        # then on loopback only; capture sockets bind and join multicast on loopback.
+        overrides["discovery"] = {
+            "enabled": False,
+            "interfaces": ["127.0.0.1"],
+            **overrides.get("discovery", {}),
+        }
+        # Device checks would resolve names and call devices that other tests create; a test
+        # that wants them turns them on with loopback devices only.
+        overrides["health"] = {"enabled": False, **overrides.get("health", {})}
+        overrides["capture"] = {
+            "bind_host": "127.0.0.1",
+            "multicast_interface": "127.0.0.1",
+            **overrides.get("capture", {}),
+        }
         self.settings: Settings = load_settings(
             overrides={"host": "127.0.0.1", "port": 0, **overrides}, environ=env
         )
@@ -64,9 +79,11 @@ class LiveServer:
             headers["Authorization"] = f"Bearer {key}"
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
 
-    def start(self) -> LiveServer:
+    def start(self, port: int = 0) -> LiveServer:
+        """Serve on `port` (0: any free one); a fixed port lets a test restart "the same" server."""
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
         sock.listen(64)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_config=None, lifespan="on", access_log=False)

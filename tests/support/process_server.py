@@ -22,7 +22,15 @@ class ServeProcess:
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.env = {**os.environ, "LEDGRAB_DATA_DIR": str(self.data_dir), **(env or {})}
+        # mDNS would browse (multicast) on every interface: a test server keeps it off, and on
+        # loopback should a test turn it on.
+        self.env = {
+            **os.environ,
+            "LEDGRAB_DATA_DIR": str(self.data_dir),
+            "LEDGRAB_DISCOVERY_ENABLED": "false",
+            "LEDGRAB_DISCOVERY_INTERFACES": "127.0.0.1",
+            **(env or {}),
+        }
         self.lines: list[str] = []
         self.proc: subprocess.Popen | None = None
         self.base_url = ""

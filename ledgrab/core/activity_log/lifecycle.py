@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from ledgrab.config import ActivityConfig
+from ledgrab.core.activity_log.auth_failures import AuthFailureLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder, set_module_recorder
 from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.activity_log.settings import (
@@ -12,6 +13,9 @@ from ledgrab.core.activity_log.settings import (
     ActivityLogSettings,
     settings_from_stored,
 )
+from ledgrab.core.activity_log.sources import BusActivitySource, EntityActivitySource
+from ledgrab.core.event_bus import EventBus
+from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.database import Database
 
 __all__ = ["ActivityLog", "save_settings"]
@@ -20,12 +24,17 @@ __all__ = ["ActivityLog", "save_settings"]
 class ActivityLog:
     """The recorder and the retention engine of one running server."""
 
-    def __init__(self, recorder: ActivityRecorder, retention: RetentionEngine) -> None:
+    def __init__(
+        self, recorder: ActivityRecorder, retention: RetentionEngine, bus: EventBus
+    ) -> None:
         self.recorder = recorder
         self.retention = retention
+        self.entities = EntityActivitySource(recorder, bus)
+        self.bus_source = BusActivitySource(recorder, bus)
+        self.auth_failures = AuthFailureLog(recorder)
 
     @classmethod
-    async def start(cls, db: Database, bus: object, config: ActivityConfig) -> ActivityLog:
+    async def start(cls, db: Database, bus: EventBus, config: ActivityConfig) -> ActivityLog:
         """Settings stored by an earlier run (`enabled` included) apply before the first entry."""
         settings = settings_from_stored(await db.get_setting(SETTINGS_KEY, {}))
         recorder = ActivityRecorder(
@@ -37,6 +46,7 @@ class ActivityLog:
             retry_min_s=config.retry_min_s,
             retry_max_s=config.retry_max_s,
         )
+        recorder.continue_after(await db.read(ActivityLogRepository.newest_ts))
         db.add_batch_source(recorder)
         retention = RetentionEngine(
             db,
@@ -47,7 +57,10 @@ class ActivityLog:
         )
         retention.start()
         set_module_recorder(recorder)
-        return cls(recorder, retention)
+        activity = cls(recorder, retention, bus)
+        activity.bus_source.start()
+        activity.auth_failures.start()
+        return activity
 
     async def apply(self, db: Database, settings: ActivityLogSettings) -> None:
         """Persist (durably) and apply new settings."""
@@ -56,6 +69,10 @@ class ActivityLog:
         self.retention.apply_settings(settings)
 
     async def stop_retention(self) -> None:
+        """Stop the sources (pending auth-failure counts are recorded), then retention."""
+        await self.bus_source.stop()
+        await self.auth_failures.stop()
+        self.entities.close()
         await self.retention.stop()
 
     def detach(self) -> None:

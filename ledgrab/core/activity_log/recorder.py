@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -21,6 +21,7 @@ from ledgrab.storage.activity_log import (
     ActivityLogRepository,
     Category,
     Severity,
+    from_us,
 )
 
 __all__ = ["ActivityRecorder", "RecorderStatus", "get_module_recorder", "set_module_recorder"]
@@ -36,8 +37,13 @@ _URGENT_SEVERITIES = frozenset({Severity.ERROR, Severity.CRITICAL})
 _CONTROL = {c: " " for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]}
 
 
+_HAS_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: object, limit: int) -> str:
-    value = str(text).translate(_CONTROL)
+    value = text if type(text) is str else str(text)
+    if _HAS_CONTROL.search(value):  # rare: a search is 10x cheaper than translating every text
+        value = value.translate(_CONTROL)
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -94,6 +100,12 @@ class ActivityRecorder:
         self._dropped_unreported = 0
         self.written_total = 0
         self.commits = 0
+        self._last_ts_us = 0
+
+    def continue_after(self, ts_us: int | None) -> None:
+        """Start no earlier than the newest stored entry (called once at startup)."""
+        if ts_us is not None:
+            self._last_ts_us = max(self._last_ts_us, ts_us)
 
     def apply_settings(self, settings: ActivityLogSettings) -> None:
         self.settings = settings
@@ -137,6 +149,8 @@ class ActivityRecorder:
             return None
 
     def _record(self, category, action, severity, actor, etype, eid, ename, message, metadata):
+        # Never earlier than the entry before: a clock stepped back (NTP on a board without
+        # an RTC) must not reorder the log, and time filters rely on ts growing with seq.
         ts_us = int(self._wall() * 1_000_000)
         meta_json = msgspec.json.encode(metadata or {})
         if len(meta_json) > MAX_METADATA_BYTES:
@@ -164,6 +178,10 @@ class ActivityRecorder:
                 self.dropped_total += 1
                 self._dropped_unreported += 1
                 return None
+            if ts_us < self._last_ts_us:
+                ts_us = self._last_ts_us
+                row = (row[0], ts_us, *row[2:])
+            self._last_ts_us = ts_us
             now = self._clock()
             self._pending.append((row, now))
             if urgent:
@@ -173,7 +191,7 @@ class ActivityRecorder:
             self._db.wake()
         entry = ActivityLogEntry(
             id=entry_id,
-            ts=datetime.fromtimestamp(ts_us / 1_000_000, UTC),
+            ts=from_us(ts_us),
             category=category,
             action=action,
             severity=severity,

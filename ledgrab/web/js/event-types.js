@@ -9,9 +9,11 @@ export const EVENT_TYPES = new Set([
   "target_stopped",
   "target_state",
   "device_state",
+  "device_health",
   "device_discovered",
   "device_lost",
   "capture_started",
   "capture_stopped",
   "server_shutting_down",
+  "database_restored",
 ]);

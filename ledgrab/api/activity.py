@@ -1,0 +1,242 @@
+"""/api/v1/activity: list (8 filters, keyset pages), get, stats, settings, clear and export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, delete, get, put
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
+
+from ledgrab.api.activity_export import FORMATS, export_filename, export_stream
+from ledgrab.config import Settings
+from ledgrab.core.activity_log.context import current_actor
+from ledgrab.core.activity_log.lifecycle import ActivityLog
+from ledgrab.core.activity_log.recorder import ActivityRecorder
+from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.storage.activity_log import (
+    ActivityLogEntry,
+    ActivityLogFilters,
+    ActivityLogPage,
+    ActivityLogRepository,
+    Category,
+    InvalidCursorError,
+    Severity,
+)
+from ledgrab.storage.database import Database
+
+__all__ = ["ActivityController", "ActivityStats"]
+
+_CATEGORY = QueryParameter(description="repeatable: entity, auth, device, system")
+_SEVERITY = QueryParameter(description="repeatable: info, warning, error, critical")
+_TIME = "ISO 8601 with a UTC offset, e.g. 2026-05-01T12:00:00+02:00"
+
+
+class ActivityStats(msgspec.Struct):
+    total: int
+    by_category: dict[str, int]
+    by_severity: dict[str, int]
+    oldest: datetime | None
+    newest: datetime | None
+    database_bytes: int
+    database_free_bytes: int
+    pending: int
+    dropped: int
+    state: str
+    reason: str | None
+
+
+def build_filters(
+    category: list[Category] | None,
+    severity: list[Severity] | None,
+    actor: str | None,
+    entity_type: str | None,
+    entity_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    message_like: str | None,
+) -> ActivityLogFilters:
+    """Query parameters -> filters; 400 with the reason when they cannot mean anything."""
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise HTTPException(status_code=400, detail=f"{name} needs a UTC offset: {_TIME}")
+    if since is not None and until is not None and since > until:
+        raise HTTPException(status_code=400, detail="since is after until: nothing can match")
+    return ActivityLogFilters(
+        categories=tuple(category) if category else None,
+        severities=tuple(severity) if severity else None,
+        actor=actor,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        since=since,
+        until=until,
+        message_like=message_like or None,
+    )
+
+
+class ActivityController(Controller):
+    path = "/activity"
+    tags = ["activity"]
+
+    @get("/", summary="Activity entries, newest first, filtered, keyset-paged")
+    async def list_entries(
+        self,
+        db: NamedDependency[Database],
+        category: Annotated[list[Category] | None, _CATEGORY] = None,
+        severity: Annotated[list[Severity] | None, _SEVERITY] = None,
+        actor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        entity_type: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        entity_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        since: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
+        until: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
+        message_like: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    ) -> ActivityLogPage:
+        filters = build_filters(
+            category, severity, actor, entity_type, entity_id, since, until, message_like
+        )
+        try:
+            return await db.read(ActivityLogRepository.query, filters, limit, cursor)
+        except InvalidCursorError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+
+    @get("/export", summary="Every matching entry as csv, json or ndjson (streamed)")
+    async def export(
+        self,
+        db: NamedDependency[Database],
+        format: Annotated[str, QueryParameter(pattern="^(csv|json|ndjson)$")] = "csv",
+        category: Annotated[list[Category] | None, _CATEGORY] = None,
+        severity: Annotated[list[Severity] | None, _SEVERITY] = None,
+        actor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        entity_type: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        entity_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        since: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
+        until: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
+        message_like: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Stream:
+        filters = build_filters(
+            category, severity, actor, entity_type, entity_id, since, until, message_like
+        )
+        media_type, extension = FORMATS[format]
+        return Stream(
+            export_stream(db, filters, format),
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{export_filename(extension)}"'},
+        )
+
+    @get("/stats", summary="Counts per category and severity, time span, size, writer state")
+    async def stats(
+        self, db: NamedDependency[Database], activity_recorder: NamedDependency[ActivityRecorder]
+    ) -> ActivityStats:
+        figures = await db.read(ActivityLogRepository.stats)
+        status = activity_recorder.status()
+        return ActivityStats(
+            **figures,
+            pending=status.pending,
+            dropped=status.dropped_total,
+            state=status.state,
+            reason=status.reason,
+        )
+
+    @get("/settings", summary="Activity-log settings", sync_to_thread=False)
+    def get_settings(
+        self, activity_recorder: NamedDependency[ActivityRecorder]
+    ) -> ActivityLogSettings:
+        return activity_recorder.settings
+
+    @put("/settings", summary="Change activity-log settings (only the fields sent change)")
+    async def put_settings(
+        self,
+        db: NamedDependency[Database],
+        activity: NamedDependency[ActivityLog],
+        settings: NamedDependency[Settings],
+        data: JSONBody[dict[str, Any]],
+    ) -> ActivityLogSettings:
+        current = activity.recorder.settings
+        merged = _validated(current, data, settings.activity.max_pending)
+        changed = sorted(k for k in data if getattr(current, k) != getattr(merged, k))
+        if changed:
+            await activity.apply(db, merged)
+            activity.recorder.record(
+                "system",
+                "activity.settings_changed",
+                entity_type="settings",
+                entity_id="activity_log",
+                entity_name="Activity log",
+                message=f"Activity-log settings changed: {', '.join(changed)}",
+                metadata={"fields": changed},
+                _bypass_enabled=True,
+            )
+        return merged
+
+    @delete("/", summary="Clear the log (the clearing itself is its first new entry)")
+    async def clear(
+        self, db: NamedDependency[Database], activity_recorder: NamedDependency[ActivityRecorder]
+    ) -> None:
+        actor = current_actor.get()
+        await db.write(_clear, activity_recorder, actor)
+
+    @get("/{entry_id:str}", summary="One activity entry")
+    async def get_entry(
+        self, db: NamedDependency[Database], entry_id: FromPath[str]
+    ) -> ActivityLogEntry:
+        entry = await db.read(ActivityLogRepository.get, entry_id)
+        if entry is None:
+            raise NotFoundException(f"no activity entry with id {entry_id!r}")
+        return entry
+
+
+def _validated(
+    current: ActivityLogSettings, changes: dict[str, Any], max_pending: int
+) -> ActivityLogSettings:
+    fields = ActivityLogSettings.__struct_fields__
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise HTTPException(
+            status_code=422,
+            detail=f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}",
+        )
+    for name, value in changes.items():
+        try:
+            msgspec.convert({name: value}, ActivityLogSettings)
+        except msgspec.ValidationError:
+            allowed = _allowed(name)
+            raise HTTPException(
+                status_code=422, detail=f"{name} = {value!r} is out of range: allowed {allowed}"
+            ) from None
+    merged = msgspec.structs.replace(current, **changes)
+    if merged.max_batch > max_pending:
+        raise HTTPException(
+            status_code=422,
+            detail=f"max_batch = {merged.max_batch} is out of range: allowed 1..{max_pending} "
+            "(the recorder's max_pending)",
+        )
+    return merged
+
+
+def _allowed(name: str) -> str:
+    if name == "enabled":
+        return "true or false"
+    info = msgspec.inspect.type_info(ActivityLogSettings)
+    kind = next(f.type for f in info.fields if f.name == name)
+    kind = getattr(kind, "type", kind)  # Annotated description wraps the number type
+    return f"{kind.ge}..{kind.le}"
+
+
+def _clear(conn: Any, recorder: ActivityRecorder, actor: str) -> None:
+    """In one transaction: empty the table, drop what waited, and write the clearing entry
+    (it rides on this very commit, so it is the first entry of the new log)."""
+    removed = ActivityLogRepository.clear(conn) + recorder.discard_pending()
+    recorder.record(
+        "system",
+        "activity.cleared",
+        actor=actor,
+        message=f"Activity log cleared by {actor} ({removed} entries removed)",
+        metadata={"removed": removed},
+        _bypass_enabled=True,
+    )

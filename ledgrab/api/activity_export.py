@@ -1,0 +1,75 @@
+"""Activity export bodies: CSV (RFC 4180, formula-safe), JSON array, NDJSON; streamed in chunks."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from ledgrab.storage.activity_log import ActivityLogEntry, ActivityLogFilters, ActivityLogRepository
+
+__all__ = ["FIELDS", "FORMATS", "csv_cell", "export_filename", "export_stream"]
+
+FORMATS = {
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "json": ("application/json", "json"),
+    "ndjson": ("application/x-ndjson", "ndjson"),
+}
+FIELDS = ActivityLogEntry.__struct_fields__
+# Rows per read and per chunk sent: memory stays flat whatever the size of the log.
+CHUNK_ROWS = 500
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_encoder = msgspec.json.Encoder()
+
+
+def export_filename(extension: str) -> str:
+    return f"ledgrab-activity-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.{extension}"
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = value if isinstance(value, str) else _encoder.encode(value).decode()
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_chunk(entries: list[ActivityLogEntry], header: bool) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if header:
+        writer.writerow(FIELDS)
+    for entry in entries:
+        writer.writerow([csv_cell(getattr(entry, name)) for name in FIELDS])
+    return buffer.getvalue().encode()
+
+
+async def export_stream(db: Any, filters: ActivityLogFilters, fmt: str) -> AsyncIterator[bytes]:
+    chunk: list[ActivityLogEntry] = []
+    first = True
+    if fmt == "json":
+        yield b"["
+    async for entry in ActivityLogRepository.iter_export(db, filters, CHUNK_ROWS):
+        chunk.append(entry)
+        if len(chunk) >= CHUNK_ROWS:
+            yield _encode(chunk, fmt, first)
+            chunk, first = [], False
+    if chunk or (first and fmt == "csv"):
+        yield _encode(chunk, fmt, first)
+    if fmt == "json":
+        yield b"]"
+
+
+def _encode(entries: list[ActivityLogEntry], fmt: str, first: bool) -> bytes:
+    if fmt == "csv":
+        return _csv_chunk(entries, header=first)
+    if fmt == "ndjson":
+        return b"".join(_encoder.encode(e) + b"\n" for e in entries)
+    body = b",".join(_encoder.encode(e) for e in entries)
+    return body if first else b"," + body

@@ -1,0 +1,134 @@
+"""/api/v1/system/backup, /restore and /backup/auto: download, upload-and-restore, schedule."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from litestar import Controller, Request, get, post, put
+from litestar.background_tasks import BackgroundTask
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
+from litestar.params import JSONBody, QueryParameter
+from litestar.response import File
+
+from ledgrab.core.backup.auto_backup import (
+    AutoBackup,
+    AutoBackupConfig,
+    AutoBackupError,
+    AutoBackupStatus,
+    BackupFile,
+)
+from ledgrab.core.backup.check import BackupRejected
+from ledgrab.core.backup.service import (
+    BackupBusyError,
+    BackupService,
+    NoSpaceError,
+    RestoreFailedError,
+    RestoreResult,
+    UploadTooLargeError,
+)
+
+__all__ = ["BackupController"]
+
+SQLITE_MEDIA_TYPE = "application/vnd.sqlite3"
+
+
+async def _unlink(path: anyio.Path) -> None:
+    await path.unlink(missing_ok=True)
+
+
+class BackupController(Controller):
+    path = "/system"
+    tags = ["backup"]
+
+    @get(
+        "/backup",
+        summary="Download a consistent snapshot of the whole database (configuration and log)",
+        media_type=SQLITE_MEDIA_TYPE,
+    )
+    async def download(self, backup: NamedDependency[BackupService]) -> File:
+        try:
+            path, name = await backup.snapshot_for_download()
+        except BackupBusyError as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        return File(
+            path=path,
+            filename=name,
+            media_type=SQLITE_MEDIA_TYPE,
+            background=BackgroundTask(_unlink, anyio.Path(path)),
+        )
+
+    @post(
+        "/restore",
+        summary="Upload a backup (the raw .db file as the body) and make it the live database",
+        description="Checked before anything changes; a bad file gets a 400 saying what is wrong. "
+        "Targets stop, the file is swapped, targets with auto_start start again. API keys "
+        "become those of the backup (keys from the configuration stay).",
+        request_max_body_size=None,  # the service enforces [backup] max_upload_bytes itself
+        status_code=200,
+    )
+    async def restore(
+        self,
+        request: Request,
+        backup: NamedDependency[BackupService],
+        name: Annotated[
+            str, QueryParameter(max_length=200, description="file name, for the log")
+        ] = "upload",
+        origin: Annotated[
+            str | None,
+            QueryParameter(max_length=64, description="echoed in the database_restored event"),
+        ] = None,
+    ) -> RestoreResult:
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            raise HTTPException(
+                status_code=415,
+                detail="send the backup file itself as the request body "
+                "(curl --data-binary @backup.db), not as a form upload",
+            )
+        limit = backup.settings.max_upload_bytes
+        if (request.content_length or 0) > limit:
+            raise HTTPException(
+                status_code=413,
+                detail=f"the upload is larger than the limit of {limit} bytes "
+                "([backup] max_upload_bytes)",
+            )
+        try:
+            return await backup.restore_upload(
+                request.stream(), request.content_length, name, origin=origin
+            )
+        except UploadTooLargeError as exc:
+            raise HTTPException(status_code=413, detail=str(exc)) from None
+        except NoSpaceError as exc:
+            raise HTTPException(status_code=507, detail=f"not restored: {exc}") from None
+        except BackupRejected as exc:
+            raise HTTPException(
+                status_code=400, detail=f"not restored: {exc}", extra={"reason": exc.kind}
+            ) from None
+        except BackupBusyError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        except RestoreFailedError as exc:
+            raise HTTPException(status_code=500, detail=str(exc)) from None
+
+    @get("/backup/auto", summary="Auto-backup settings, state and the backups kept")
+    async def auto_status(self, auto_backup: NamedDependency[AutoBackup]) -> AutoBackupStatus:
+        return await auto_backup.status()
+
+    @put("/backup/auto", summary="Change auto-backup settings (persisted, applied at once)")
+    async def auto_configure(
+        self, auto_backup: NamedDependency[AutoBackup], data: JSONBody[AutoBackupConfig]
+    ) -> AutoBackupStatus:
+        try:
+            await auto_backup.configure(data)
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        return await auto_backup.status()
+
+    @post("/backup/auto/run", summary="Make an auto-backup now (with the saved settings)")
+    async def auto_run(self, auto_backup: NamedDependency[AutoBackup]) -> BackupFile:
+        try:
+            path = await auto_backup.run_once()
+        except AutoBackupError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        status = await auto_backup.status()
+        return next(b for b in status.backups if b.name == path.name)

@@ -1,0 +1,56 @@
+"""Shared pieces of the entity routes: read-only fields, merging a PATCH, the 4xx errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+
+from ledgrab.storage.entities import Entity, EntityKind, EntityStore
+
+__all__ = [
+    "READ_ONLY",
+    "changed_fields",
+    "conflict",
+    "in_use_detail",
+    "invalid",
+    "require",
+    "without_read_only",
+]
+
+# Fields a client may send back unchanged (a GET body PATCHed whole) but never sets.
+READ_ONLY = frozenset({"id", "created_at", "updated_at", "running"})
+
+
+def without_read_only(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in READ_ONLY}
+
+
+def invalid(kind: str, reason: str) -> ValidationException:
+    return ValidationException(detail=f"invalid {kind}: {reason}")
+
+
+def conflict(detail: str) -> HTTPException:
+    return HTTPException(status_code=409, detail=detail)
+
+
+def require(store: EntityStore, kind: EntityKind, entity_id: str) -> Entity:
+    entity = store.get(kind, entity_id)
+    if entity is None:
+        raise NotFoundException(detail=f"{kind} {entity_id!r} does not exist")
+    return entity
+
+
+def changed_fields(before: Any, after: Any) -> list[str]:
+    """Names (never values) of the top-level fields whose values differ."""
+    old, new = msgspec.to_builtins(before), msgspec.to_builtins(after)
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
+def in_use_detail(kind: str, users: list[Entity], is_running: Callable[[str], bool]) -> str:
+    names = ", ".join(
+        f"{t.name!r} ({t.id}{', running' if is_running(t.id) else ''})" for t in users
+    )
+    return f"the {kind} is used by target {names}; delete that target or point it elsewhere first"

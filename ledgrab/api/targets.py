@@ -1,0 +1,164 @@
+"""/api/v1/targets: CRUD, POST start|stop, GET state (running, fps, frames, errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from ledgrab.api.entity_common import (
+    changed_fields,
+    conflict,
+    invalid,
+    require,
+    without_read_only,
+)
+from ledgrab.core.entity_events import fire_entity_event
+from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.models import TargetConfig
+from ledgrab.core.processing.processor_manager import EngineError, ProcessorManager
+from ledgrab.core.processing.target_runner import TargetState
+from ledgrab.storage.entities import Entity, EntityStore
+
+__all__ = ["TargetController"]
+
+
+def _decode(entities: EntityStore, raw: dict[str, Any]) -> TargetConfig:
+    try:
+        config = msgspec.convert(raw, TargetConfig)
+    except msgspec.ValidationError as exc:
+        raise invalid("target", str(exc)) from None
+    if entities.get("device", config.device_id) is None:
+        raise invalid("target", f"device_id {config.device_id!r} names no device")
+    if entities.get("source", config.source_id) is None:
+        raise invalid("target", f"source_id {config.source_id!r} names no source")
+    return config
+
+
+def _shape(entity: Entity, engine: ProcessorManager) -> dict[str, Any]:
+    return {**entity.to_dict(), "running": engine.is_running(entity.id)}
+
+
+class TargetController(Controller):
+    path = "/targets"
+    tags = ["targets"]
+
+    @get("/", summary="List targets", sync_to_thread=False)
+    def list_targets(
+        self, entities: NamedDependency[EntityStore], engine: NamedDependency[ProcessorManager]
+    ) -> list[dict[str, Any]]:
+        return [_shape(e, engine) for e in entities.all("target")]
+
+    @post("/", summary="Create a target (a device fed by a source)")
+    async def create_target(
+        self,
+        entities: NamedDependency[EntityStore],
+        engine: NamedDependency[ProcessorManager],
+        bus: NamedDependency[EventBus],
+        data: JSONBody[dict[str, Any]],
+    ) -> dict[str, Any]:
+        async with entities.lock:
+            config = _decode(entities, without_read_only(data))
+            entity = await entities.create("target", config)
+        fire_entity_event(
+            bus, "target", "created", entity.id, entity_name=entity.name, changed_fields=data
+        )
+        return _shape(entity, engine)
+
+    @get("/{target_id:str}", summary="One target", sync_to_thread=False)
+    def get_target(
+        self,
+        entities: NamedDependency[EntityStore],
+        engine: NamedDependency[ProcessorManager],
+        target_id: FromPath[str],
+    ) -> dict[str, Any]:
+        return _shape(require(entities, "target", target_id), engine)
+
+    @patch("/{target_id:str}", summary="Change a target; a running one follows at once")
+    async def update_target(
+        self,
+        entities: NamedDependency[EntityStore],
+        engine: NamedDependency[ProcessorManager],
+        bus: NamedDependency[EventBus],
+        target_id: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+    ) -> dict[str, Any]:
+        async with entities.lock:
+            current = require(entities, "target", target_id)
+            merged = {**msgspec.to_builtins(current.config), **without_read_only(data)}
+            config = _decode(entities, merged)
+            changed = changed_fields(current.config, config)
+            entity = await entities.update("target", target_id, config) if changed else current
+            if changed:
+                try:
+                    await engine.target_changed(target_id)
+                except EngineError as exc:
+                    raise conflict(str(exc)) from None
+        if changed:
+            fire_entity_event(
+                bus, "target", "updated", target_id, entity_name=entity.name, changed_fields=changed
+            )
+        return _shape(entity, engine)
+
+    @delete("/{target_id:str}", summary="Delete a target (stopping it first)", status_code=204)
+    async def delete_target(
+        self,
+        entities: NamedDependency[EntityStore],
+        engine: NamedDependency[ProcessorManager],
+        bus: NamedDependency[EventBus],
+        target_id: FromPath[str],
+    ) -> None:
+        async with entities.lock:
+            require(entities, "target", target_id)
+            await engine.stop(target_id, "deleted")
+            entity = await entities.delete("target", target_id)
+            engine.forget(target_id)
+        fire_entity_event(bus, "target", "deleted", target_id, entity_name=entity.name)
+
+    @post("/{target_id:str}/start", summary="Start the frame loop", status_code=200)
+    async def start_target(
+        self,
+        entities: NamedDependency[EntityStore],
+        engine: NamedDependency[ProcessorManager],
+        bus: NamedDependency[EventBus],
+        target_id: FromPath[str],
+    ) -> TargetState:
+        entity = require(entities, "target", target_id)
+        was_running = engine.is_running(target_id)
+        try:
+            state = await engine.start(target_id)
+        except EngineError as exc:
+            raise conflict(str(exc)) from None
+        if not was_running:
+            fire_entity_event(bus, "target", "started", target_id, entity_name=entity.name)
+        return state
+
+    @post("/{target_id:str}/stop", summary="Stop the frame loop", status_code=200)
+    async def stop_target(
+        self,
+        entities: NamedDependency[EntityStore],
+        engine: NamedDependency[ProcessorManager],
+        bus: NamedDependency[EventBus],
+        target_id: FromPath[str],
+    ) -> TargetState:
+        entity = require(entities, "target", target_id)
+        was_running = engine.is_running(target_id)
+        state = await engine.stop(target_id)
+        if was_running:
+            fire_entity_event(bus, "target", "stopped", target_id, entity_name=entity.name)
+        return state
+
+    @get(
+        "/{target_id:str}/state", summary="Running, fps, frames sent, errors", sync_to_thread=False
+    )
+    def target_state(
+        self,
+        entities: NamedDependency[EntityStore],
+        engine: NamedDependency[ProcessorManager],
+        target_id: FromPath[str],
+    ) -> TargetState:
+        require(entities, "target", target_id)
+        return engine.state(target_id)

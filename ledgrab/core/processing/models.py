@@ -1,0 +1,35 @@
+"""Target and source configurations (msgspec Structs) and the stored-entity wrapper."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from ledgrab.core.devices.models import ColorOrder, Name
+
+__all__ = ["OnStop", "SourceConfig", "TargetConfig"]
+
+OnStop = Literal["black", "restore", "leave"]
+
+
+class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`params` is validated against the kind's Struct (effects/registry.py) before storing."""
+
+    name: Name
+    kind: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    params: dict[str, Any] = {}
+
+
+class TargetConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    device_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    source_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    fps: Annotated[int, msgspec.Meta(ge=1, le=120)] = 60
+    brightness: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
+    gamma: Annotated[float, msgspec.Meta(ge=1.0, le=3.0)] = 2.2
+    color_order: ColorOrder | None = None  # overrides the device's when set
+    auto_start: bool = False
+    # black: send one black frame; restore: hand the device back to its own state (WLED leaves
+    # realtime mode; others go black); leave: keep showing the last frame.
+    on_stop: OnStop = "black"

@@ -1,0 +1,193 @@
+"""ProcessorManager: starts, stops and reconfigures one TargetRunner per running target.
+
+The manager is the only owner of drivers and frame loops. Entity routes tell it what changed
+(`device_changed`, `source_changed`, `target_changed`); it applies target and source changes in
+place and restarts a target whose device changed. `resume()` starts auto_start targets at
+startup; `stop_all()` is the shutdown step DESIGN.md orders after `server.shutting_down`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from ledgrab.core.devices.base import DeviceDriver
+from ledgrab.core.devices.factory import DriverContext, create_driver
+from ledgrab.core.devices.models import DeviceConfig
+from ledgrab.core.effects.base import FrameSource
+from ledgrab.core.effects.registry import build_source, decode_params
+from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.models import SourceConfig
+from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner, TargetState
+from ledgrab.storage.entities import EntityStore
+
+__all__ = ["EngineError", "ProcessorManager"]
+
+log = logging.getLogger(__name__)
+DriverFactory = Callable[[DeviceConfig, DriverContext], DeviceDriver]
+
+
+class EngineError(RuntimeError):
+    """A target cannot be started as asked (missing device or source)."""
+
+
+class ProcessorManager:
+    def __init__(
+        self,
+        store: EntityStore,
+        bus: EventBus,
+        *,
+        timings: RunnerTimings | None = None,
+        context: DriverContext | None = None,
+        driver_factory: DriverFactory = create_driver,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._timings = timings or RunnerTimings()
+        self._context = context or DriverContext()
+        self._driver_factory = driver_factory
+        self._runners: dict[str, TargetRunner] = {}
+        # The final state of each stopped target, so its counters stay readable after a stop.
+        self._last_state: dict[str, TargetState] = {}
+        self._lock = asyncio.Lock()
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def runner(self, target_id: str) -> TargetRunner | None:
+        return self._runners.get(target_id)
+
+    def is_running(self, target_id: str) -> bool:
+        runner = self._runners.get(target_id)
+        return runner is not None and runner.running
+
+    def running_ids(self) -> list[str]:
+        return [tid for tid, r in self._runners.items() if r.running]
+
+    def state(self, target_id: str) -> TargetState:
+        runner = self._runners.get(target_id)
+        if runner is not None:
+            return runner.state()
+        if target_id in self._last_state:
+            return self._last_state[target_id]
+        entity = self._store.get("target", target_id)
+        fps = entity.config.fps if entity is not None else 0
+        return TargetState(
+            target_id=target_id,
+            running=False,
+            status="stopped",
+            fps=fps,
+            fps_effective=float(fps),
+            fps_limit_reason=None,
+            fps_measured=0.0,
+            frames_sent=0,
+            frames_skipped=0,
+            errors=0,
+            last_error=None,
+            late_ms_p99=None,
+            device=None,
+        )
+
+    # -- start / stop ------------------------------------------------------------------------
+
+    def _source_for(self, source_id: str) -> FrameSource:
+        entity = self._store.get("source", source_id)
+        if entity is None:
+            raise EngineError(f"source {source_id} does not exist")
+        config: SourceConfig = entity.config
+        return build_source(config.kind, decode_params(config.kind, config.params))
+
+    async def start(self, target_id: str) -> TargetState:
+        """Start the target's frame loop; starting a running target changes nothing."""
+        async with self._lock:
+            return await self._start(target_id)
+
+    async def _start(self, target_id: str) -> TargetState:
+        if self.is_running(target_id):
+            return self._runners[target_id].state()
+        target = self._store.get("target", target_id)
+        if target is None:
+            raise EngineError(f"target {target_id} does not exist")
+        device = self._store.get("device", target.config.device_id)
+        if device is None:
+            raise EngineError(f"device {target.config.device_id} does not exist")
+        for other in self._runners.values():
+            if other.running and other.device_id == device.id:
+                raise EngineError(
+                    f"device {device.name!r} is already driven by running target "
+                    f"{other.target_id}; stop that one first"
+                )
+        source = self._source_for(target.config.source_id)
+        driver = self._driver_factory(device.config, self._context)
+        runner = TargetRunner(
+            target_id, target.config, device.config, source, driver, self._bus, self._timings
+        )
+        self._last_state.pop(target_id, None)
+        self._runners[target_id] = runner
+        runner.start()
+        log.info("target %s (%s) started", target.name, target_id)
+        return runner.state()
+
+    async def stop(self, target_id: str, reason: str = "stopped") -> TargetState:
+        async with self._lock:
+            return await self._stop(target_id, reason)
+
+    def forget(self, target_id: str) -> None:
+        """Drop what is remembered about a deleted target."""
+        self._last_state.pop(target_id, None)
+
+    async def _stop(self, target_id: str, reason: str) -> TargetState:
+        runner = self._runners.pop(target_id, None)
+        if runner is not None:
+            await runner.stop(reason)
+            self._last_state[target_id] = runner.state()
+            log.info("target %s stopped (%s)", target_id, reason)
+        return self.state(target_id)
+
+    async def resume(self) -> list[str]:
+        """Start every auto_start target; one that fails is logged, the others still start."""
+        started = []
+        for target in self._store.all("target"):
+            if not target.config.auto_start:
+                continue
+            try:
+                await self.start(target.id)
+                started.append(target.id)
+            except Exception as exc:
+                log.error("auto-start of target %s failed: %s", target.name, exc)
+        return started
+
+    async def stop_all(self, reason: str = "shutdown") -> None:
+        async with self._lock:
+            await asyncio.gather(
+                *(self._stop(tid, reason) for tid in list(self._runners)),
+                return_exceptions=True,
+            )
+
+    # -- entity changes ----------------------------------------------------------------------
+
+    async def target_changed(self, target_id: str) -> None:
+        """The target's settings changed: apply in place, or restart if its device changed."""
+        async with self._lock:
+            runner = self._runners.get(target_id)
+            target = self._store.get("target", target_id)
+            if runner is None or target is None:
+                return
+            if runner.device_id != target.config.device_id:
+                await self._stop(target_id, "device changed")
+                await self._start(target_id)
+                return
+            runner.reconfigure(target.config, self._source_for(target.config.source_id))
+
+    async def source_changed(self, source_id: str) -> None:
+        async with self._lock:
+            for runner in self._runners.values():
+                if runner.config.source_id == source_id:
+                    runner.reconfigure(runner.config, self._source_for(source_id))
+
+    async def device_changed(self, device_id: str) -> None:
+        async with self._lock:
+            for target_id, runner in list(self._runners.items()):
+                if runner.device_id == device_id:
+                    await self._stop(target_id, "device changed")
+                    await self._start(target_id)

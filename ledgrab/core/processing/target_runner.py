@@ -1,0 +1,296 @@
+"""TargetRunner: one running target's frame loop: render, correct, send, pace, reconnect.
+
+Pacing uses absolute deadlines on the loop's monotonic clock (whole multiples of the frame
+interval), so the error of one wake-up does not carry into the next; a loop that falls a whole
+frame behind skips ahead instead of bursting frames to catch up. Frames are produced by a timer
+callback that re-arms itself (no task switch or future per frame: on a Pi Zero that overhead is
+most of a frame's cost); a task owns opening, backoff and reconnecting. A failing device is
+closed and reopened with exponential backoff; nothing raises out of the loop or blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ledgrab.core.devices.base import DeviceDriver, DriverError, DriverHealth
+from ledgrab.core.effects.base import FrameSource
+from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.models import TargetConfig
+from ledgrab.core.processing.pipeline import Pipeline, wire_fps_limit
+
+__all__ = ["RunnerTimings", "TargetRunner", "TargetState"]
+
+log = logging.getLogger(__name__)
+
+
+class RunnerTimings(msgspec.Struct, frozen=True, kw_only=True):
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    state_interval_s: float = 1.0
+
+
+class TargetState(msgspec.Struct, kw_only=True):
+    target_id: str
+    running: bool
+    status: str  # stopped | running | reconnecting
+    fps: int
+    fps_effective: float
+    fps_limit_reason: str | None
+    fps_measured: float
+    frames_sent: int
+    frames_skipped: int
+    errors: int
+    last_error: str | None
+    late_ms_p99: float | None
+    device: DriverHealth | None
+
+
+def _p99(values: deque[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def _close_source(source: FrameSource) -> None:
+    """Release what a source holds (a capture source's UDP input); effects hold nothing."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as exc:  # releasing must not stop a stop
+            log.warning("closing a source failed: %s", exc)
+
+
+class TargetRunner:
+    def __init__(
+        self,
+        target_id: str,
+        config: TargetConfig,
+        device_config: Any,
+        source: FrameSource,
+        driver: DeviceDriver,
+        bus: EventBus,
+        timings: RunnerTimings,
+        *,
+        clock: Callable[[], float] | None = None,
+        scheduler: Callable[[float, Callable[[], None]], asyncio.Handle] | None = None,
+    ) -> None:
+        self.target_id = target_id
+        self.device_id = config.device_id
+        self.driver = driver
+        self._device = device_config
+        self._bus = bus
+        self._timings = timings
+        self.status = "stopped"
+        self.frames_sent = 0
+        self.frames_skipped = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self.fps_measured = 0.0
+        self.last_rendered: bytes = b""
+        # Bounded: lateness of the last 600 wake-ups (10 s at 60 fps), for the p99 in the state.
+        self._late: deque[float] = deque(maxlen=600)
+        self._task: asyncio.Task[None] | None = None
+        # Injected in tests to run the pacing on a simulated clock; the loop's clock otherwise.
+        self._clock = clock
+        self._scheduler = scheduler
+        self._timer: asyncio.Handle | None = None
+        self._failure: asyncio.Future[tuple[str, str]] | None = None
+        self._index = 0
+        self._grid_interval = 0.0
+        self._deadline = 0.0
+        self.reconfigure(config, source)
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def reconfigure(self, config: TargetConfig, source: FrameSource) -> None:
+        """Apply new target settings or a new source without stopping the loop."""
+        previous = getattr(self, "source", None)
+        self.config = config
+        self.source = source
+        if previous is not None and previous is not source:
+            _close_source(previous)
+        device = self._device
+        self.pipeline = Pipeline(
+            device.led_count,
+            brightness=config.brightness,
+            gamma=config.gamma,
+            order=config.color_order or device.color_order,
+            rgbw=device.rgbw,
+        )
+        limit, reason = wire_fps_limit(device)
+        if limit is not None and limit < config.fps:
+            self.fps_effective, self.fps_limit_reason = limit, reason
+        else:
+            self.fps_effective, self.fps_limit_reason = float(config.fps), None
+        self.interval = 1.0 / self.fps_effective
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self.status = "running"
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"frame-loop-{self.target_id}"
+        )
+        self._bus.publish("target_started", {"target_id": self.target_id})
+
+    async def stop(self, reason: str = "stopped") -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        _close_source(self.source)
+        on_stop = self.config.on_stop
+        if self.driver.is_open:
+            if on_stop in ("black", "restore"):
+                with contextlib.suppress(DriverError):
+                    self.driver.send(bytes(self._leds() * (4 if self._device.rgbw else 3)))
+            try:
+                await self.driver.close(restore=on_stop == "restore")
+            except Exception as exc:  # a device that fails while closing must not stop the stop
+                log.warning("closing the device of target %s failed: %s", self.target_id, exc)
+        self.status = "stopped"
+        self._bus.publish("target_stopped", {"target_id": self.target_id, "reason": reason})
+
+    def _leds(self) -> int:
+        return self._device.led_count
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        """Open the device (with backoff), then tick on timer callbacks until something fails."""
+        loop = asyncio.get_running_loop()
+        self._now = self._clock or loop.time
+        self._call_at = self._scheduler or loop.call_at
+        backoff = self._timings.reconnect_initial_s
+        self._started = self._now()
+        self._window_start, self._window_frames = self._started, 0
+        self._next_state = self._started + self._timings.state_interval_s
+        while True:
+            if not self.driver.is_open:
+                try:
+                    await self.driver.open()
+                except (DriverError, OSError) as exc:
+                    await self._backoff(f"cannot open the device: {exc}", backoff)
+                    backoff = min(backoff * 2, self._timings.reconnect_max_s)
+                    continue
+                backoff = self._timings.reconnect_initial_s
+                self.status = "running"
+                self._device_event()
+            self._failure = loop.create_future()
+            self._grid_interval = 0.0  # forces a fresh grid position
+            self._schedule(self._now())
+            try:
+                kind, message = await self._failure
+            finally:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            if kind == "device":
+                with contextlib.suppress(Exception):
+                    await self.driver.close()
+            await self._backoff(message, backoff)
+            backoff = min(backoff * 2, self._timings.reconnect_max_s)
+
+    def _schedule(self, now: float) -> None:
+        """Arm the timer for the next grid point after `now`.
+
+        Deadlines are whole multiples of the interval on the monotonic clock: they never drift,
+        and targets with the same fps wake in the same loop iteration (one wake-up for all).
+        A tick that comes a whole interval late or more skips the missed points instead of
+        bursting frames to catch up.
+        """
+        interval = self.interval
+        if interval != self._grid_interval:
+            self._grid_interval = interval
+            self._index = math.floor(now / interval)
+        index = self._index + 1
+        if index * interval <= now:
+            caught_up = math.floor(now / interval) + 1
+            self.frames_skipped += caught_up - index
+            index = caught_up
+        self._index = index
+        self._deadline = index * interval
+        self._timer = self._call_at(self._deadline, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        now = self._now()
+        self._late.append(now - self._deadline)
+        try:
+            rendered = self.source.render(now - self._started, self._leds())
+            # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
+            self.last_rendered = rendered
+            self.driver.send(self.pipeline.apply(rendered))
+        except DriverError as exc:
+            self._failure.set_result(("device", str(exc)))
+            return
+        except Exception as exc:  # a broken source: report and keep trying, slowly
+            message = f"rendering failed: {exc}"
+            if message != self.last_error:
+                log.exception("target %s: %s", self.target_id, message)
+            self._failure.set_result(("source", message))
+            return
+        self.frames_sent += 1
+        self._window_frames += 1
+        if now >= self._next_state:
+            self.fps_measured = self._window_frames / (now - self._window_start)
+            self._window_start, self._window_frames = now, 0
+            self._next_state = now + self._timings.state_interval_s
+            self._bus.publish("target_state", msgspec.to_builtins(self.state()))
+        self._schedule(now)
+
+    async def _backoff(self, message: str, delay: float) -> None:
+        self.errors += 1
+        if message != self.last_error:
+            log.warning("target %s: %s; retrying in %.1f s", self.target_id, message, delay)
+        self.last_error = message
+        self.status = "reconnecting"
+        self._device_event()
+        self._bus.publish("target_state", msgspec.to_builtins(self.state()))
+        await asyncio.sleep(delay)
+
+    def _device_event(self) -> None:
+        health = self.driver.health()
+        self._bus.publish(
+            "device_state",
+            {
+                "device_id": self.device_id,
+                "state": health.state,
+                "last_error": health.last_error,
+                "at": time.time(),
+            },
+        )
+
+    def state(self) -> TargetState:
+        late = _p99(self._late)
+        return TargetState(
+            target_id=self.target_id,
+            running=self.running,
+            status=self.status if self.running else "stopped",
+            fps=self.config.fps,
+            fps_effective=round(self.fps_effective, 2),
+            fps_limit_reason=self.fps_limit_reason,
+            fps_measured=round(self.fps_measured, 2),
+            frames_sent=self.frames_sent,
+            frames_skipped=self.frames_skipped,
+            errors=self.errors,
+            last_error=self.last_error,
+            late_ms_p99=None if late is None else round(late * 1000, 3),
+            device=self.driver.health(),
+        )

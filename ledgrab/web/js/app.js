@@ -1,0 +1,143 @@
+// The shell: sign-in, navigation between pages (hash routes), the shared events feed.
+
+import { ownRestores, setUnauthorizedHandler } from "./api.js";
+import { forgetKey, getKey, saveKey } from "./auth.js";
+import { clear, toast } from "./dom.js";
+import { EventFeed, probeKey } from "./events.js";
+
+const PAGES = {
+  dashboard: () => import("./pages/dashboard.js"),
+  devices: () => import("./pages/devices.js"),
+  sources: () => import("./pages/sources.js"),
+  targets: () => import("./pages/targets.js"),
+  activity: () => import("./pages/activity.js"),
+  settings: () => import("./pages/settings.js"),
+};
+
+const $ = (id) => document.getElementById(id);
+const state = { feed: null, unmount: null, authEnabled: true, generation: 0 };
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [name, query = ""] = raw.split("?");
+  return { name: PAGES[name] ? name : "dashboard", params: new URLSearchParams(query) };
+}
+
+async function route() {
+  if (!state.feed) return;
+  const { name, params } = parseHash();
+  const generation = ++state.generation;
+  if (state.unmount) { state.unmount(); state.unmount = null; }
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.route === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const view = clear($("view"));
+  const module = await PAGES[name]();
+  if (generation !== state.generation) return;  // the user moved on while the module loaded
+  document.title = `${module.title || name} · LedGrab`;
+  const ctx = {
+    feed: state.feed,
+    params,
+    // Record page state (filters) in the address without re-rendering the page.
+    setParams(next) {
+      const qs = new URLSearchParams(next).toString();
+      history.replaceState(null, "", `#/${name}${qs ? `?${qs}` : ""}`);
+    },
+  };
+  state.unmount = module.mount(view, ctx) || null;
+}
+
+function showSignIn(message = "") {
+  stopSession();
+  $("shell").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message;
+  $("signin-key").value = "";
+  $("signin-key").focus();
+}
+
+function stopSession() {
+  if (state.unmount) { state.unmount(); state.unmount = null; }
+  if (state.feed) { state.feed.stop(); state.feed = null; }
+}
+
+function startSession() {
+  $("signin").hidden = true;
+  $("shell").hidden = false;
+  $("signout").hidden = !state.authEnabled;
+  const feed = new EventFeed({ key: getKey() });
+  feed.on("status", ({ status, detail }) => {
+    const badge = $("feed-status");
+    badge.className = `feed-status ${status}`;
+    badge.textContent = status === "live" ? "live" : status;
+    badge.title = detail || "";
+    if (status === "live") $("actor").textContent = detail ? `signed in as ${detail}` : "";
+  });
+  feed.on("unauthorized", () => signOut("Your API key is no longer accepted. Sign in again."));
+  // Everything on screen came from the replaced database: draw the page again from the new one.
+  feed.on("database_restored", ({ file, origin }) => {
+    if (ownRestores.delete(origin)) return;  // this tab restored it and shows the result itself
+    toast(`Backup ${file} was restored`);
+    route();
+  });
+  state.feed = feed;
+  feed.start();
+  route();
+}
+
+function signOut(message = "") {
+  forgetKey();
+  showSignIn(message);
+}
+
+async function keyWorks(key) {
+  return (await probeKey(key)).ok;
+}
+
+async function onSignIn(event) {
+  event.preventDefault();
+  const key = $("signin-key").value.trim();
+  const button = event.submitter || $("signin-form").querySelector("button");
+  button.disabled = true;
+  $("signin-error").textContent = "";
+  try {
+    if (!(await keyWorks(key))) {
+      $("signin-error").textContent = "That API key was not accepted. Check it and try again.";
+      $("signin-key").select();
+      return;
+    }
+    saveKey(key, $("signin-remember").checked);
+    $("signin-key").value = "";
+    startSession();
+  } catch (err) {
+    $("signin-error").textContent = `The server could not be reached: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function boot() {
+  $("signin-form").addEventListener("submit", onSignIn);
+  $("signout").addEventListener("click", () => signOut("Signed out. The key was forgotten."));
+  window.addEventListener("hashchange", route);
+  setUnauthorizedHandler(() => {
+    if (state.feed) signOut("Your API key is no longer accepted. Sign in again.");
+  });
+  try {
+    // With authentication off the server answers without a key: no sign-in then.
+    if (await keyWorks(null)) {
+      state.authEnabled = false;
+      startSession();
+      return;
+    }
+    const saved = getKey();
+    if (saved && (await keyWorks(saved))) { startSession(); return; }
+    if (saved) forgetKey();
+    showSignIn(saved ? "The saved API key is no longer accepted." : "");
+  } catch (err) {
+    showSignIn(`The server could not be reached: ${err.message}`);
+  }
+}
+
+boot();

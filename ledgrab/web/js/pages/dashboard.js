@@ -1,0 +1,197 @@
+// Dashboard: devices and their health, targets with start/stop, measured fps and a live preview
+// of their pixels, and the Recent Activity widget.
+
+import { api } from "../api.js";
+import { entryLink, severityBadge } from "../activity-common.js";
+import { fmtTime, h } from "../dom.js";
+import { asList } from "../entities.js";
+import { drawPixels } from "../preview.js";
+import { hasRoute } from "../schema.js";
+import { notOffered, unavailable } from "../widgets.js";
+import { startStop } from "./targets.js";
+
+export const title = "Dashboard";
+
+const RECENT = 8;
+const PREVIEW_MS = 200;  // 5 previews a second: enough to see motion, light on a Pi Zero
+
+export function mount(root, ctx) {
+  const devicesBox = h("div", { id: "dash-device-list" });
+  const targetsBox = h("div", { id: "dash-target-list" });
+  const recent = h("ul", { class: "recent", id: "recent-activity" });
+  const targets = new Map();  // id -> {target, row, canvas}
+  const deviceStates = new Map();  // device id -> engine driver state (from device_state events)
+  let routes = {};
+  let previewTimer = null;
+  let alive = true;
+
+  async function loadDevices() {
+    if (!routes.devices) { devicesBox.replaceChildren(notOffered("Devices")); return; }
+    try {
+      const devices = asList(await api.get("/api/v1/devices"));
+      const health = await Promise.all(devices.map((d) => (routes.deviceState
+        ? api.get(`/api/v1/devices/${encodeURIComponent(d.id)}/state`).catch(() => null) : null)));
+      devicesBox.replaceChildren(...devices.map((d, i) => deviceRow(d, health[i])));
+      if (!devices.length) devicesBox.append(h("p", { class: "empty" }, "No devices. Add one on the Devices page."));
+    } catch (err) {
+      devicesBox.replaceChildren(unavailable("Devices", err));
+    }
+  }
+
+  function deviceBadge(d, health) {
+    if (health?.state === "online" || health?.state === "offline") {
+      const online = health.state === "online";
+      return h("span", { class: `badge ${online ? "online" : "offline"}`, title: health.error || health.method || "" },
+        online ? "online" : "offline");
+    }
+    // Not checked (yet): the engine still says whether a running target has the device open.
+    const state = health ? (health.driven_by ? health.driver?.state || "open" : "closed") : deviceStates.get(d.id);
+    const label = { open: "in use", closed: "idle", error: "error" }[state] || "idle";
+    return h("span", { class: `badge ${state === "open" ? "online" : state === "error" ? "error" : "offline"}` }, label);
+  }
+
+  function deviceRow(d, health) {
+    const latency = health?.latency_ms;
+    return h("div", { class: "list-item", dataset: { id: d.id, state: health?.state || "unknown" } },
+      h("div", {}, h("strong", {}, d.name), " ", h("span", { class: "muted" }, `${d.type} · ${d.led_count} LEDs`)),
+      h("div", { class: "row" },
+        typeof latency === "number" ? h("span", { class: "muted", dataset: { role: "latency" } }, `${Math.round(latency)} ms`) : null,
+        deviceBadge(d, health)));
+  }
+
+  async function loadTargets() {
+    if (!routes.targets) { targetsBox.replaceChildren(notOffered("Targets")); return; }
+    let list;
+    try {
+      list = asList(await api.get("/api/v1/targets"));
+    } catch (err) {
+      targetsBox.replaceChildren(unavailable("Targets", err));
+      return;
+    }
+    targets.clear();
+    targetsBox.replaceChildren(...list.map(targetRow));
+    if (!list.length) targetsBox.append(h("p", { class: "empty" }, "No targets. Create one on the Targets page."));
+    await Promise.all(list.filter((t) => t.running).map(async (t) => {
+      try { applyState(await api.get(`/api/v1/targets/${encodeURIComponent(t.id)}/state`)); } catch { /* next event */ }
+    }));
+  }
+
+  function targetRow(t) {
+    const canvas = h("canvas", { width: 1, height: 1, role: "img", "aria-label": `Live preview of ${t.name}` });
+    const state = h("span", { class: "badge", dataset: { role: "state" } });
+    const fps = h("span", { class: "muted", dataset: { role: "fps" } });
+    const toggle = h("button", { type: "button", class: "small", dataset: { action: "toggle" },
+      onclick: async () => { await startStop(entry.target, entry.target.running); await loadTargets(); } });
+    const row = h("div", { class: "target", dataset: { id: t.id } },
+      h("div", { class: "spread" }, h("div", {}, h("strong", {}, t.name), " ", state, " ", fps), toggle),
+      h("div", { class: "preview" }, canvas));
+    const entry = { target: t, row, canvas, state, fps, toggle };
+    targets.set(t.id, entry);
+    showRunning(entry, Boolean(t.running));
+    return row;
+  }
+
+  function showRunning(entry, running, status = running ? "running" : "stopped") {
+    entry.target.running = running;
+    entry.state.textContent = status;
+    entry.state.className = `badge ${running ? "running" : "stopped"}`;
+    entry.toggle.textContent = running ? "Stop" : "Start";
+    entry.toggle.setAttribute("aria-label", `${running ? "Stop" : "Start"} ${entry.target.name}`);
+    if (!running) entry.fps.textContent = "";
+  }
+
+  let devicesSoon = null;
+  function devicesLater() {
+    clearTimeout(devicesSoon);
+    devicesSoon = setTimeout(loadDevices, 100);  // one redraw for a burst of changes
+  }
+
+  function noteDeviceState(deviceId, state) {
+    if (!deviceId || !state || deviceStates.get(deviceId) === state) return;
+    deviceStates.set(deviceId, state);
+    devicesLater();
+  }
+
+  function applyState(state) {
+    const entry = targets.get(state?.target_id);
+    if (!entry) return;
+    noteDeviceState(entry.target.device_id, state.device?.state);
+    showRunning(entry, Boolean(state.running), state.status);
+    if (state.running && typeof state.fps_measured === "number") {
+      entry.fps.textContent = `${state.fps_measured.toFixed(1)} fps`;
+      entry.fps.title = state.fps_limit_reason || "";
+    }
+  }
+
+  async function refreshPreviews() {
+    clearTimeout(previewTimer);
+    if (routes.preview && !document.hidden) {
+      await Promise.all([...targets.values()].filter((e) => e.target.running).map(async (entry) => {
+        try {
+          const preview = await api.get(`/api/v1/targets/${encodeURIComponent(entry.target.id)}/preview`);
+          if (preview.running) drawPixels(entry.canvas, preview.pixels);
+        } catch { /* a deleted or stopped target: the next entity event redraws the list */ }
+      }));
+    }
+    if (alive) previewTimer = setTimeout(refreshPreviews, PREVIEW_MS);
+  }
+
+  function recentItem(entry, fresh = false) {
+    return h("li", { class: fresh ? "fresh" : "", dataset: { id: entry.id } },
+      h("a", { href: entryLink(entry) }, severityBadge(entry.severity), " ", entry.message),
+      h("div", { class: "hint" }, `${fmtTime(entry.ts)} · ${entry.actor}`));
+  }
+
+  async function loadRecent() {
+    if (!routes.activity) { recent.replaceChildren(h("li", {}, notOffered("The activity log"))); return; }
+    try {
+      const page = await api.get("/api/v1/activity", { limit: RECENT });
+      recent.replaceChildren(...page.items.map((e) => recentItem(e)));
+      if (!page.items.length) recent.append(h("li", { class: "empty" }, "Nothing yet."));
+    } catch (err) {
+      recent.replaceChildren(h("li", {}, unavailable("Recent activity", err)));
+    }
+  }
+
+  const offs = [
+    ctx.feed.on("activity_logged", ({ entry }) => {
+      if (!routes.activity || !entry || recent.querySelector(`li[data-id="${CSS.escape(entry.id)}"]`)) return;
+      recent.querySelector("li.empty")?.remove();
+      recent.prepend(recentItem(entry, true));
+      while (recent.childElementCount > RECENT) recent.lastElementChild.remove();
+    }),
+    ctx.feed.on("entity_changed", ({ entity_type: type }) => {
+      if (type === "device") loadDevices();
+      if (type === "target" || type === "device" || type === "source") loadTargets();
+    }),
+    ctx.feed.on("target_started", ({ target_id: id }) => { const e = targets.get(id); if (e) showRunning(e, true); devicesLater(); }),
+    ctx.feed.on("target_stopped", ({ target_id: id }) => { const e = targets.get(id); if (e) showRunning(e, false); devicesLater(); }),
+    ctx.feed.on("target_state", applyState),
+    ctx.feed.on("device_state", ({ device_id: id, state }) => noteDeviceState(id, state)),
+    ctx.feed.on("device_health", devicesLater),
+    ctx.feed.on("resync", () => { loadDevices(); loadTargets(); loadRecent(); }),
+  ];
+
+  root.append(h("h1", {}, "Dashboard"), h("div", { class: "grid" },
+    h("section", { class: "card", "aria-labelledby": "dash-targets" }, h("h2", { id: "dash-targets" }, "Targets"), targetsBox),
+    h("section", { class: "card", "aria-labelledby": "dash-devices" }, h("h2", { id: "dash-devices" }, "Devices"), devicesBox),
+    h("section", { class: "card", "aria-labelledby": "dash-recent" },
+      h("div", { class: "spread" }, h("h2", { id: "dash-recent" }, "Recent activity"), h("a", { href: "#/activity" }, "All activity")),
+      recent)));
+
+  Promise.all([
+    hasRoute("/api/v1/devices"), hasRoute("/api/v1/devices/{id}/state"), hasRoute("/api/v1/targets"),
+    hasRoute("/api/v1/targets/{id}/preview"), hasRoute("/api/v1/activity"),
+  ]).then(([devices, deviceState, targetsRoute, preview, activity]) => {
+    routes = { devices, deviceState, targets: targetsRoute, preview, activity };
+    loadDevices();
+    loadTargets().then(refreshPreviews);
+    loadRecent();
+  });
+  return () => {
+    alive = false;
+    clearTimeout(previewTimer);
+    clearTimeout(devicesSoon);
+    offs.forEach((off) => off());
+  };
+}
