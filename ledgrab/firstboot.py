@@ -363,6 +363,18 @@ def read_report(data_dir: Path) -> dict | None:
     return report if isinstance(report, dict) else None
 
 
+def summary(report: dict) -> tuple[str, str | None, dict]:
+    """(state, reason, details) for LedGrab's /health: degraded while the last file had problems."""
+    problems = [p for p in report.get("problems", []) if isinstance(p, dict)]
+    details = {"applied": report.get("applied", []), "problems": problems}
+    if not problems:
+        return "ok", None, details
+    listed = "; ".join(
+        str(Problem(p.get("line", 0), p.get("key", ""), p.get("message", ""))) for p in problems
+    )
+    return "degraded", f"{report.get('source', 'ledgrab.txt')}: {listed}", details
+
+
 def run(file: Path, data_dir: Path, root: Path, system: System, log=print) -> int:
     """Apply `file` if it changed since it was last applied; report and strip secrets."""
     try:

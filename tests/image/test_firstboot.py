@@ -250,3 +250,21 @@ def test_read_report_tolerates_missing_and_garbage(tmp_path: Path) -> None:
     assert firstboot.read_report(tmp_path) is None
     (tmp_path / firstboot.REPORT_NAME).write_text("{not json")
     assert firstboot.read_report(tmp_path) is None
+
+
+def test_summary_for_health_names_each_bad_line(tmp_path: Path, zoneinfo: Path) -> None:
+    root, file, data = make_root(tmp_path, zoneinfo)
+    file.write_text("hostname = fine\napi_key = tiny\n")
+    firstboot.run(file, data, root, FakeSystem(), log=lambda m: None)
+    report = firstboot.read_report(data)
+    assert report is not None
+    state, reason, details = firstboot.summary(report)
+    assert state == "degraded"
+    assert reason is not None and "line 2: api_key" in reason
+    assert details["applied"] == ["hostname"]
+
+    file.write_text("hostname = fine\n")
+    firstboot.run(file, data, root, FakeSystem(), log=lambda m: None)
+    report = firstboot.read_report(data)
+    assert report is not None
+    assert firstboot.summary(report)[:2] == ("ok", None)
