@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the image build and boot tests need, only when something is missing.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have mmdebstrap || need+=(mmdebstrap)
+[ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+have update-binfmts || need+=(binfmt-support)
+have qemu-system-aarch64 || need+=(qemu-system-arm)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have mcopy || need+=(mtools)
+have mkfs.vfat || need+=(dosfstools)
+have mke2fs || need+=(e2fsprogs)
+have sfdisk || need+=(fdisk)
+have unshare || need+=(util-linux)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${need[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
