@@ -20,7 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
-from ledgrab import __version__
+from ledgrab import __version__, firstboot
 from ledgrab.api import dependencies as deps
 from ledgrab.api.activity import ActivityController
 from ledgrab.api.auth import require_api_key
@@ -132,6 +132,25 @@ def _activity_health(recorder: ActivityRecorder) -> ComponentHealth:
     return ComponentHealth(status.state, status.reason, details)
 
 
+async def _report_first_boot(state: State, data_dir: Path, recorder: ActivityRecorder) -> None:
+    """Show the SD-card image's first-boot report (a bad line in ledgrab.txt) on /health and in
+    the activity log; nothing when the device was not set up from the image."""
+    report = await asyncio.to_thread(firstboot.read_report, data_dir)
+    if report is None:
+        return
+    health, reason, details = firstboot.summary(report)
+    state.health_providers["firstboot"] = lambda: ComponentHealth(health, reason, details)
+    if reason:
+        log.warning("first-boot settings had problems: %s", reason)
+        recorder.record(
+            "system",
+            "firstboot.problems",
+            severity="warning",
+            message=f"The first-boot settings file had problems: {reason}",
+            metadata={"problems": details["problems"]},
+        )
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start in dependency order; stop in the order DESIGN.md fixes."""
@@ -172,6 +191,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             severity="warning",
             message="Authentication is disabled: anyone on the network can change this device",
         )
+
+    await _report_first_boot(state, data_dir, activity.recorder)
 
     state.capture_hub = CaptureHub(
         bus=state.bus,

@@ -14,6 +14,7 @@ if [ "${1:-run}" = test ]; then
   have_cmd systemd-analyze || need+=(systemd)        # `systemd-analyze verify` on the unit
   [ -x /usr/bin/chromium ] || need+=(chromium)       # browser tests
   have_cmd ip || need+=(iproute2)                    # network namespaces for zeroconf tests
+  have_cmd sfdisk || need+=(fdisk)                   # the image layout test reads a real partition table
   have_cmd unshare || need+=(util-linux)
 fi
 
