@@ -8,7 +8,9 @@ computed anew from the time), starts them, and measures over a window:
   fps      frames received per target per second (the last packet of each frame, PUSH)
   skipped  frames the server's loops skipped (a whole interval late), all targets, whole run
   jitter   |arrival interval - 1/60 s| at the receivers, p50 and p99, in ms
-The load average is printed too: on a shared machine other processes' load shows up as jitter.
+  preempt/s  involuntary context switches of the server per second: the scheduler taking the
+           CPU away. With the load average, it tells jitter caused by other processes apart
+           from jitter of the server's own making.
 Usage: python benchmarks/pipeline.py [--quick] [--seconds S] [--targets 1,4,8] [--leds 60,300]
 """
 
@@ -200,8 +202,10 @@ def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> d
         time.sleep(warmup)
         receivers.recording = True
         cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+        preempt0 = server.ps.num_ctx_switches().involuntary
         time.sleep(seconds)
         cpu1, wall1 = server.cpu_seconds(), time.monotonic()
+        preempt1 = server.ps.num_ctx_switches().involuntary
         receivers.recording = False
         rss = server.rss_mb()
         skipped = sum(
@@ -226,6 +230,7 @@ def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> d
         "rss": rss,
         "fps": frames / k / wall,
         "skipped": skipped,
+        "preempt": (preempt1 - preempt0) / (wall1 - wall0),
         "p50": _percentile(jitter, 0.50),
         "p99": _percentile(jitter, 0.99),
     }
@@ -265,14 +270,14 @@ def main() -> int:
     print(f"idle server (no targets): cpu {idle_cpu:.2f} %, rss {idle_rss:.1f} MB")
     header = (
         f"{'targets':>7} {'leds':>5} {'cpu %':>7} {'rss MB':>7} {'fps/target':>10} "
-        f"{'skipped':>7} {'jitter p50 ms':>13} {'jitter p99 ms':>13}"
+        f"{'skipped':>7} {'preempt/s':>9} {'jitter p50 ms':>13} {'jitter p99 ms':>13}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
             f"{r['k']:>7} {r['n']:>5} {r['cpu']:>7.2f} {r['rss']:>7.1f} {r['fps']:>10.1f} "
-            f"{r['skipped']:>7} {r['p50']:>13.3f} {r['p99']:>13.3f}"
+            f"{r['skipped']:>7} {r['preempt']:>9.1f} {r['p50']:>13.3f} {r['p99']:>13.3f}"
         )
     budget = next((r for r in rows if r["k"] == 4 and r["n"] == 300), None)
     if budget is not None:
