@@ -14,6 +14,22 @@ export class ApiError extends Error {
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
+// Requests belong to a signed-in session. Signing out aborts those still in flight and refuses new
+// ones until the next sign-in, so a page being torn down cannot send keyless requests (401s).
+let session = new AbortController();
+export function beginSession() { if (session.signal.aborted) session = new AbortController(); }
+export function endSession() { session.abort(); }
+
+async function send(url, init) {
+  try {
+    return await fetch(url, { ...init, signal: session.signal });
+  } catch (err) {
+    // The session ended: the page that asked is gone; let its code simply never continue.
+    if (err?.name === "AbortError") return new Promise(() => {});
+    throw err;
+  }
+}
+
 export function queryString(params = {}) {
   const qs = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
@@ -39,7 +55,7 @@ async function errorFrom(response) {
 export async function request(method, path, { query, body, key, quiet401 = false } = {}) {
   const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }, key) };
   if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(path + queryString(query), init);
+  const response = await send(path + queryString(query), init);
   if (response.status === 401 && !quiet401) onUnauthorized();
   if (!response.ok) throw await errorFrom(response);
   if (response.status === 204) return null;
@@ -57,7 +73,7 @@ export const api = {
 
 // Downloads need the key header, so a plain link will not do: fetch, then save the blob.
 export async function download(path, query, fallbackName) {
-  const response = await fetch(path + queryString(query), { headers: headers() });
+  const response = await send(path + queryString(query), { headers: headers() });
   if (response.status === 401) onUnauthorized();
   if (!response.ok) throw await errorFrom(response);
   const disposition = response.headers.get("content-disposition") || "";
@@ -80,7 +96,7 @@ export async function download(path, query, fallbackName) {
 export const ownRestores = new Set();
 
 export async function upload(path, file, query) {
-  const response = await fetch(path + queryString(query), {
+  const response = await send(path + queryString(query), {
     method: "POST",
     headers: headers({ "Content-Type": "application/octet-stream" }),
     body: file,

@@ -1,6 +1,6 @@
 // The shell: sign-in, navigation between pages (hash routes), the shared events feed.
 
-import { ownRestores, setUnauthorizedHandler } from "./api.js";
+import { beginSession, endSession, ownRestores, setUnauthorizedHandler } from "./api.js";
 import { forgetKey, getKey, saveKey } from "./auth.js";
 import { clear, toast } from "./dom.js";
 import { EventFeed, probeKey } from "./events.js";
@@ -58,6 +58,7 @@ function showSignIn(message = "") {
 }
 
 function stopSession() {
+  endSession();
   if (state.unmount) { state.unmount(); state.unmount = null; }
   if (state.feed) { state.feed.stop(); state.feed = null; }
 }
@@ -66,6 +67,7 @@ function startSession() {
   $("signin").hidden = true;
   $("shell").hidden = false;
   $("signout").hidden = !state.authEnabled;
+  beginSession();
   const feed = new EventFeed({ key: getKey() });
   feed.on("status", ({ status, detail }) => {
     const badge = $("feed-status");
