@@ -44,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     common(restore)
     restore.add_argument("file", help="a backup made by `ledgrab backup` or the web UI")
 
+    export = commands.add_parser(
+        "export", help="write the activity log (committed entries) as CSV, JSON or NDJSON"
+    )
+    common(export)
+    export.add_argument("--format", choices=("csv", "json", "ndjson"), default="csv")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.add_argument("--category", action="append", help="repeatable: entity, auth, …")
+    export.add_argument("--severity", action="append", help="repeatable: info, warning, …")
+    for name in ("actor", "entity-type", "entity-id", "message-like"):
+        export.add_argument(f"--{name}")
+    export.add_argument("--since", help="ISO 8601 with an offset, e.g. 2026-11-01T00:00+00:00")
+    export.add_argument("--until", help="ISO 8601 with an offset")
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     for name, text in (("list", "list labels"), ("create", "create a key"), ("revoke", "revoke")):
@@ -72,7 +85,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings)
     if args.command in ("backup", "restore"):
         return _backup_or_restore(settings, args)
+    if args.command == "export":
+        return _export(settings, args)
     return _keys(settings, args)
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from ledgrab.app import DATABASE_FILE
+    from ledgrab.core.activity_log.offline_export import ExportError, build_filters, export_to
+
+    try:
+        filters = build_filters(
+            categories=args.category,
+            severities=args.severity,
+            actor=args.actor,
+            entity_type=args.entity_type,
+            entity_id=args.entity_id,
+            since=args.since,
+            until=args.until,
+            message_like=args.message_like,
+        )
+        database = Path(settings.data_dir) / DATABASE_FILE
+        if args.output:
+            with open(args.output, "wb") as out:
+                export_to(database, filters, args.format, out)
+        else:
+            export_to(database, filters, args.format, sys.stdout.buffer)
+    except ExportError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
 
 
 def _bind(host: str, port: int) -> socket.socket:
