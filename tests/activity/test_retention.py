@@ -26,7 +26,11 @@ def test_max_entries_keeps_exactly_the_newest(tmp_path):
         for i in range(100):
             recorder.record("system", "t.e", message=str(i))
         recorder.flush_blocking()
-        wait_for(lambda: retention.due_at() is None, what="retention to catch up")
+        # due_at() turns None when the last prune is written, pruned_total when it commits.
+        wait_for(
+            lambda: retention.due_at() is None and retention.pruned_total >= 80,
+            what="retention to catch up",
+        )
         db.remove_batch_source(retention)
         assert retention.pruned_total == 80
     assert [int(m) for (m,) in rows(path, "SELECT message FROM activity_log")] == list(
@@ -113,7 +117,11 @@ def test_totals_stay_exact_after_pruning(tmp_path):
         retention = _with_retention(db, recorder, settings, prune_batch=7)
         entries = [recorder.record("system", "t.e", message=str(i)) for i in range(150)]
         recorder.flush_blocking()
-        wait_for(lambda: retention.due_at() is None, what="retention to catch up")
+        # due_at() turns None when the last prune is written, pruned_total when it commits.
+        wait_for(
+            lambda: retention.due_at() is None and retention.pruned_total >= 80,
+            what="retention to catch up",
+        )
         db.remove_batch_source(retention)
         repo = ActivityLogRepository
         since = entries[120].ts
