@@ -11,8 +11,8 @@ from litestar.params import FromPath, JSONBody
 
 from ledgrab.api.entity_common import (
     changed_fields,
-    conflict,
-    in_use_detail,
+    create_entity,
+    delete_unused,
     invalid,
     require,
     without_read_only,
@@ -49,12 +49,7 @@ class DeviceController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         config = _decode(without_read_only(data))
-        async with entities.lock:
-            entity = await entities.create("device", config)
-        fire_entity_event(
-            bus, "device", "created", entity.id, entity_name=entity.name, changed_fields=data
-        )
-        return entity.to_dict()
+        return (await create_entity(entities, bus, "device", config, data)).to_dict()
 
     @get("/{device_id:str}", summary="One device", sync_to_thread=False)
     def get_device(
@@ -95,9 +90,4 @@ class DeviceController(Controller):
         bus: NamedDependency[EventBus],
         device_id: FromPath[str],
     ) -> None:
-        async with entities.lock:
-            require(entities, "device", device_id)
-            if users := entities.targets_using("device", device_id):
-                raise conflict(in_use_detail("device", users, engine.is_running))
-            entity = await entities.delete("device", device_id)
-        fire_entity_event(bus, "device", "deleted", device_id, entity_name=entity.name)
+        await delete_unused(entities, bus, "device", device_id, engine.is_running)

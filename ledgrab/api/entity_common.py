@@ -8,12 +8,16 @@ from typing import Any
 import msgspec
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
+from ledgrab.core.entity_events import fire_entity_event
+from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.entities import Entity, EntityKind, EntityStore
 
 __all__ = [
     "READ_ONLY",
     "changed_fields",
     "conflict",
+    "create_entity",
+    "delete_unused",
     "in_use_detail",
     "invalid",
     "require",
@@ -54,3 +58,29 @@ def in_use_detail(kind: str, users: list[Entity], is_running: Callable[[str], bo
         f"{t.name!r} ({t.id}{', running' if is_running(t.id) else ''})" for t in users
     )
     return f"the {kind} is used by target {names}; delete that target or point it elsewhere first"
+
+
+async def create_entity(
+    entities: EntityStore, bus: EventBus, kind: EntityKind, config: Any, sent: dict[str, Any]
+) -> Entity:
+    """Store a decoded entity, then announce it through the central hook (field names only)."""
+    async with entities.lock:
+        entity = await entities.create(kind, config)
+    fire_entity_event(bus, kind, "created", entity.id, entity_name=entity.name, changed_fields=sent)
+    return entity
+
+
+async def delete_unused(
+    entities: EntityStore,
+    bus: EventBus,
+    kind: EntityKind,
+    entity_id: str,
+    is_running: Callable[[str], bool],
+) -> None:
+    """Delete a device or source that no target uses (409 naming the targets otherwise)."""
+    async with entities.lock:
+        require(entities, kind, entity_id)
+        if users := entities.targets_using(kind, entity_id):
+            raise conflict(in_use_detail(kind, users, is_running))
+        entity = await entities.delete(kind, entity_id)
+    fire_entity_event(bus, kind, "deleted", entity_id, entity_name=entity.name)

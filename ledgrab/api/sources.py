@@ -11,8 +11,8 @@ from litestar.params import FromPath, JSONBody
 
 from ledgrab.api.entity_common import (
     changed_fields,
-    conflict,
-    in_use_detail,
+    create_entity,
+    delete_unused,
     invalid,
     require,
     without_read_only,
@@ -66,12 +66,7 @@ class SourceController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         config = _decode(without_read_only(data))
-        async with entities.lock:
-            entity = await entities.create("source", config)
-        fire_entity_event(
-            bus, "source", "created", entity.id, entity_name=entity.name, changed_fields=data
-        )
-        return entity.to_dict()
+        return (await create_entity(entities, bus, "source", config, data)).to_dict()
 
     @get("/{source_id:str}", summary="One source", sync_to_thread=False)
     def get_source(
@@ -116,9 +111,4 @@ class SourceController(Controller):
         bus: NamedDependency[EventBus],
         source_id: FromPath[str],
     ) -> None:
-        async with entities.lock:
-            require(entities, "source", source_id)
-            if users := entities.targets_using("source", source_id):
-                raise conflict(in_use_detail("source", users, engine.is_running))
-            entity = await entities.delete("source", source_id)
-        fire_entity_event(bus, "source", "deleted", source_id, entity_name=entity.name)
+        await delete_unused(entities, bus, "source", source_id, engine.is_running)
