@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import msgspec
@@ -11,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
-from ledgrab.api.entity_common import require
+from ledgrab.api.entity_common import iso_ms, require
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.effects.capture_source import CaptureParams, capture_input_for, port_of
 from ledgrab.storage.entities import EntityStore
@@ -30,12 +29,6 @@ class CaptureState(msgspec.Struct):
     started_at: str | None  # ISO-8601 UTC: when the current stream began
     stats: dict[str, Any] | None  # this stream's counters
     listener: dict[str, Any] | None  # the UDP port's counters (bad datagrams, unrouted, …)
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
 
 
 class CaptureController(Controller):
@@ -68,7 +61,7 @@ class CaptureController(Controller):
             live=bool(state.get("live")),
             sender=state.get("sender"),
             priority=state.get("priority"),
-            started_at=_iso(state.get("started_at")),
+            started_at=iso_ms(state.get("started_at")),
             stats=state.get("stats"),
             listener=msgspec.to_builtins(listener) if listener is not None else None,
         )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from ledgrab.api.entity_common import require
+from ledgrab.api.entity_common import iso_ms, require
 from ledgrab.core.devices.base import DriverHealth
 from ledgrab.core.processing.device_health import DeviceHealthMonitor
 from ledgrab.core.processing.processor_manager import ProcessorManager
@@ -31,12 +29,6 @@ class DeviceStateResponse(msgspec.Struct):
     next_check_in_s: float | None
     driven_by: str | None  # the running target that drives it
     driver: DriverHealth | None
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
 
 
 class DeviceStateController(Controller):
@@ -66,8 +58,8 @@ class DeviceStateController(Controller):
             latency_ms=health.latency_ms if health else None,
             error=health.error if health else None,
             method=health.method if health else None,
-            last_change=_iso(health.last_change) if health else None,
-            last_check=_iso(health.last_check) if health else None,
+            last_change=iso_ms(health.last_change) if health else None,
+            last_check=iso_ms(health.last_check) if health else None,
             checks=health.checks if health else 0,
             next_check_in_s=health.next_check_in_s if health else None,
             driven_by=driven_by,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import QueryParameter
 
+from ledgrab.api.entity_common import iso_ms
 from ledgrab.config import Settings
 from ledgrab.core.devices.discovery_watcher import (
     DiscoveredDevice,
@@ -45,10 +45,6 @@ class DiscoveryResponse(msgspec.Struct):
     devices: list[DiscoveredDeviceOut]
 
 
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
-
-
 def _response(state: State, watcher: DiscoveryWatcher, enabled: bool) -> DiscoveryResponse:
     known_devices: KnownDevices | None = state.get("known_network_devices")
     known = known_devices() if known_devices is not None else []
@@ -71,8 +67,8 @@ def _response(state: State, watcher: DiscoveryWatcher, enabled: bool) -> Discove
             port=d.port,
             mac=d.mac,
             led_count=d.led_count,
-            first_seen=_iso(d.first_seen),
-            last_seen=_iso(d.last_seen),
+            first_seen=iso_ms(d.first_seen),
+            last_seen=iso_ms(d.last_seen),
             device_id=match(d, hostname),
         )
 

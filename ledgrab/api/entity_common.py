@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +21,20 @@ __all__ = [
     "delete_unused",
     "in_use_detail",
     "invalid",
+    "iso_ms",
     "require",
     "without_read_only",
 ]
 
 # Fields a client may send back unchanged (a GET body PATCHed whole) but never sets.
 READ_ONLY = frozenset({"id", "created_at", "updated_at", "running"})
+
+
+def iso_ms(ts: float | None) -> str | None:
+    """A wall-clock timestamp as ISO 8601 UTC with milliseconds (None stays None)."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def without_read_only(data: dict[str, Any]) -> dict[str, Any]:
