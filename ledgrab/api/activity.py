@@ -18,15 +18,16 @@ from ledgrab.core.activity_log.context import current_actor
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.storage import activity_query
 from ledgrab.storage.activity_log import (
     ActivityLogEntry,
     ActivityLogFilters,
     ActivityLogPage,
     ActivityLogRepository,
     Category,
-    InvalidCursorError,
     Severity,
 )
+from ledgrab.storage.activity_query import InvalidCursorError, read_page
 from ledgrab.storage.database import Database
 
 __all__ = ["ActivityController", "ActivityStats"]
@@ -69,9 +70,9 @@ def build_filters(
     return ActivityLogFilters(
         categories=tuple(category) if category else None,
         severities=tuple(severity) if severity else None,
-        actor=actor,
-        entity_type=entity_type,
-        entity_id=entity_id,
+        actor=actor or None,
+        entity_type=entity_type or None,
+        entity_id=entity_id or None,
         since=since,
         until=until,
         message_like=message_like or None,
@@ -101,7 +102,7 @@ class ActivityController(Controller):
             category, severity, actor, entity_type, entity_id, since, until, message_like
         )
         try:
-            return await db.read(ActivityLogRepository.query, filters, limit, cursor)
+            return await read_page(db, filters, limit, cursor)
         except InvalidCursorError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
 
@@ -133,7 +134,7 @@ class ActivityController(Controller):
     async def stats(
         self, db: NamedDependency[Database], activity_recorder: NamedDependency[ActivityRecorder]
     ) -> ActivityStats:
-        figures = await db.read(ActivityLogRepository.stats)
+        figures = await db.read(activity_query.stats)
         status = activity_recorder.status()
         return ActivityStats(
             **figures,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -12,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from ledgrab.storage.activity_counts import forget_pruned_blocks, seal_completed_blocks
 from ledgrab.storage.data_migrations import run_script
 
 __all__ = [
@@ -21,13 +20,13 @@ __all__ = [
     "ActivityLogPage",
     "ActivityLogRepository",
     "Category",
-    "InvalidCursorError",
     "Severity",
+    "column_filter",
     "create_activity_log_schema",
-    "decode_cursor",
-    "encode_cursor",
     "entry_from_row",
     "from_us",
+    "live_range",
+    "row_filter",
     "to_us",
 ]
 
@@ -76,13 +75,13 @@ class ActivityLogFilters(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ActivityLogPage(msgspec.Struct):
+    """`total` counts every match unless `total_exact` is false: then a text search stopped
+    counting after the newest SCAN_ROWS entries in range, and `total` is a lower bound."""
+
     items: list[ActivityLogEntry]
     next_cursor: str | None
     total: int
-
-
-class InvalidCursorError(ValueError):
-    """A pagination cursor that this server did not hand out."""
+    total_exact: bool = True
 
 
 # Row layout: `seq` first (the storage order, never exposed), then the 11 entry fields. Times are
@@ -166,23 +165,6 @@ def entry_from_row(row: Sequence[Any]) -> ActivityLogEntry:
     )
 
 
-def encode_cursor(seq: int, total: int | None = None) -> str:
-    text = f"a1:{seq}" if total is None else f"a1:{seq}:{total}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, int | None]:
-    """(seq to continue below, the total counted for the first page, if carried)."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, *numbers = raw.split(":")
-        if prefix != "a1" or not 1 <= len(numbers) <= 2 or not all(n.isdigit() for n in numbers):
-            raise ValueError
-        return int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else None
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursorError("cursor is not one this server handed out") from None
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -207,32 +189,26 @@ def _first_seq_at_or_after(conn: sqlite3.Connection, ts_us: int) -> int | None:
     return found
 
 
-def _seq_range(conn: sqlite3.Connection, filters: ActivityLogFilters) -> tuple[int, int] | None:
-    """The seq range holding since..until (inclusive); None when no time filter is set."""
-    if filters.since is None and filters.until is None:
-        return None
+def live_range(conn: sqlite3.Connection, filters: ActivityLogFilters) -> tuple[int, int] | None:
+    """The seqs held, narrowed to since..until (inclusive); None when that leaves nothing. Rows
+    only ever leave from the old end, so the seqs held are one contiguous range."""
     low, high = ActivityLogRepository.seq_bounds(conn)
     if low is None or high is None:
-        return (1, 0)
+        return None
     if filters.since is not None:
         start = _first_seq_at_or_after(conn, to_us(filters.since))
         low = high + 1 if start is None else start
     if filters.until is not None:
         after = _first_seq_at_or_after(conn, to_us(filters.until) + 1)
         high = high if after is None else after - 1
-    return (low, high)
+    return (low, high) if low <= high else None
 
 
-def _where(
-    filters: ActivityLogFilters,
-    before_seq: int | None = None,
-    seq_range: tuple[int, int] | None = None,
-) -> tuple[str, list[Any]]:
+def column_filter(filters: ActivityLogFilters) -> tuple[str, list[Any]]:
+    """' AND ...' over category, severity, actor, entity_type and entity_id: the columns the log
+    shares with its sealed-block counts."""
     clauses: list[str] = []
     params: list[Any] = []
-    if seq_range is not None:
-        clauses.append("seq BETWEEN ? AND ?")
-        params.extend(seq_range)
     if filters.categories:
         clauses.append(f"category IN ({','.join('?' * len(filters.categories))})")
         params.extend(str(c) for c in filters.categories)
@@ -244,35 +220,32 @@ def _where(
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
-    if filters.since is not None:
-        clauses.append("ts >= ?")
-        params.append(to_us(filters.since))
-    if filters.until is not None:
-        clauses.append("ts <= ?")
-        params.append(to_us(filters.until))
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def row_filter(filters: ActivityLogFilters) -> tuple[str, list[Any]]:
+    """' AND ...' for every filter but time (a seq range stands for it)."""
+    where, params = column_filter(filters)
     if filters.message_like:
-        clauses.append("message LIKE ? ESCAPE '\\'")
+        where += " AND message LIKE ? ESCAPE '\\'"
         params.append(f"%{_escape_like(filters.message_like)}%")
-    if before_seq is not None:
-        clauses.append("seq < ?")
-        params.append(before_seq)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-_NO_FILTERS = ActivityLogFilters()
+    return where, params
 
 
 class ActivityLogRepository:
     """SQL over the activity_log table. Write methods take the writer's connection inside its
-    transaction; read methods take a read connection (run them through `Database.read`)."""
+    transaction; read methods take a read connection (run them through `Database.read`).
+    Filtered pages, totals and stats live in `activity_query`."""
 
     # -- writes (writer thread, inside a transaction) ----------------------------------------
 
     @staticmethod
     def insert_rows(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
         """Rows are (id, ts_us, category, action, severity, actor, message, entity_type,
-        entity_id, entity_name, metadata_json)."""
+        entity_id, entity_name, metadata_json). Seals the count blocks the rows complete."""
+        before = ActivityLogRepository.seq_bounds(conn)[1] or 0
         conn.executemany(_INSERT, rows)
+        seal_completed_blocks(conn, before, ActivityLogRepository.seq_bounds(conn)[1] or 0)
 
     @staticmethod
     def prune_oldest(
@@ -296,11 +269,15 @@ class ActivityLogRepository:
             f"(SELECT seq FROM activity_log ORDER BY seq LIMIT ?){condition}",
             [limit, *params],
         )
+        if cursor.rowcount:
+            forget_pruned_blocks(conn)
         return cursor.rowcount
 
     @staticmethod
     def clear(conn: sqlite3.Connection) -> int:
-        return conn.execute("DELETE FROM activity_log").rowcount
+        removed = conn.execute("DELETE FROM activity_log").rowcount
+        forget_pruned_blocks(conn)
+        return removed
 
     @staticmethod
     def seq_bounds(conn: sqlite3.Connection) -> tuple[int | None, int | None]:
@@ -328,53 +305,26 @@ class ActivityLogRepository:
         return None if found is None else entry_from_row(found)
 
     @staticmethod
-    def count(conn: sqlite3.Connection, filters: ActivityLogFilters) -> int:
-        seq_range = _seq_range(conn, filters)
-        only_time = msgspec.structs.replace(filters, since=None, until=None) == _NO_FILTERS
-        if only_time:
-            # Rows only ever leave from the old end, so the seqs held are contiguous: a count
-            # over a seq range is its width (a scan of 1,000,000 rows takes ~100 ms).
-            if seq_range is None:
-                low, high = ActivityLogRepository.seq_bounds(conn)
-                return 0 if low is None or high is None else high - low + 1
-            return max(0, seq_range[1] - seq_range[0] + 1)
-        where, params = _where(filters, seq_range=seq_range)
-        return conn.execute(f"SELECT count(*) FROM activity_log{where}", params).fetchone()[0]
-
-    @staticmethod
     def fetch_rows(
         conn: sqlite3.Connection,
         filters: ActivityLogFilters,
         limit: int,
         before_seq: int | None = None,
     ) -> list[tuple]:
-        """Up to `limit` raw rows, newest first, with seq < before_seq."""
-        where, params = _where(filters, before_seq, _seq_range(conn, filters))
-        sql = f"SELECT {COLUMNS} FROM activity_log{where} ORDER BY seq DESC LIMIT ?"
-        return conn.execute(sql, [*params, limit]).fetchall()
-
-    @classmethod
-    def query(
-        cls,
-        conn: sqlite3.Connection,
-        filters: ActivityLogFilters,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> ActivityLogPage:
-        """One page, newest first. Keyset over seq: entries that arrive while a client pages
-        get higher seqs, so they neither shift nor repeat what the cursor still has to see.
-        `total` is counted for the first page and carried in the cursor: a filtered count
-        scans the log, and it describes the same snapshot the pages walk through."""
-        before, total = decode_cursor(cursor) if cursor else (None, None)
-        rows = cls.fetch_rows(conn, filters, limit + 1, before)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        if total is None:
-            total = cls.count(conn, filters)
-        next_cursor = encode_cursor(rows[-1][0], total) if more and rows else None
-        return ActivityLogPage(
-            items=[entry_from_row(r) for r in rows], next_cursor=next_cursor, total=total
+        """Up to `limit` raw rows, newest first, with seq < before_seq. No bound on the rows it
+        reads to find them: for export, not for request-sized pages."""
+        span = live_range(conn, filters)
+        if span is None:
+            return []
+        low, high = span
+        if before_seq is not None:
+            high = min(high, before_seq - 1)
+        where, params = row_filter(filters)
+        sql = (
+            f"SELECT {COLUMNS} FROM activity_log WHERE seq BETWEEN ? AND ?{where} "
+            "ORDER BY seq DESC LIMIT ?"
         )
+        return conn.execute(sql, [low, high, *params, limit]).fetchall()
 
     @classmethod
     async def iter_export(
@@ -393,26 +343,3 @@ class ActivityLogRepository:
             if len(rows) < chunk:
                 return
             before = rows[-1][0]
-
-    @staticmethod
-    def stats(conn: sqlite3.Connection) -> dict[str, Any]:
-        by_category = dict(
-            conn.execute("SELECT category, count(*) FROM activity_log GROUP BY category")
-        )
-        by_severity = dict(
-            conn.execute("SELECT severity, count(*) FROM activity_log GROUP BY severity")
-        )
-        oldest = conn.execute("SELECT ts FROM activity_log ORDER BY seq LIMIT 1").fetchone()
-        newest = conn.execute("SELECT ts FROM activity_log ORDER BY seq DESC LIMIT 1").fetchone()
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-        return {
-            "total": sum(by_category.values()),
-            "by_category": by_category,
-            "by_severity": by_severity,
-            "oldest": None if oldest is None else from_us(oldest[0]),
-            "newest": None if newest is None else from_us(newest[0]),
-            "database_bytes": pages * page_size,
-            "database_free_bytes": free * page_size,
-        }

@@ -105,10 +105,17 @@ def _activity_log(conn: sqlite3.Connection) -> None:
     create_activity_log_schema(conn)
 
 
+def _activity_counts(conn: sqlite3.Connection) -> None:
+    from ledgrab.storage.activity_counts import create_counts_schema
+
+    create_counts_schema(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings and api keys", _foundation),
     Migration(2, "activity log", _activity_log),
     Migration(3, "devices, sources and targets", _entities),
+    Migration(4, "activity log block counts", _activity_counts),
 )
 
 

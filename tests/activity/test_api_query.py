@@ -3,6 +3,7 @@ rows; keyset paging stays exact while entries arrive; bad parameters get a 400 w
 
 from __future__ import annotations
 
+import base64
 import itertools
 import random
 import threading
@@ -187,3 +188,43 @@ def test_since_accepts_any_offset(seeded):
         a = _all_pages(client, {"since": moment.isoformat()})
         b = _all_pages(client, {"since": moment.astimezone(timezone_plus2()).isoformat()})
     assert a == b and len(a) == len(entries) - 100
+
+
+def test_a_text_search_past_the_read_bound_gives_a_lower_bound_and_resumes(seeded, monkeypatch):
+    from ledgrab.storage import activity_query
+
+    server, entries = seeded
+    monkeypatch.setattr(activity_query, "SCAN_ROWS", 40)  # the server runs in this process
+    expected = [e["id"] for e in reversed(entries) if "plain" in e["message"]]
+    with server.client() as client:
+        first = client.get("/api/v1/activity", params={"message_like": "PLAIN", "limit": 500})
+        body = first.json()
+        assert body["total_exact"] is False
+        newest_40 = [e for e in reversed(entries)][:40]
+        assert body["total"] == sum("plain" in e["message"] for e in newest_40)
+        got, cursor = [e["id"] for e in body["items"]], body["next_cursor"]
+        while cursor:  # every response reads at most 40 entries, short pages included
+            page = client.get(
+                "/api/v1/activity", params={"message_like": "PLAIN", "limit": 500, "cursor": cursor}
+            ).json()
+            assert page["total"] == body["total"] and page["total_exact"] is False
+            got += [e["id"] for e in page["items"]]
+            cursor = page["next_cursor"]
+    assert got == expected
+
+
+def test_empty_filter_values_mean_no_filter_and_old_cursors_still_work(seeded):
+    from ledgrab.storage.activity_query import encode_cursor
+
+    server, entries = seeded
+    with server.client() as client:
+        blank = {"actor": "", "entity_type": "", "entity_id": "", "message_like": ""}
+        assert _all_pages(client, blank) == list(reversed(entries))
+        old_style = base64.urlsafe_b64encode(b"a1:100:300").decode().rstrip("=")
+        page = client.get("/api/v1/activity", params={"cursor": old_style}).json()
+        assert page["total"] == 300 and page["total_exact"] is True
+        assert page["items"][0] == entries[98]  # seqs start at 1, so seq 99 is entries[98]
+        assert page["items"][-1] == entries[49]  # 50 entries: seqs 99 down to 50
+        assert page["next_cursor"] == encode_cursor(50, 300, exact=True)
+        tampered = base64.urlsafe_b64encode(b"a1:100:300:7").decode().rstrip("=")
+        assert client.get("/api/v1/activity", params={"cursor": tampered}).status_code == 400

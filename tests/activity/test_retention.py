@@ -110,6 +110,7 @@ def test_totals_stay_exact_after_pruning(tmp_path):
     from datetime import timedelta
 
     from ledgrab.storage.activity_log import ActivityLogFilters, ActivityLogRepository
+    from ledgrab.storage.activity_query import total_for
 
     path = tmp_path / "a.db"
     settings = ActivityLogSettings(commit_interval_s=300, max_batch=13, max_entries=40)
@@ -131,6 +132,6 @@ def test_totals_stay_exact_after_pruning(tmp_path):
             ActivityLogFilters(until=since),
             ActivityLogFilters(since=since, until=since + timedelta(microseconds=5)),
         ):
-            counted = db.read_blocking(repo.count, filters)
+            counted, _ = db.read_blocking(total_for, filters)
             listed = db.read_blocking(repo.fetch_rows, filters, 1000)
             assert counted == len(listed), filters

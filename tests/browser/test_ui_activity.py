@@ -168,3 +168,25 @@ def test_dashboard_widget_is_live_and_links_to_the_filtered_tab(ui, server):
     wait_for(lambda: len(_rows(page)) >= 1, what="the filtered table")
     with server.client() as client:
         assert _rows(page) == _ids(client, entity_type="device", entity_id="dev_0")
+
+
+def test_a_text_search_past_the_read_bound_says_so_and_loads_older(ui, server, monkeypatch):
+    from ledgrab.storage import activity_query
+
+    _commit_at_once(server)
+    _record(server, 1, category="system", word="needle")
+    _record(server, 30, category="system", word="hay")
+    with server.client() as client:
+        wait_for(lambda: len(_ids(client, message_like="hay")) == 30, what="seeded entries")
+    monkeypatch.setattr(activity_query, "SCAN_ROWS", 10)  # the server runs in this process
+
+    page = ui.signed_in("/#/activity?q=needle")
+    page.locator("#activity-table td", has_text="No matches among the newest entries").wait_for()
+    assert page.locator("#activity-total").inner_text() == "0+ entries (counted among the newest)"
+    for _ in range(5):  # each click reads ten more entries
+        if page.locator("#activity-table tr", has_text="needle entry 0").count():
+            break
+        page.get_by_role("button", name="Load more").click()
+        page.wait_for_timeout(200)
+    page.locator("#activity-table tr", has_text="needle entry 0").wait_for()
+    assert len(_rows(page)) == 1

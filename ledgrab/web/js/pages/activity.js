@@ -57,6 +57,7 @@ export function mount(root, ctx) {
   let paused = false;
   let missed = 0;
   let total = 0;
+  let totalExact = true;
 
   function filters() {
     const f = form.elements;
@@ -116,7 +117,10 @@ export function mount(root, ctx) {
   }
 
   function showTotal() {
-    summary.textContent = `${total} ${total === 1 ? "entry" : "entries"}`;
+    // A text search counts only the newest entries it reads (the server's bound per request).
+    summary.textContent = totalExact
+      ? `${total} ${total === 1 ? "entry" : "entries"}`
+      : `${total}+ entries (counted among the newest)`;
   }
 
   async function load(append = false) {
@@ -128,13 +132,19 @@ export function mount(root, ctx) {
     try {
       const page = await api.get("/api/v1/activity", { ...filters(), limit: PAGE_SIZE, cursor: append ? cursor : null });
       if (!append) tbody.replaceChildren();
+      tbody.querySelector("tr.empty-row")?.remove();
       tbody.append(...page.items.map((e) => row(e)));
       while (tbody.childElementCount > MAX_ROWS) tbody.firstElementChild.remove();
       cursor = page.next_cursor;
       total = page.total;
+      totalExact = page.total_exact !== false;
       more.hidden = !cursor;
       showTotal();
-      if (!tbody.childElementCount) tbody.append(h("tr", { class: "empty-row" }, h("td", { colspan: 6, class: "empty" }, "No entries match these filters.")));
+      if (!tbody.childElementCount) {
+        // An empty page with a cursor: the server stopped at its read bound, older entries remain.
+        const text = cursor ? "No matches among the newest entries. Load more to search older ones." : "No entries match these filters.";
+        tbody.append(h("tr", { class: "empty-row" }, h("td", { colspan: 6, class: "empty" }, text)));
+      }
     } catch (err) {
       error.textContent = err.message;
     }
