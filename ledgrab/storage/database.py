@@ -130,6 +130,11 @@ class Database:
         conn.execute("PRAGMA synchronous = FULL")
         # After a checkpoint the WAL is truncated back to this size, so it cannot grow unbounded.
         conn.execute(f"PRAGMA journal_size_limit = {int(self._wal_limit)}")
+        # Debian builds SQLite with secure_delete on: every freed page is overwritten with zeros,
+        # so clearing a 1,000,000-entry log wrote 507 MB (WAL and checkpoint). FAST zeroes only
+        # inside pages that are written anyway (0.6 MB for that clear). On a card that remaps
+        # writes, an overwrite never erased the old cells anyway; freed pages are reused.
+        conn.execute("PRAGMA secure_delete = FAST")
         # Sorts and temporary indexes stay in RAM instead of becoming flash writes.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA foreign_keys = ON")
