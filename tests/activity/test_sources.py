@@ -17,8 +17,8 @@ def _entries(server, **params) -> list[dict]:
         return client.get("/api/v1/activity", params={"limit": 500, **params}).json()["items"]
 
 
-def _newest(server, action: str) -> dict:
-    matches = [e for e in _entries(server) if e["action"] == action]
+def _newest(server, action: str, **params) -> dict:
+    matches = [e for e in _entries(server, **params) if e["action"] == action]
     assert len(matches) == 1, [e["action"] for e in _entries(server)]
     return matches[0]
 
@@ -33,6 +33,23 @@ def test_first_start_is_one_setup_entry(server):
     assert not any(a.endswith(".created") for a in actions)
     setup = _newest(server, "system.setup")
     assert setup["message"].startswith("First start: created device")
+
+
+def test_auto_start_is_recorded_and_a_failed_one_is_an_error(tmp_path):
+    with LiveServer(tmp_path / "data") as server:
+        started = _newest(server, "target.started")
+        assert _shape(started) == ("system", "target.started", "info", "system", "target", "Demo")
+        with server.client() as client:
+            demo = client.get(f"/api/v1/targets/{started['entity_id']}").json()
+            twin = {"name": "Twin", "device_id": demo["device_id"], "auto_start": True}
+            response = client.post("/api/v1/targets", json={**twin, "source_id": demo["source_id"]})
+            assert response.status_code == 201, response.text
+    with LiveServer(tmp_path / "data") as server:  # two auto-start targets, one device
+        failed = _newest(server, "target.start_failed")
+        assert failed["severity"] == "error" and failed["actor"] == "system"
+        assert failed["entity_type"] == "target" and failed["message"].startswith("Target ")
+        assert "already driven by running target" in failed["message"]
+        assert failed["metadata"] == {"auto_start": True}
 
 
 def test_entity_routes_record_through_the_hook(server):
@@ -63,7 +80,7 @@ def test_entity_routes_record_through_the_hook(server):
         "device.deleted": ("entity", "device.deleted", "info", "admin", "device", "Desk"),
     }
     for action, shape in expected.items():
-        entry = _newest(server, action)
+        entry = _newest(server, action, actor="admin")  # not the demo target's auto-start
         assert _shape(entry) == shape, action
     updated = _newest(server, "device.updated")
     assert updated["metadata"] == {"fields": ["led_count", "name"]}

@@ -12,11 +12,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from ledgrab.core.activity_log.recorder import get_module_recorder
 from ledgrab.core.devices.base import DeviceDriver
 from ledgrab.core.devices.factory import DriverContext, create_driver
 from ledgrab.core.devices.models import DeviceConfig
 from ledgrab.core.effects.base import FrameSource
 from ledgrab.core.effects.registry import build_source, decode_params
+from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.models import SourceConfig
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner, TargetState
@@ -145,16 +147,29 @@ class ProcessorManager:
         return self.state(target_id)
 
     async def resume(self) -> list[str]:
-        """Start every auto_start target; one that fails is logged, the others still start."""
+        """Start every auto_start target; one that fails is logged and recorded as an error
+        entry, the others still start. Each start is recorded like one through the API."""
         started = []
         for target in self._store.all("target"):
-            if not target.config.auto_start:
+            if not target.config.auto_start or self.is_running(target.id):
                 continue
             try:
                 await self.start(target.id)
-                started.append(target.id)
             except Exception as exc:
                 log.error("auto-start of target %s failed: %s", target.name, exc)
+                get_module_recorder().record(
+                    "system",
+                    "target.start_failed",
+                    severity="error",
+                    entity_type="target",
+                    entity_id=target.id,
+                    entity_name=target.name,
+                    message=f'Target "{target.name}" did not start: {exc}',
+                    metadata={"auto_start": True},
+                )
+                continue
+            started.append(target.id)
+            fire_entity_event(self._bus, "target", "started", target.id, entity_name=target.name)
         return started
 
     async def stop_all(self, reason: str = "shutdown") -> None:
