@@ -79,7 +79,11 @@ def test_round_trip_restores_exactly_the_backed_up_state(server, tmp_path):
         assert "test.before_backup" in [r[1] for r in backed_up]
         live = activity_rows(db)
         assert live[: len(backed_up)] == backed_up
-        (entry,) = live[len(backed_up) :]
+        after = {row[1]: row for row in live[len(backed_up) :]}
+        # The restore, and the restored file's auto-start target starting again.
+        assert sorted(after) == ["restore.completed", "target.started"]
+        assert after["target.started"][1:4] == ("target.started", "info", "admin")
+        entry = after["restore.completed"]
         assert entry[1:4] == ("restore.completed", "info", "admin")
         assert path.name in entry[4] and "pre-restore" in entry[4]
         again = _restore(client, path)

@@ -18,6 +18,8 @@ from ledgrab.core.activity_log.context import current_actor
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.core.entity_events import fire_entity_event
+from ledgrab.core.event_bus import EventBus
 from ledgrab.storage import activity_query
 from ledgrab.storage.activity_log import (
     ActivityLogEntry,
@@ -156,6 +158,7 @@ class ActivityController(Controller):
         db: NamedDependency[Database],
         activity: NamedDependency[ActivityLog],
         settings: NamedDependency[Settings],
+        bus: NamedDependency[EventBus],
         data: JSONBody[dict[str, Any]],
     ) -> ActivityLogSettings:
         current = activity.recorder.settings
@@ -163,15 +166,13 @@ class ActivityController(Controller):
         changed = sorted(k for k in data if getattr(current, k) != getattr(merged, k))
         if changed:
             await activity.apply(db, merged)
-            activity.recorder.record(
-                "system",
-                "activity.settings_changed",
-                entity_type="settings",
-                entity_id="activity_log",
+            fire_entity_event(
+                bus,
+                "settings",
+                "updated",
+                "activity_log",
                 entity_name="Activity log",
-                message=f"Activity-log settings changed: {', '.join(changed)}",
-                metadata={"fields": changed},
-                _bypass_enabled=True,
+                changed_fields=changed,
             )
         return merged
 

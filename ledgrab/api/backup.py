@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
+import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
@@ -28,6 +29,8 @@ from ledgrab.core.backup.service import (
     RestoreResult,
     UploadTooLargeError,
 )
+from ledgrab.core.entity_events import fire_entity_event
+from ledgrab.core.event_bus import EventBus
 
 __all__ = ["BackupController"]
 
@@ -116,12 +119,23 @@ class BackupController(Controller):
 
     @put("/backup/auto", summary="Change auto-backup settings (persisted, applied at once)")
     async def auto_configure(
-        self, auto_backup: NamedDependency[AutoBackup], data: JSONBody[AutoBackupConfig]
+        self,
+        auto_backup: NamedDependency[AutoBackup],
+        bus: NamedDependency[EventBus],
+        data: JSONBody[AutoBackupConfig],
     ) -> AutoBackupStatus:
+        before = msgspec.structs.asdict(auto_backup.config)
         try:
             await auto_backup.configure(data)
         except ValueError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
+        after = msgspec.structs.asdict(data)
+        changed = sorted(k for k in after if after[k] != before.get(k))
+        if changed:
+            fire_entity_event(
+                bus, "settings", "updated", "auto_backup", entity_name="Auto-backup",
+                changed_fields=changed,
+            )  # fmt: skip
         return await auto_backup.status()
 
     @post("/backup/auto/run", summary="Make an auto-backup now (with the saved settings)")

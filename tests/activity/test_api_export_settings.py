@@ -118,9 +118,9 @@ def test_settings_validate_persist_and_are_recorded(tmp_path):
         assert client.get("/api/v1/activity/settings").json()["max_days"] == 10
     changed = rows(
         data / "ledgrab.db",
-        "SELECT actor, message FROM activity_log WHERE action = 'activity.settings_changed'",
+        "SELECT category, actor, message FROM activity_log WHERE action = 'settings.updated'",
     )
-    assert changed == [("admin", "Activity-log settings changed: max_batch, max_days")]
+    assert changed == [("entity", "admin", "Activity log settings changed: max_batch, max_days")]
 
 
 def test_clear_empties_the_log_and_its_first_entry_says_who(tmp_path):

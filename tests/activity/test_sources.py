@@ -218,3 +218,28 @@ def test_a_brute_force_costs_one_entry_per_address_per_window(tmp_path, attempts
         "Failed API-key attempt from 127.0.0.1",
         f"{attempts - 1} more failed API-key attempts from 127.0.0.1 in 60 s",
     ]
+
+
+def test_settings_changes_go_through_the_hook_as_entity_entries(server, tmp_path):
+    with server.client() as client:
+        assert client.put("/api/v1/activity/settings", json={"enabled": False}).status_code == 200
+        auto = {"enabled": True, "destination": str(tmp_path), "keep": 3}
+        assert client.put("/api/v1/system/backup/auto", json=auto).status_code == 200
+        bad = {"enabled": True, "destination": "relative/dir"}
+        assert client.put("/api/v1/system/backup/auto", json=bad).status_code == 400
+        assert client.put("/api/v1/activity/settings", json={"enabled": True}).status_code == 200
+    entries = [e for e in _entries(server) if e["action"] == "settings.updated"]
+    assert [(e["entity_id"], e["message"], e["metadata"]) for e in entries] == [
+        ("activity_log", "Activity log settings changed: enabled", {"fields": ["enabled"]}),
+        # Recorded while the log was off: settings changes always are. The refused one is not.
+        (
+            "auto_backup",
+            "Auto-backup settings changed: destination, enabled, keep",
+            {"fields": ["destination", "enabled", "keep"]},
+        ),
+        ("activity_log", "Activity log settings changed: enabled", {"fields": ["enabled"]}),
+    ]
+    assert {_shape(e) for e in entries} == {
+        ("entity", "settings.updated", "info", "admin", "settings", "Activity log"),
+        ("entity", "settings.updated", "info", "admin", "settings", "Auto-backup"),
+    }

@@ -71,11 +71,15 @@ class EntityActivitySource:
             return
         kind = event.entity_type.capitalize()
         name = quote(event.entity_name, event.entity_id)
+        fields = ", ".join(event.changed_fields)
         message = f"{kind} {name} {event.action}"
         metadata: dict[str, Any] = {}
         if event.changed_fields and event.action == "updated":
-            message += f" ({', '.join(event.changed_fields)})"
+            message += f" ({fields})"
             metadata["fields"] = list(event.changed_fields)
+        settings = event.entity_type == "settings"
+        if settings:
+            message = f"{event.entity_name or event.entity_id} settings changed: {fields}"
         category = "system" if event.action in ("started", "stopped") else "entity"
         self._recorder.record(
             category,
@@ -85,6 +89,7 @@ class EntityActivitySource:
             entity_name=event.entity_name,
             message=message,
             metadata=metadata,
+            _bypass_enabled=settings,  # switching the log off is itself recorded
         )
 
 
