@@ -139,9 +139,7 @@ def main() -> None:
 
         page_ms = timed(page, repeat)
         count_ms = timed(lambda f=filters: total_for(conn, f), max(3, repeat // 4))
-        rows, resume = page()
-        if len(rows) > 50:
-            resume = rows[49][0]
+        _, resume = page()
         deep = "-" if resume is None else f"{p95(timed(lambda b=resume: page(before=b), 3)):.1f}"
         matches = f"{total:,}" + ("" if exact else "+")
         print(f"{name:<26} {matches:>10} {p95(page_ms):>12.2f} {p95(count_ms):>13.2f} "

@@ -144,8 +144,9 @@ def page_rows(
     limit: int,
     before_seq: int | None = None,
 ) -> tuple[list[tuple], int | None]:
-    """Up to limit + 1 rows (COLUMNS order) with seq < before_seq in `span`, newest first,
-    reading at most SCAN_ROWS rows; with the seq to resume below if the budget ran out."""
+    """Up to `limit` rows (COLUMNS order) with seq < before_seq in `span`, newest first,
+    reading at most SCAN_ROWS rows; and the seq the next page continues below (None at the
+    end). A page cut short by the read budget still gets one."""
     if span is None:
         return [], None
     low, high = span
@@ -166,7 +167,7 @@ def page_rows(
         start = max(first, last - budget + 1)
         rows += conn.execute(sql, [start, last, *params, limit + 1 - len(rows)]).fetchall()
         if len(rows) > limit:
-            return rows, None
+            return rows[:limit], rows[limit - 1][0]
         budget -= last - start + 1
         if start > first:
             return rows, start
@@ -220,8 +221,6 @@ async def read_page(
         )
     else:
         rows, resume = await reading
-    if len(rows) > limit:
-        rows, resume = rows[:limit], rows[limit - 1][0]
     return ActivityLogPage(
         items=[entry_from_row(r) for r in rows],
         next_cursor=None if resume is None else encode_cursor(resume, total, exact),

@@ -90,8 +90,7 @@ def _walk(conn: sqlite3.Connection, filters: ActivityLogFilters, limit: int) -> 
     rows, before = [], None
     while True:
         page, resume = activity_query.page_rows(conn, filters, span, limit, before)
-        if len(page) > limit:
-            page, resume = page[:limit], page[limit - 1][0]
+        assert len(page) <= limit
         rows += page
         if resume is None:
             return rows
