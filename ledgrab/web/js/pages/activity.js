@@ -118,9 +118,10 @@ export function mount(root, ctx) {
 
   function showTotal() {
     // A text search counts only the newest entries it reads (the server's bound per request).
+    const count = total.toLocaleString();
     summary.textContent = totalExact
-      ? `${total} ${total === 1 ? "entry" : "entries"}`
-      : `${total}+ entries (counted among the newest)`;
+      ? `${count} ${total === 1 ? "entry" : "entries"}`
+      : `${count}+ entries (counted among the newest)`;
   }
 
   async function load(append = false) {
