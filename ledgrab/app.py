@@ -248,6 +248,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         message=f"LedGrab {__version__} started on {settings.host}:{settings.port}",
         metadata={"version": __version__, "host": settings.host, "port": settings.port},
     )
+    # A start is worth a commit of its own: the log shows it at once, and a service that
+    # crashes within its first batch window still leaves one entry per start.
+    try:
+        await activity.recorder.commit_now()
+    except Exception as exc:  # a failing card must not stop the service from serving
+        log.warning("could not commit the startup entries yet: %s", exc)
     # Everything built so far (modules, routes, settings) lives as long as the process: moved
     # out of the collector's view, a full collection scans only newer objects. Unfrozen, one
     # took 60-80 ms here (far longer on a Pi Zero): several frames lost at once.

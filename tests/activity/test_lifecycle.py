@@ -37,6 +37,17 @@ def test_shutdown_loses_nothing_and_shutting_down_comes_before_the_close(tmp_pat
     assert actions.count("device.discovered") == 3000
 
 
+def test_a_start_is_on_disk_once_the_server_serves(tmp_path):
+    """With the default 5 s batch window, the startup entries still get a commit of their own:
+    another connection reads them before anything else happens."""
+    data = tmp_path / "data"
+    with LiveServer(data) as server:
+        assert server.app.state.activity_recorder.settings.commit_interval_s == 5
+        actions = [a for _, a in rows(data / "ledgrab.db")]
+        assert actions[-1] == "server.started"
+        assert "system.setup" in actions and "target.started" in actions
+
+
 def test_settings_survive_a_restart_enabled_included(tmp_path):
     data = tmp_path / "data"
     wanted = ActivityLogSettings(enabled=False, max_days=7, commit_interval_s=30, max_batch=99)

@@ -307,6 +307,11 @@ class ActivityRecorder:
         while self._head < target:
             await self._db.write(_nothing)
 
+    async def commit_now(self) -> None:
+        """One commit carrying whatever waits. No retry: a batch that fails stays pending and
+        is tried again on its own schedule."""
+        await self._db.write(_nothing)
+
     def flush_blocking(self) -> None:
         """`flush` for threads without an event loop."""
         target = self.recorded_index
