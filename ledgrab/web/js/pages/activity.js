@@ -36,7 +36,7 @@ export function mount(root, ctx) {
     h("div", {}, h("label", { for: "f-q" }, "Message contains"), h("input", { id: "f-q", name: "q", type: "search", value: p.get("q") || "" })),
     h("div", {}, h("label", { for: "f-actor" }, "Actor"), h("input", { id: "f-actor", name: "actor", value: p.get("actor") || "" })),
     h("div", {}, h("label", { for: "f-etype" }, "Entity type"), h("select", { id: "f-etype", name: "entity_type" },
-      ["", "device", "source", "target", "settings", "api_key"].map((v) => h("option", { value: v }, v || "Any")))),
+      ["", "device", "source", "target", "settings", "api_key", "discovered_device"].map((v) => h("option", { value: v }, v || "Any")))),
     h("div", {}, h("label", { for: "f-eid" }, "Entity id"), h("input", { id: "f-eid", name: "entity_id", value: p.get("entity_id") || "" })),
     h("div", {}, h("label", { for: "f-range" }, "Time"), h("select", { id: "f-range", name: "range" },
       RANGES.map(([v, l]) => h("option", { value: v }, l)))),
