@@ -44,6 +44,7 @@ def cases(now: datetime) -> list[tuple[str, dict]]:
         ("until=now-30d", {"until": (now - 30 * day).isoformat()}),
         ("message_like=Porch", {"message_like": "Porch"}),
         ("message_like=(no match)", {"message_like": "no such text"}),
+        ("message_like=Küche (non-ASCII)", {"message_like": "Küche"}),
         ("entity_id+since 7d", {"entity_id": "dev3", "since": (now - 7 * day).isoformat()}),
     ]
 

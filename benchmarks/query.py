@@ -75,6 +75,7 @@ def cases(now: datetime) -> list[tuple[str, ActivityLogFilters]]:
         ("since..until (1 day)", f(since=now - 31 * day, until=now - 30 * day)),
         ("message_like=Porch", f(message_like="Porch")),
         ("message_like=rare", f(message_like="no such text")),
+        ("message_like=Küche", f(message_like="Küche")),
         ("auth+warning", f(categories=(Category.AUTH,), severities=(Severity.WARNING,))),
         ("entity_id+since 7d", f(entity_id="dev3", since=now - 7 * day)),
         (

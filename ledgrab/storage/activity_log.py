@@ -28,6 +28,7 @@ __all__ = [
     "live_range",
     "row_filter",
     "to_us",
+    "unicode_text_search",
 ]
 
 
@@ -223,10 +224,25 @@ def column_filter(filters: ActivityLogFilters) -> tuple[str, list[Any]]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def row_filter(filters: ActivityLogFilters) -> tuple[str, list[Any]]:
-    """' AND ...' for every filter but time (a seq range stands for it)."""
+def unicode_text_search(filters: ActivityLogFilters) -> bool:
+    """SQLite's LIKE folds the case of ASCII letters only; other needles take a slower match."""
+    return bool(filters.message_like) and not filters.message_like.isascii()
+
+
+def _contains_lowered(text: str | None, lowered_needle: str) -> bool:
+    return text is not None and lowered_needle in text.lower()
+
+
+def row_filter(conn: sqlite3.Connection, filters: ActivityLogFilters) -> tuple[str, list[Any]]:
+    """' AND ...' for every filter but time (a seq range stands for it). A non-ASCII text
+    search registers its match function on `conn`, so "küche" finds "KÜCHE" as the UI's live
+    filter (JavaScript toLowerCase) does."""
     where, params = column_filter(filters)
-    if filters.message_like:
+    if unicode_text_search(filters):
+        conn.create_function("ledgrab_contains", 2, _contains_lowered, deterministic=True)
+        where += " AND ledgrab_contains(message, ?)"
+        params.append(filters.message_like.lower())
+    elif filters.message_like:
         where += " AND message LIKE ? ESCAPE '\\'"
         params.append(f"%{_escape_like(filters.message_like)}%")
     return where, params
@@ -319,7 +335,7 @@ class ActivityLogRepository:
         low, high = span
         if before_seq is not None:
             high = min(high, before_seq - 1)
-        where, params = row_filter(filters)
+        where, params = row_filter(conn, filters)
         sql = (
             f"SELECT {COLUMNS} FROM activity_log WHERE seq BETWEEN ? AND ?{where} "
             "ORDER BY seq DESC LIMIT ?"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import random
 import threading
 from datetime import UTC, datetime, timedelta
@@ -228,3 +229,24 @@ def test_empty_filter_values_mean_no_filter_and_old_cursors_still_work(seeded):
         assert page["next_cursor"] == encode_cursor(50, 300, exact=True)
         tampered = base64.urlsafe_b64encode(b"a1:100:300:7").decode().rstrip("=")
         assert client.get("/api/v1/activity", params={"cursor": tampered}).status_code == 400
+
+
+def test_text_search_folds_case_beyond_ascii(server):
+    recorder = server.app.state.activity_recorder
+    for message in ('Device "Küche" connected', 'Device "ГОСТИНАЯ" lost', "Desk on"):
+        recorder.record("device", "test.entry", message=message)
+    recorder.flush_blocking()
+    with server.client() as client:
+        for needle, expected in (
+            ("küche", ['Device "Küche" connected']),
+            ("KÜCHE", ['Device "Küche" connected']),
+            ("гостиная", ['Device "ГОСТИНАЯ" lost']),
+            ("DESK", ["Desk on"]),
+        ):
+            body = client.get("/api/v1/activity", params={"message_like": needle}).json()
+            assert [e["message"] for e in body["items"]] == expected, needle
+            assert (body["total"], body["total_exact"]) == (1, True)
+            export = client.get(
+                "/api/v1/activity/export", params={"format": "ndjson", "message_like": needle}
+            )
+            assert [json.loads(line)["message"] for line in export.text.splitlines()] == expected

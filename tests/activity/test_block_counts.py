@@ -36,7 +36,8 @@ def _row(rng: random.Random, n: int, ts_us: int) -> tuple:
         "test.entry",
         rng.choice(list(Severity)).value,
         rng.choice(ACTORS),
-        rng.choice(["Desk strip on", "Porch off", "100% bright", "key a_b"]) + f" #{n}",
+        rng.choice(["Desk strip on", "Porch off", "100% bright", "key a_b", "Küche an", "ГОСТИНАЯ"])
+        + f" #{n}",
         entity_type,
         entity_id,
         None,
@@ -55,6 +56,8 @@ def _filter_cases(conn: sqlite3.Connection) -> list[ActivityLogFilters]:
         f(entity_id="t1", actor="admin"),
         f(message_like="porch"),
         f(message_like="a_b", categories=(Category.ENTITY,)),
+        f(message_like="KÜCHE"),
+        f(message_like="гостиная", severities=(Severity.INFO, Severity.ERROR)),
     ]
     low, high = repo.seq_bounds(conn)
     if low is not None:
