@@ -64,8 +64,9 @@ def test_paging_filters_live_entries_detail_and_export(ui, server, tmp_path):
     page.locator("#activity-total").filter(has_text="entries").wait_for()
     assert f"{len(everything)} entries" == page.locator("#activity-total").inner_text()
     wait_for(lambda: len(_rows(page)) == 50, what="the first page")
-    page.get_by_role("button", name="Load more").click()
+    page.get_by_role("button", name="Load more").dblclick()  # an impatient user: one page only
     wait_for(lambda: len(_rows(page)) == len(everything), what="the second page")
+    page.wait_for_function("() => !document.querySelector('#activity-more').disabled")
     assert _rows(page) == everything  # newest first, no gaps or duplicates across the cursor
     assert page.locator("#activity-more").is_hidden()
 
@@ -183,10 +184,12 @@ def test_a_text_search_past_the_read_bound_says_so_and_loads_older(ui, server, m
     page = ui.signed_in("/#/activity?q=needle")
     page.locator("#activity-table td", has_text="No matches among the newest entries").wait_for()
     assert page.locator("#activity-total").inner_text() == "0+ entries (counted among the newest)"
+    more = page.locator("#activity-more")
     for _ in range(5):  # each click reads ten more entries
         if page.locator("#activity-table tr", has_text="needle entry 0").count():
             break
-        page.get_by_role("button", name="Load more").click()
-        page.wait_for_timeout(200)
+        more.click()
+        # The button is disabled while its page loads: a second click cannot append it twice.
+        page.wait_for_function("() => !document.querySelector('#activity-more').disabled")
     page.locator("#activity-table tr", has_text="needle entry 0").wait_for()
     assert len(_rows(page)) == 1

@@ -54,6 +54,7 @@ export function mount(root, ctx) {
   const pause = h("button", { type: "button", id: "activity-pause", "aria-pressed": "false", onclick: togglePause }, "Pause live");
   const pending = h("span", { class: "muted", id: "activity-pending", role: "status" });
   let cursor = null;
+  let loads = 0;
   let paused = false;
   let missed = 0;
   let total = 0;
@@ -130,8 +131,13 @@ export function mount(root, ctx) {
       tbody.replaceChildren(h("tr", {}, h("td", { colspan: 6 }, notOffered("The activity log"))));
       return;
     }
+    // One request at a time decides the table: a second click on Load more would append the
+    // same page twice, and a reload racing an older append would mix two lists.
+    const generation = ++loads;
+    more.disabled = true;
     try {
       const page = await api.get("/api/v1/activity", { ...filters(), limit: PAGE_SIZE, cursor: append ? cursor : null });
+      if (generation !== loads) return;
       if (!append) tbody.replaceChildren();
       tbody.querySelector("tr.empty-row")?.remove();
       tbody.append(...page.items.map((e) => row(e)));
@@ -147,7 +153,9 @@ export function mount(root, ctx) {
         tbody.append(h("tr", { class: "empty-row" }, h("td", { colspan: 6, class: "empty" }, text)));
       }
     } catch (err) {
-      error.textContent = err.message;
+      if (generation === loads) error.textContent = err.message;
+    } finally {
+      if (generation === loads) more.disabled = false;
     }
   }
 
