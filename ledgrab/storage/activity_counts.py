@@ -31,8 +31,9 @@ __all__ = [
 
 # 16,384 rows: at 1,000,000 entries that is 61 blocks, so a sum reads a few thousand count rows
 # while an edge scan reads at most 16,383 log rows (~3 ms). Sealing one block costs one scan of
-# it and one write of its count rows: under 1 byte per entry, once, instead of a dirty page per
-# commit that counts kept up to date on every insert would cost (flash wear).
+# it and one write of its count rows, ~14 kB (+1.1 bytes written per entry, WAL included, in
+# flash_writes.py), instead of the dirty page per commit that counts kept current on every
+# insert would cost (flash wear).
 BLOCK_SHIFT = 14
 BLOCK = 1 << BLOCK_SHIFT
 

@@ -242,8 +242,8 @@ def _case_variants(needle: str) -> list[str]:
 def row_filter(filters: ActivityLogFilters) -> tuple[str, list[Any]]:
     """' AND ...' for every filter but time (a seq range stands for it). A needle with letters
     beyond ASCII is tried in lower case, upper case, capitalised and title case, so "küche"
-    finds "KÜCHE" and "Küche" (LIKE itself folds A-Z only). All of it stays in SQLite's C code:
-    a Python match function cost 3x as much and held the GIL against the event loop."""
+    finds "KÜCHE" and "Küche" (LIKE itself folds A-Z only). Variants keep the match in SQLite's
+    C code; a Python match function cost 3x as much per row and held the GIL."""
     where, params = column_filter(filters)
     if filters.message_like:
         needles = _case_variants(filters.message_like)
