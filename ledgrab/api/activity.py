@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, put
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
@@ -53,17 +53,19 @@ class ActivityStats(msgspec.Struct):
     reason: str | None
 
 
-def build_filters(
-    category: list[Category] | None,
-    severity: list[Severity] | None,
-    actor: str | None,
-    entity_type: str | None,
-    entity_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    message_like: str | None,
+def query_filters(
+    category: Annotated[list[Category] | None, _CATEGORY] = None,
+    severity: Annotated[list[Severity] | None, _SEVERITY] = None,
+    actor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    entity_type: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    entity_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    since: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
+    until: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
+    message_like: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> ActivityLogFilters:
-    """Query parameters -> filters; 400 with the reason when they cannot mean anything."""
+    """The 8 filters from the query string, shared by the list and the export (a dependency,
+    so both document the same parameters); 400 with the reason when they cannot mean
+    anything."""
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
             raise HTTPException(status_code=400, detail=f"{name} needs a UTC offset: {_TIME}")
@@ -84,25 +86,16 @@ def build_filters(
 class ActivityController(Controller):
     path = "/activity"
     tags = ["activity"]
+    dependencies = {"filters": Provide(query_filters, sync_to_thread=False)}
 
     @get("/", summary="Activity entries, newest first, filtered, keyset-paged")
     async def list_entries(
         self,
         db: NamedDependency[Database],
-        category: Annotated[list[Category] | None, _CATEGORY] = None,
-        severity: Annotated[list[Severity] | None, _SEVERITY] = None,
-        actor: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        entity_type: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        entity_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        since: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
-        until: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
-        message_like: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        filters: NamedDependency[ActivityLogFilters],
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> ActivityLogPage:
-        filters = build_filters(
-            category, severity, actor, entity_type, entity_id, since, until, message_like
-        )
         try:
             return await read_page(db, filters, limit, cursor)
         except InvalidCursorError as exc:
@@ -112,19 +105,9 @@ class ActivityController(Controller):
     async def export(
         self,
         db: NamedDependency[Database],
+        filters: NamedDependency[ActivityLogFilters],
         format: Annotated[str, QueryParameter(pattern="^(csv|json|ndjson)$")] = "csv",
-        category: Annotated[list[Category] | None, _CATEGORY] = None,
-        severity: Annotated[list[Severity] | None, _SEVERITY] = None,
-        actor: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        entity_type: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        entity_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        since: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
-        until: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
-        message_like: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Stream:
-        filters = build_filters(
-            category, severity, actor, entity_type, entity_id, since, until, message_like
-        )
         media_type, extension = FORMATS[format]
         return Stream(
             export_stream(db, filters, format),
