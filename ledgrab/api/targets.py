@@ -123,18 +123,13 @@ class TargetController(Controller):
         self,
         entities: NamedDependency[EntityStore],
         engine: NamedDependency[ProcessorManager],
-        bus: NamedDependency[EventBus],
         target_id: FromPath[str],
     ) -> TargetState:
-        entity = require(entities, "target", target_id)
-        was_running = engine.is_running(target_id)
+        require(entities, "target", target_id)
         try:
-            state = await engine.start(target_id)
+            return await engine.start(target_id)  # the engine records the start
         except EngineError as exc:
             raise conflict(str(exc)) from None
-        if not was_running:
-            fire_entity_event(bus, "target", "started", target_id, entity_name=entity.name)
-        return state
 
     @post("/{target_id:str}/stop", summary="Stop the frame loop", status_code=200)
     async def stop_target(

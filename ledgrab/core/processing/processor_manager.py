@@ -100,9 +100,17 @@ class ProcessorManager:
         return build_source(config.kind, decode_params(config.kind, config.params))
 
     async def start(self, target_id: str) -> TargetState:
-        """Start the target's frame loop; starting a running target changes nothing."""
+        """Start the target's frame loop and announce it through the entity hook, in the
+        caller's context (a request's key, or `system` for auto-start); starting a running
+        target changes nothing. Stops are announced by their callers: what a stop means
+        (asked for, a deletion, a restore, shutdown) is theirs to say."""
         async with self._lock:
-            return await self._start(target_id)
+            was_running = self.is_running(target_id)
+            state = await self._start(target_id)
+        if not was_running:
+            name = entity.name if (entity := self._store.get("target", target_id)) else None
+            fire_entity_event(self._bus, "target", "started", target_id, entity_name=name)
+        return state
 
     async def _start(self, target_id: str) -> TargetState:
         if self.is_running(target_id):
@@ -148,7 +156,7 @@ class ProcessorManager:
 
     async def resume(self) -> list[str]:
         """Start every auto_start target; one that fails is logged and recorded as an error
-        entry, the others still start. Each start is recorded like one through the API."""
+        entry, the others still start."""
         started = []
         for target in self._store.all("target"):
             if not target.config.auto_start or self.is_running(target.id):
@@ -169,7 +177,6 @@ class ProcessorManager:
                 )
                 continue
             started.append(target.id)
-            fire_entity_event(self._bus, "target", "started", target.id, entity_name=target.name)
         return started
 
     async def stop_all(self, reason: str = "shutdown") -> None:
