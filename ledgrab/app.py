@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import mimetypes
@@ -58,6 +57,7 @@ from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
+from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["DATABASE_FILE", "WEB_DIR", "create_app"]
 
@@ -267,10 +267,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         )
         sd_notify.notify("STOPPING=1")
         log.info("LedGrab shutting down")
-        if watchdog is not None:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+        await cancel_and_wait(watchdog)
         await state.engine.stop_all()
         if state.device_health is not None:
             await state.device_health.stop()

@@ -9,11 +9,12 @@ most one immediate commit) per address per window: it can neither flood the log 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["AuthFailureLog"]
 
@@ -104,10 +105,7 @@ class AuthFailureLog:
         self._task = asyncio.get_running_loop().create_task(self._tick(), name="auth-failures")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         self.flush()
 
     async def _tick(self) -> None:

@@ -4,7 +4,6 @@ ride on the writer's commits (a BatchSource); a timer only catches age limits on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -14,6 +13,7 @@ from typing import Any
 from ledgrab.core.activity_log.context import SYSTEM
 from ledgrab.core.activity_log.settings import ActivityLogSettings
 from ledgrab.storage.activity_log import ActivityLogRepository as Repo
+from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["RetentionEngine"]
 
@@ -69,11 +69,8 @@ class RetentionEngine:
 
     async def stop(self) -> None:
         """Stop pruning; what was pruned and not yet reported is recorded now."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self._db.remove_batch_source(self)
         self.report()
 

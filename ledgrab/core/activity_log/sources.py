@@ -19,6 +19,7 @@ import msgspec
 from ledgrab.core.activity_log.context import SYSTEM
 from ledgrab.core.entity_events import EntityEvent, add_entity_listener
 from ledgrab.core.event_bus import EventBus
+from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["BusActivitySource", "EntityActivitySource", "quote"]
 
@@ -113,10 +114,7 @@ class BusActivitySource:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="activity-bus")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         self._subscription.close()
 
     async def _run(self) -> None:

@@ -16,6 +16,7 @@ from ledgrab.api.health import ComponentHealth
 from ledgrab.core.backup.db_files import timestamp
 from ledgrab.core.backup.journal import note
 from ledgrab.core.backup.service import BackupService
+from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = [
     "DESTINATION_HINT",
@@ -138,11 +139,8 @@ class AutoBackup:
         self._task = asyncio.create_task(self._loop(), name="auto-backup")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def _next_due_blocking(self, config: AutoBackupConfig) -> float:
         newest = None

@@ -26,6 +26,7 @@ from ledgrab.core.effects.base import FrameSource
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.models import TargetConfig
 from ledgrab.core.processing.pipeline import Pipeline, wire_fps_limit
+from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["RunnerTimings", "TargetRunner", "TargetState"]
 
@@ -150,10 +151,7 @@ class TargetRunner:
 
     async def stop(self, reason: str = "stopped") -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         _close_source(self.source)
         on_stop = self.config.on_stop
         if self.driver.is_open:
