@@ -9,6 +9,7 @@ import pytest
 from ledgrab.core.devices.adalight import AdalightDriver, adalight_frame
 from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.devices.models import AdalightDevice
+from tests.support.entities import start_static_target
 from tests.support.live_server import LiveServer, wait_for
 from tests.support.receivers import SerialEmulator
 
@@ -54,34 +55,18 @@ def test_a_running_adalight_target_and_its_wire_cap(tmp_path):
         LiveServer(tmp_path / "data", demo_on_first_start=False) as live,
         live.client() as c,
     ):
-        device = c.post(
-            "/api/v1/devices",
-            json={
-                "type": "adalight",
-                "name": "a",
-                "led_count": 300,
-                "serial_port": emulator.path,
-                "protocol": "awa",
-            },
-        ).json()
-        source = c.post(
-            "/api/v1/sources", json={"name": "s", "kind": "static", "params": {"color": "#0a141e"}}
-        ).json()
-        target = c.post(
-            "/api/v1/targets",
-            json={
-                "name": "t",
-                "device_id": device["id"],
-                "source_id": source["id"],
-                "gamma": 1.0,
-                "fps": 120,
-            },
-        ).json()
-        state = c.post(f"/api/v1/targets/{target['id']}/start").json()
+        device = {
+            "type": "adalight",
+            "name": "a",
+            "led_count": 300,
+            "serial_port": emulator.path,
+            "protocol": "awa",
+        }
+        target_id, state = start_static_target(c, device, "#0a141e")
         # 115200 baud, 10 bits a byte, 909-byte frames: the line carries about 12.7 fps.
         assert state["fps_effective"] == pytest.approx(115200 / 9090, abs=0.01)
         assert "115200 baud" in state["fps_limit_reason"]
         wait_for(lambda: emulator.frames, what="a frame on the serial line")
         assert emulator.frames[0] == ("awa", bytes([10, 20, 30]) * 300)
-        c.post(f"/api/v1/targets/{target['id']}/stop")
+        c.post(f"/api/v1/targets/{target_id}/stop")
         wait_for(lambda: emulator.frames[-1][1] == bytes(900), what="the black frame on stop")

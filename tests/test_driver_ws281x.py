@@ -12,6 +12,7 @@ from ledgrab.core.devices.base import DriverError
 from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.devices.models import Ws281xDevice
 from ledgrab.core.devices.ws281x import Ws281xDriver
+from tests.support.entities import start_static_target
 from tests.support.live_server import LiveServer, wait_for
 
 
@@ -127,27 +128,12 @@ def test_a_ws281x_target_on_a_pi5_style_leds_file(tmp_path):
         LiveServer(tmp_path / "data", demo_on_first_start=False, engine=engine) as live,
         live.client() as c,
     ):
-        device = c.post(
-            "/api/v1/devices", json={"type": "ws281x", "name": "w", "led_count": 3}
-        ).json()
-        source = c.post(
-            "/api/v1/sources", json={"name": "s", "kind": "static", "params": {"color": "#102030"}}
-        ).json()
-        target = c.post(
-            "/api/v1/targets",
-            json={
-                "name": "t",
-                "device_id": device["id"],
-                "source_id": source["id"],
-                "gamma": 1.0,
-                "fps": 120,
-            },
-        ).json()
-        state = c.post(f"/api/v1/targets/{target['id']}/start").json()
+        device = {"type": "ws281x", "name": "w", "led_count": 3}
+        target_id, state = start_static_target(c, device, "#102030")
         assert state["fps_effective"] == 120  # 3 LEDs: the line allows far more
         wait_for(
             lambda: (dev / "leds0").read_bytes() == bytes([16, 32, 48, 0]) * 3,
             what="the frame in /dev/leds0",
         )
-        c.post(f"/api/v1/targets/{target['id']}/stop")
+        c.post(f"/api/v1/targets/{target_id}/stop")
         wait_for(lambda: (dev / "leds0").read_bytes() == bytes(12), what="black on stop")
