@@ -4,11 +4,6 @@ multicast works (inside a network namespace of its own)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +16,7 @@ from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from tests.support.live_server import wait_for
 from tests.support.loop_thread import LoopThread
+from tests.support.netns import needs_private_network, run_probe_in_private_network
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,28 +150,10 @@ def test_unrouted_universe_is_counted(loop, monkeypatch):
         loop.call(hub.close)
 
 
-def _can_unshare() -> bool:
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _can_unshare(), reason="needs `unshare -n` (a private network namespace)")
+@needs_private_network
 def test_multicast_in_a_private_network_namespace():
     # Multicast joins and sends happen in a namespace with only its own loopback, never the LAN.
-    script = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(
-        [sys.executable, "-m", "tests.support.e131_multicast_probe"]
-    )
-    result = subprocess.run(
-        ["unshare", "-n", "sh", "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_probe_in_private_network("tests.support.e131_multicast_probe")
     assert report["groups"] == ["239.255.0.7", "239.255.0.8"]
     assert report["frame_matches"] is True
     assert report["sender"] == "multicaster (127.0.0.1)"

@@ -4,13 +4,7 @@ what arrived and comparing it with the frame that was sent."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
 import struct
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sacn.messages.data_packet import DataPacket
@@ -21,6 +15,7 @@ from ledgrab.core.devices.e131 import E131Driver, multicast_group
 from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.devices.models import DdpDevice, E131Device
 from tests.support.live_server import LiveServer, wait_for
+from tests.support.netns import needs_private_network, run_probe_in_private_network
 from tests.support.receivers import FakeWled, UdpReceiver
 
 
@@ -220,27 +215,8 @@ def test_an_unreachable_wled_is_retried_not_fatal(bare):
         assert c.post(f"/api/v1/targets/{target['id']}/stop").json()["running"] is False
 
 
-def _can_unshare() -> bool:
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _can_unshare(), reason="needs `unshare -n` (a private network namespace)")
+@needs_private_network
 def test_e131_multicast_reaches_the_universe_groups_in_a_private_namespace():
     # The namespace has only its own loopback: the multicast never reaches a real network.
-    root = Path(__file__).resolve().parents[1]
-    script = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(
-        [sys.executable, "-m", "tests.support.e131_send_probe"]
-    )
-    result = subprocess.run(
-        ["unshare", "-n", "sh", "-c", script],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_probe_in_private_network("tests.support.e131_send_probe")
     assert report == {"universes": [5, 6], "frame_matches": True}
