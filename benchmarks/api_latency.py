@@ -23,6 +23,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._stats import percentile as pct  # noqa: E402
 from benchmarks.query import build  # noqa: E402
 from ledgrab.storage.activity_query import encode_cursor  # noqa: E402
 
@@ -47,11 +48,6 @@ def cases(now: datetime) -> list[tuple[str, dict]]:
         ("message_like=Küche (non-ASCII)", {"message_like": "Küche"}),
         ("entity_id+since 7d", {"entity_id": "dev3", "since": (now - 7 * day).isoformat()}),
     ]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def serve(data: Path) -> tuple[subprocess.Popen, str]:

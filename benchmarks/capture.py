@@ -26,6 +26,7 @@ from sacn.messages.data_packet import DataPacket
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._stats import percentile
 from ledgrab.core.devices.models import VirtualDevice
 from ledgrab.core.devices.virtual import VirtualDriver
 from ledgrab.core.effects import capture_source
@@ -226,7 +227,7 @@ def main() -> None:
     print(f"{'protocol':<10}{'packets/frame':>14}{'p50 us':>10}{'p99 us':>10}{'max us':>10}")
     for protocol in ("ddp", "e131"):
         samples = sorted(latency(protocol, frames))
-        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+        p99 = percentile(samples, 0.99)
         print(
             f"{protocol:<10}{len(build(protocol, 1)):>14}{statistics.median(samples):>10.1f}"
             f"{p99:>10.1f}{samples[-1]:>10.1f}"
@@ -238,7 +239,7 @@ def main() -> None:
     for protocol in ("ddp", "e131"):
         count = frames // 3
         samples = sorted(through_target(protocol, count))
-        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+        p99 = percentile(samples, 0.99)
         print(
             f"{protocol:<10}{statistics.median(samples):>10.1f}{p99:>10.1f}{samples[-1]:>10.1f}"
             f"{count - len(samples):>6}"

@@ -33,6 +33,10 @@ from pathlib import Path
 import httpx
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._stats import percentile
+
 FPS = 60
 DDP_PUSH = 0x01
 
@@ -156,13 +160,6 @@ class Server:
             self.proc.kill()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> dict:
     receivers = Receivers(k)
     try:
@@ -231,8 +228,8 @@ def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> d
         "fps": frames / k / wall,
         "skipped": skipped,
         "preempt": (preempt1 - preempt0) / (wall1 - wall0),
-        "p50": _percentile(jitter, 0.50),
-        "p99": _percentile(jitter, 0.99),
+        "p50": percentile(jitter, 0.50),
+        "p99": percentile(jitter, 0.99),
     }
 
 

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._activity_data import fill_rows  # noqa: E402
+from benchmarks._stats import percentile  # noqa: E402
 from ledgrab.storage.activity_log import (  # noqa: E402
     ActivityLogFilters,
     ActivityLogRepository,
@@ -112,8 +113,7 @@ def timed(fn, repeat: int) -> list[float]:
 
 
 def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return percentile(values, 0.95)
 
 
 def main() -> None:

@@ -16,15 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._activity_data import entry_kwargs  # noqa: E402
+from benchmarks._stats import percentile as pct  # noqa: E402
 from ledgrab.core.activity_log.recorder import ActivityRecorder  # noqa: E402
 from ledgrab.core.activity_log.settings import ActivityLogSettings  # noqa: E402
 from ledgrab.core.event_bus import EventBus  # noqa: E402
 from ledgrab.storage.database import Database  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def record_cost(db: Database, subscribers: int, n: int) -> tuple[list[float], list[float]]:
