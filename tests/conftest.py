@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 
+from ledgrab.storage.database import Database
 from tests.support.live_server import LiveServer
 
 
@@ -63,3 +64,12 @@ def server(tmp_path) -> Iterator[LiveServer]:
     """A started server with a fresh data directory; its admin key is `server.api_key`."""
     with LiveServer(tmp_path / "data") as live:
         yield live
+
+
+@pytest.fixture
+def db(tmp_path) -> Iterator[Database]:
+    """An open Database on a fresh file, closed after the test."""
+    database = Database(tmp_path / "ledgrab.db")
+    database.open()
+    yield database
+    database.close()

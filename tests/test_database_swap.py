@@ -33,14 +33,6 @@ def _copy_in(source: Path):
     return replace
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path / "live.db")
-    database.open()
-    yield database
-    database.close()
-
-
 def test_same_object_sees_the_new_file(db, tmp_path):
     other = make_ledgrab_db(tmp_path / "other.db", rows=7)
     db.write_blocking(lambda c: Database.put_setting(c, "mine", 1))
@@ -50,7 +42,7 @@ def test_same_object_sees_the_new_file(db, tmp_path):
     db.write_blocking(lambda c: Database.put_setting(c, "after", 2))
     assert db.get_setting_blocking("after") == 2
     assert db.get_setting_blocking("mine") is None
-    old = sqlite3.connect(tmp_path / "live.db.old")
+    old = sqlite3.connect(f"{db.path}.old")
     assert old.execute("SELECT value FROM settings WHERE key = 'mine'").fetchone() == ("1",)
     old.close()
 
@@ -67,7 +59,7 @@ def test_writes_queued_before_land_in_old_file_and_after_in_new(db, tmp_path):
         future.result(10)
     assert db.get_setting_blocking("after") == 1
     assert db.get_setting_blocking("before") is None
-    old = sqlite3.connect(tmp_path / "live.db.old")
+    old = sqlite3.connect(f"{db.path}.old")
     assert old.execute("SELECT key FROM settings").fetchall() == [("before",)]
     old.close()
 
@@ -102,7 +94,7 @@ def test_pending_batches_are_committed_to_the_old_file_first(db, tmp_path):
     db.add_batch_source(source)
     db.submit_swap(_copy_in(other)).result(10)
     assert source.committed_to == ["done"]
-    old = sqlite3.connect(tmp_path / "live.db.old")
+    old = sqlite3.connect(f"{db.path}.old")
     assert old.execute("SELECT value FROM settings WHERE key = 'batched'").fetchone()
     old.close()
     assert db.get_setting_blocking("batched") is None

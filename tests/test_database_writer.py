@@ -10,14 +10,6 @@ import pytest
 from ledgrab.storage.database import Database, DatabaseBusyError, DatabaseClosedError
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path / "ledgrab.db")
-    database.open()
-    yield database
-    database.close()
-
-
 def other_connection_sees(path, sql, params=()):
     conn = sqlite3.connect(path)
     try:
