@@ -336,10 +336,6 @@ def create_app(settings: Settings) -> Litestar:
             "entities": Provide(deps.get_entities, sync_to_thread=False),
             "engine": Provide(deps.get_engine, sync_to_thread=False),
             "activity_recorder": Provide(deps.get_activity_recorder, sync_to_thread=False),
-            "activity_log_repo": Provide(deps.get_activity_log_repo, sync_to_thread=False),
-            "activity_log_retention_engine": Provide(
-                deps.get_activity_log_retention_engine, sync_to_thread=False
-            ),
         },
         openapi_config=OpenAPIConfig(
             title="LedGrab",

@@ -7,7 +7,6 @@ from litestar.datastructures import State
 from ledgrab.config import Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
-from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.backup.auto_backup import AutoBackup
 from ledgrab.core.backup.service import BackupService
 from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
@@ -15,7 +14,6 @@ from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.device_health import DeviceHealthMonitor
 from ledgrab.core.processing.processor_manager import ProcessorManager
-from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
@@ -23,8 +21,6 @@ from ledgrab.utils.log_broadcaster import LogBroadcaster
 
 __all__ = [
     "get_activity_log",
-    "get_activity_log_repo",
-    "get_activity_log_retention_engine",
     "get_activity_recorder",
     "get_api_keys",
     "get_auto_backup",
@@ -75,17 +71,6 @@ def get_auto_backup(state: State) -> AutoBackup:
 
 def get_activity_recorder(state: State) -> ActivityRecorder:
     return state.activity_recorder
-
-
-def get_activity_log_repo() -> ActivityLogRepository:
-    return _REPO
-
-
-def get_activity_log_retention_engine(state: State) -> RetentionEngine:
-    return state.activity_retention
-
-
-_REPO = ActivityLogRepository()
 
 
 def get_discovery(state: State) -> DiscoveryWatcher:
