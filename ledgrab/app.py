@@ -17,7 +17,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.static_files import create_static_files_router
 
 from ledgrab import __version__, firstboot
 from ledgrab.api import dependencies as deps
@@ -34,6 +33,7 @@ from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
+from ledgrab.api.web_ui import web_ui_router
 from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
@@ -313,14 +313,13 @@ def create_app(settings: Settings) -> Litestar:
             "started_monotonic": time.monotonic(),
         }
     )
-    web = create_static_files_router(
-        path="/", directories=[WEB_DIR], html_mode=True, include_in_schema=False, name="web"
-    )
     return Litestar(
-        route_handlers=[health, api, events_ws, web],
+        route_handlers=[health, api, events_ws, web_ui_router(WEB_DIR)],
         lifespan=[lifespan],
         logging_config=None,  # logging is configured once by `ledgrab serve`
         state=state,
+        # Bodies of the JSON API; the restore route sets its own bound ([backup] max_upload_bytes).
+        request_max_body_size=settings.server.max_body_bytes,
         dependencies={
             "settings": Provide(deps.get_settings, sync_to_thread=False),
             "db": Provide(deps.get_database, sync_to_thread=False),

@@ -118,11 +118,13 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    from ledgrab.server_limits import LISTEN_BACKLOG
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(128)
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -131,6 +133,7 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from ledgrab.app import create_app
+    from ledgrab.server_limits import uvicorn_config
     from ledgrab.utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
@@ -143,9 +146,10 @@ def _serve(settings: Settings) -> int:
     shown = f"[{host}]" if ":" in host else host
     note = " (all interfaces)" if host in ("0.0.0.0", "::") else ""
     print(f"LedGrab {__version__} serving on http://{shown}:{port}{note}", flush=True)
-    config = uvicorn.Config(
+    config = uvicorn_config(
         # The bound port, not 0: the activity log and the mDNS advertisement name the real one.
         create_app(msgspec.structs.replace(settings, port=port)),
+        settings.server,
         log_config=None,
         access_log=False,
         lifespan="on",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -20,6 +21,7 @@ __all__ = [
     "DiscoverySettings",
     "EngineSettings",
     "HealthSettings",
+    "ServerSettings",
     "Settings",
     "load_settings",
     "parse_api_keys",
@@ -97,6 +99,32 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
 
 
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The HTTP/websocket server's limits; docs/server-limits.md gives the reason for each."""
+
+    # Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed. Empty:
+    # proxy headers are ignored and the recorded client is the TCP peer.
+    trusted_proxies: list[str] = []
+    # Open connections (HTTP and websocket together); past it HTTP requests get 503.
+    max_connections: Annotated[int, msgspec.Meta(ge=8, le=4096)] = 256
+    # Largest websocket message a client may send: the auth message is well under 1 KiB.
+    ws_max_message_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 20)] = 4096
+    # Websockets that have not authenticated yet: in all, and from one address.
+    ws_max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 64
+    ws_max_unauthenticated_per_address: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 8
+    ws_auth_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    # Request line and headers of one request, in bytes, and how many header lines.
+    max_head_bytes: Annotated[int, msgspec.Meta(ge=4096, le=1 << 20)] = 16384
+    max_headers: Annotated[int, msgspec.Meta(ge=16, le=1000)] = 100
+    # A request head must arrive whole within this time of its first byte (or of the connect).
+    head_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    keep_alive_s: Annotated[int, msgspec.Meta(ge=1, le=300)] = 5
+    # Request bodies of the JSON API (the restore upload has its own, [backup] max_upload_bytes).
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=4096, le=1 << 30)] = 1 << 20
+    # Failed-key entries in the activity log per minute, all addresses together.
+    auth_failure_entries_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+
+
 class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The LED engine: device reconnect backoff, state-event cadence, where /dev/leds<n> live."""
 
@@ -121,6 +149,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
@@ -176,6 +205,12 @@ def load_settings(
             raw, ("discovery", "interfaces"), [a.strip() for a in text.split(",") if a.strip()]
         )
         origin[("discovery", "interfaces")] = "LEDGRAB_DISCOVERY_INTERFACES"
+    if "LEDGRAB_TRUSTED_PROXIES" in env:  # "192.168.1.2[,10.0.0.0/24…]"; empty: none
+        text = env["LEDGRAB_TRUSTED_PROXIES"]
+        _set_path(
+            raw, ("server", "trusted_proxies"), [a.strip() for a in text.split(",") if a.strip()]
+        )
+        origin[("server", "trusted_proxies")] = "LEDGRAB_TRUSTED_PROXIES"
     if "LEDGRAB_API_KEYS" in env:
         _set_path(raw, ("auth", "api_keys"), parse_api_keys(env["LEDGRAB_API_KEYS"]))
         origin[("auth", "api_keys")] = "LEDGRAB_API_KEYS"
@@ -186,9 +221,24 @@ def load_settings(
             origin[(key,)] = "command line"
 
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(_describe(exc, raw, origin)) from None
+    _check_networks(settings.server.trusted_proxies, origin.get(("server", "trusted_proxies")))
+    return settings
+
+
+def _check_networks(values: list[str], source: str | None) -> None:
+    """Each trusted proxy must be an IP address or network: a typo must not trust nobody quietly."""
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"invalid configuration: server.trusted_proxies = {value!r} "
+                f"(from {source or 'default'}): expected an IP address or network, "
+                "e.g. 192.168.1.2 or 10.0.0.0/24"
+            ) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import uvicorn
 
 from ledgrab.app import create_app
 from ledgrab.config import Settings, load_settings
+from ledgrab.server_limits import uvicorn_config
 from ledgrab.storage.api_keys import INITIAL_KEY_FILE
 
 __all__ = ["LiveServer", "wait_for"]
@@ -86,7 +87,10 @@ class LiveServer:
         sock.bind(("127.0.0.1", port))
         sock.listen(64)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_config=None, lifespan="on", access_log=False)
+        # The limits `ledgrab serve` runs with, so that tests meet the server users meet.
+        config = uvicorn_config(
+            self.app, self.settings.server, log_config=None, lifespan="on", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="test-uvicorn"
