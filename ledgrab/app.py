@@ -34,6 +34,7 @@ from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
 from ledgrab.api.web_ui import web_ui_router
+from ledgrab.api.ws_feeds import AuthWaitingRoom, OpenFeeds
 from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
@@ -179,6 +180,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.health_providers["activity_log"] = lambda: _activity_health(activity.recorder)
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
+    state.feeds = OpenFeeds(state.api_keys, asyncio.get_running_loop())
+    state.ws_waiting_room = AuthWaitingRoom(
+        settings.server.ws_max_unauthenticated, settings.server.ws_max_unauthenticated_per_address
+    )
+    # Rereads the keys every few seconds: a `ledgrab keys revoke` from another process reaches
+    # requests and open feeds without anyone having to present the revoked key first.
+    key_watch = asyncio.create_task(state.api_keys.watch(), name="api-key-watch")
     if settings.auth.enabled:
         written = await asyncio.to_thread(state.api_keys.bootstrap_blocking, data_dir)
         if written:
@@ -268,6 +276,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         sd_notify.notify("STOPPING=1")
         log.info("LedGrab shutting down")
         await cancel_and_wait(watchdog)
+        await cancel_and_wait(key_watch)
         await state.engine.stop_all()
         if state.device_health is not None:
             await state.device_health.stop()

@@ -97,6 +97,9 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Rows one commit may delete; how often an idle log is checked for entries past max_days.
     prune_batch: Annotated[int, msgspec.Meta(ge=10, le=100_000)] = 1000
     retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
+    # `auth.failed` entries per minute from all addresses together; the excess becomes one
+    # summary entry, so that many source addresses cannot push real history out of the log.
+    auth_failure_entries_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -121,8 +124,6 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keep_alive_s: Annotated[int, msgspec.Meta(ge=1, le=300)] = 5
     # Request bodies of the JSON API (the restore upload has its own, [backup] max_upload_bytes).
     max_body_bytes: Annotated[int, msgspec.Meta(ge=4096, le=1 << 30)] = 1 << 20
-    # Failed-key entries in the activity log per minute, all addresses together.
-    auth_failure_entries_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
 
 
 class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -3,7 +3,10 @@
 Browsers cannot set headers on a websocket, and a key in the URL would end up in access logs and
 browser history. So a client either sends `Authorization`/`X-API-Key` headers (scripts) or, after
 the socket opens, sends one first message `{"type": "auth", "key": "…", "types": [...]}` within
-AUTH_TIMEOUT_S. Nothing is sent before authentication; a wrong key closes with code 4401.
+`[server] ws_auth_timeout_s`. Nothing is sent before authentication; a wrong key closes with code
+4401, and so does revoking the key of an open feed. Sockets still waiting for their key are
+bounded (`[server] ws_max_unauthenticated…`); past the bound a socket is closed with 1013.
+Messages from a client are bounded by uvicorn (`[server] ws_max_message_bytes`, code 1009).
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from litestar.exceptions import WebSocketDisconnect
 
 from ledgrab import __version__
 from ledgrab.api.auth import authenticate_connection, presented_key
+from ledgrab.api.ws_feeds import AuthWaitingRoom, OpenFeeds
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.event_types import EVENT_TYPES
+from ledgrab.storage.api_keys import key_digest
 
-__all__ = ["AUTH_TIMEOUT_S", "CLOSE_UNAUTHORIZED", "events_ws"]
+__all__ = ["CLOSE_TRY_AGAIN", "CLOSE_UNAUTHORIZED", "events_ws"]
 
-AUTH_TIMEOUT_S = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 # The debug log is its own feature: a client gets it only when it asks for it by name.
 DEFAULT_TYPES = EVENT_TYPES - {"log_record"}
 
@@ -34,47 +39,69 @@ class AuthMessage(msgspec.Struct, tag_field="type", tag="auth", forbid_unknown_f
     types: list[str] | None = None
 
 
-async def _first_message(socket: WebSocket) -> AuthMessage:
-    raw = await asyncio.wait_for(socket.receive_data(mode="text"), AUTH_TIMEOUT_S)
+async def _first_message(socket: WebSocket, timeout_s: float) -> AuthMessage:
+    raw = await asyncio.wait_for(socket.receive_data(mode="text"), timeout_s)
     return msgspec.json.decode(raw, type=AuthMessage)
 
 
-@websocket("/api/v1/events/ws")
-async def events_ws(socket: WebSocket) -> None:
-    await socket.accept()
+async def _authenticate(socket: WebSocket) -> tuple[str, str | None, list[str] | None] | None:
+    """(actor, key, types) once the client has shown a valid key; None after closing it."""
     header_key = presented_key(socket)
     types: list[str] | None = None
     try:
         if header_key is None:
-            message = await _first_message(socket)
+            timeout_s = socket.app.state.settings.server.ws_auth_timeout_s
+            message = await _first_message(socket, timeout_s)
             key, types = message.key, message.types
         else:
             key = header_key
     except (TimeoutError, msgspec.ValidationError, msgspec.DecodeError):
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="send {type: auth, key} first")
-        return
+        return None
     except WebSocketDisconnect:
-        return
+        return None
     actor = await authenticate_connection(socket, key)
     if actor is None:
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="invalid API key")
+        return None
+    return actor, key, types
+
+
+@websocket("/api/v1/events/ws")
+async def events_ws(socket: WebSocket) -> None:
+    room: AuthWaitingRoom = socket.app.state.ws_waiting_room
+    with room.enter(socket.client.host if socket.client else None) as admitted:
+        await socket.accept()
+        if not admitted:
+            await socket.close(code=CLOSE_TRY_AGAIN, reason="too many sockets waiting for a key")
+            return
+        authenticated = await _authenticate(socket)
+    if authenticated is None:
         return
+    actor, key, types = authenticated
     bus: EventBus = socket.app.state.bus
     try:
         subscription = bus.subscribe(DEFAULT_TYPES if types is None else types)
     except ValueError as exc:
         await socket.close(code=CLOSE_BAD_REQUEST, reason=str(exc)[:120])
         return
+    feeds: OpenFeeds = socket.app.state.feeds
+    # With authentication off there is no key to revoke: the event is simply never set.
+    auth_on = socket.app.state.settings.auth.enabled
+    revoked = feeds.add(actor, key_digest(key)) if auth_on and key else asyncio.Event()
     try:
         hello = {"type": "hello", "actor": actor, "version": __version__}
         await socket.send_data(msgspec.json.encode(hello).decode(), mode="text")
-        await _pump(socket, subscription)
+        if await _pump(socket, subscription, revoked):
+            with contextlib.suppress(WebSocketDisconnect, ConnectionError, RuntimeError):
+                await socket.close(code=CLOSE_UNAUTHORIZED, reason="API key revoked")
     finally:
+        feeds.remove(revoked)
         subscription.close()
 
 
-async def _pump(socket: WebSocket, subscription) -> None:
-    """Send events until the client goes away; a closed client is noticed by the reader task."""
+async def _pump(socket: WebSocket, subscription, revoked: asyncio.Event) -> bool:
+    """Send events until the client goes away (False) or its key is revoked (True)."""
 
     async def read_until_closed() -> None:
         with contextlib.suppress(WebSocketDisconnect):
@@ -88,15 +115,18 @@ async def _pump(socket: WebSocket, subscription) -> None:
 
     reader = asyncio.create_task(read_until_closed())
     sender = asyncio.create_task(send_forever())
+    revocation = asyncio.create_task(revoked.wait())
+    tasks = {reader, sender, revocation}
     try:
-        done, _pending = await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (reader, sender):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(reader, sender, return_exceptions=True)
-    for task in done:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done - {revocation}:
         if not task.cancelled() and (exc := task.exception()) and not _is_disconnect(exc):
             raise exc
+    return revocation in done
 
 
 def _is_disconnect(exc: BaseException) -> bool:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,10 +20,22 @@ import msgspec
 from ledgrab.config import LABEL_PATTERN
 from ledgrab.storage.database import Database
 
-__all__ = ["INITIAL_KEY_FILE", "ApiKeyError", "ApiKeyInfo", "ApiKeyStore", "generate_key"]
+__all__ = [
+    "INITIAL_KEY_FILE",
+    "KEY_RECHECK_S",
+    "ApiKeyError",
+    "ApiKeyInfo",
+    "ApiKeyStore",
+    "generate_key",
+    "key_digest",
+]
 
+log = logging.getLogger(__name__)
 INITIAL_KEY_FILE = "initial-api-key"
-# How often the cache is reread, so that `ledgrab keys revoke` reaches a running server.
+# How often a running server rereads the keys, so that `ledgrab keys revoke` from another
+# process reaches its requests and open feeds well within the 10 s the README promises.
+KEY_RECHECK_S = 2.0
+# Without the watcher (the CLI, tests of the store alone), a lookup rereads a cache this old.
 _REFRESH_S = 10.0
 # A miss may mean a key was created from the CLI a moment ago; reread at most this often.
 _MISS_REFRESH_S = 1.0
@@ -43,6 +58,11 @@ class ApiKeyInfo(msgspec.Struct, frozen=True):
 
 def generate_key() -> str:
     return "lg_" + secrets.token_urlsafe(32)
+
+
+def key_digest(key: str) -> bytes:
+    """What the store keeps of a key (and what an open feed keeps to be rechecked against)."""
+    return _hash(key)
 
 
 def _hash(key: str) -> bytes:
@@ -68,17 +88,44 @@ class ApiKeyStore:
         self._stored: dict[str, tuple[bytes, ApiKeyInfo]] = {}
         self._loaded_at = 0.0
         self._miss_reload_at = 0.0
+        self._listeners: list[Callable[[], None]] = []
 
     @staticmethod
     def _select(conn: sqlite3.Connection) -> list[tuple]:
         return conn.execute("SELECT label, key_hash, hint, created_at FROM api_keys").fetchall()
 
     def _apply(self, rows: list[tuple]) -> None:
+        before = {label: digest for label, (digest, _info) in self._stored.items()}
         self._stored = {
             label: (bytes(key_hash), ApiKeyInfo(label, hint, created, "database"))
             for label, key_hash, hint, created in rows
         }
         self._loaded_at = time.monotonic()
+        if before != {label: digest for label, (digest, _info) in self._stored.items()}:
+            for listener in self._listeners:
+                listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (in the thread that reread the keys) whenever the stored keys change."""
+        self._listeners.append(listener)
+
+    def is_current(self, label: str, digest: bytes) -> bool:
+        """Whether the key with this digest is still the valid key labelled `label`."""
+        entry = self._stored.get(label) or self._configured.get(label)
+        return entry is not None and hmac.compare_digest(entry[0], digest)
+
+    async def watch(self, interval_s: float = KEY_RECHECK_S) -> None:
+        """Reread the keys every `interval_s` until cancelled (a read; nothing is written)."""
+        failing = False
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.load()
+                failing = False
+            except Exception as exc:  # a database being swapped or closing: try again later
+                if not failing:
+                    log.warning("could not reread the API keys: %s", exc)
+                failing = True
 
     async def load(self) -> None:
         self._apply(await self._db.read(self._select))

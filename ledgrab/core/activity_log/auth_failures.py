@@ -1,9 +1,13 @@
-"""Failed API-key attempts, coalesced: at most one entry per client address per window.
+"""Failed API-key attempts, coalesced: at most one entry per client address per window, and at
+most `max_entries_per_window` entries per window from all addresses together.
 
 The first failure from an address is recorded at once (someone may be locked out right now);
 later ones in the same window are only counted, and the count becomes one entry when the window
 closes, which opens the next window. So a brute-force run of any length costs one entry (and at
 most one immediate commit) per address per window: it can neither flood the log nor wear the card.
+Many addresses at once (a botnet, or a LAN full of them) meet the global ceiling: past it the
+attempts are only counted, and one summary entry says how many, from how many addresses, when
+the global window closes. Retention by count can then not be made to drop real history.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ __all__ = ["AuthFailureLog"]
 
 KEY_HINT_CHARS = 4  # enough to tell "an old key of ours" from noise, far too few to guess from
 OTHERS = "other addresses"
+# Distinct addresses remembered for the summary's "from N addresses"; beyond it, "or more".
+_MAX_SUMMARY_ADDRESSES = 4096
 
 
 class _Window:
@@ -31,6 +37,18 @@ class _Window:
         self.hints: set[str] = set()
 
 
+class _Ceiling:
+    """Entries left in the current global window, and what did not fit."""
+
+    __slots__ = ("addresses", "attempts", "left", "opened")
+
+    def __init__(self, opened: float, budget: int) -> None:
+        self.opened = opened
+        self.left = budget
+        self.attempts = 0
+        self.addresses: set[str] = set()
+
+
 class AuthFailureLog:
     def __init__(
         self,
@@ -38,14 +56,17 @@ class AuthFailureLog:
         *,
         window_s: float = 60.0,
         max_addresses: int = 1024,
+        max_entries_per_window: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._recorder = recorder
         self._window = window_s
         self._max = max_addresses
+        self._budget = max_entries_per_window
         self._clock = clock
         # address -> open window; beyond max_addresses, new addresses share one bucket.
         self._open: OrderedDict[str, _Window] = OrderedDict()
+        self._ceiling = _Ceiling(clock(), max_entries_per_window)
         self._task: asyncio.Task | None = None
 
     def note(self, address: str | None, key: str | None) -> None:
@@ -71,6 +92,12 @@ class AuthFailureLog:
         self._close_due(float("inf"))
 
     def _close_due(self, now: float) -> None:
+        self._close_addresses_due(now)
+        if now - self._ceiling.opened >= self._window:
+            self._summarise_overflow()
+            self._ceiling = _Ceiling(now, self._budget)
+
+    def _close_addresses_due(self, now: float) -> None:
         while self._open:
             address, window = next(iter(self._open.items()))
             if now - window.opened < self._window:
@@ -83,11 +110,18 @@ class AuthFailureLog:
                     self._open[address] = _Window(now)
 
     def _record(self, address: str, count: int, hints: str, *, first: bool) -> None:
+        ceiling = self._ceiling
+        if ceiling.left <= 0:
+            ceiling.attempts += count
+            if len(ceiling.addresses) < _MAX_SUMMARY_ADDRESSES:
+                ceiling.addresses.add(address)
+            return
+        ceiling.left -= 1
         seconds = int(self._window)
         message = (
             f"Failed API-key attempt from {address}"
             if first
-            else f"{count} more failed API-key attempts from {address} in {seconds} s"
+            else f"{_plural(count, 'more failed API-key attempt')} from {address} in {seconds} s"
         )
         metadata: dict[str, Any] = {"address": address, "count": count}
         if not first:
@@ -97,6 +131,26 @@ class AuthFailureLog:
         self._recorder.record(
             "auth", "auth.failed", severity="warning", actor="unknown", message=message,
             metadata=metadata,
+        )  # fmt: skip
+
+    def _summarise_overflow(self) -> None:
+        ceiling = self._ceiling
+        if not ceiling.attempts:
+            return
+        addresses = len(ceiling.addresses)
+        more = " or more" if addresses >= _MAX_SUMMARY_ADDRESSES else ""
+        message = (
+            f"{_plural(ceiling.attempts, 'failed API-key attempt')} from "
+            f"{_plural(addresses, 'address', 'addresses')}{more} not recorded one by one: "
+            f"over the limit of {_plural(self._budget, 'entry', 'entries')} "
+            f"in {int(self._window)} s"
+        )
+        self._recorder.record(
+            "auth", "auth.failed", severity="warning", actor="unknown", message=message,
+            metadata={
+                "count": ceiling.attempts, "addresses": addresses, "window_s": int(self._window),
+                "summary": True, "sample": sorted(ceiling.addresses)[:5],
+            },
         )  # fmt: skip
 
     # -- a timer closes windows when no new failure does -------------------------------------
@@ -112,6 +166,11 @@ class AuthFailureLog:
         while True:
             await asyncio.sleep(self._window / 4)
             self._close_due(self._clock())
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    """ "1 entry", "2 entries": `many` defaults to `one` with an s."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def _hint(key: str | None) -> str:

@@ -25,13 +25,20 @@ class ActivityLog:
     """The recorder and the retention engine of one running server."""
 
     def __init__(
-        self, recorder: ActivityRecorder, retention: RetentionEngine, bus: EventBus
+        self,
+        recorder: ActivityRecorder,
+        retention: RetentionEngine,
+        bus: EventBus,
+        config: ActivityConfig | None = None,
     ) -> None:
         self.recorder = recorder
         self.retention = retention
         self.entities = EntityActivitySource(recorder, bus)
         self.bus_source = BusActivitySource(recorder, bus)
-        self.auth_failures = AuthFailureLog(recorder)
+        config = config or ActivityConfig()
+        self.auth_failures = AuthFailureLog(
+            recorder, max_entries_per_window=config.auth_failure_entries_per_minute
+        )
 
     @classmethod
     async def start(cls, db: Database, bus: EventBus, config: ActivityConfig) -> ActivityLog:
@@ -57,7 +64,7 @@ class ActivityLog:
         )
         retention.start()
         set_module_recorder(recorder)
-        activity = cls(recorder, retention, bus)
+        activity = cls(recorder, retention, bus, config)
         activity.bus_source.start()
         activity.auth_failures.start()
         return activity
