@@ -1,0 +1,75 @@
+"""Helpers for the hostile-input tests: a process's RSS, raw HTTP, auth-failure entries on disk."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from pathlib import Path
+
+__all__ = ["auth_failures", "raw_request", "reset_peak_rss", "rss_mib", "status_of", "write_config"]
+
+
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident set size of a process (or its peak since the last reset_peak_rss: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start VmHWM afresh from the current RSS (Linux 4.0+: "5" to /proc/<pid>/clear_refs), so
+    that memory taken and given back during an attack is still seen."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send bytes as they are (no client normalises the path) and read until the server closes
+    or stops sending; the status line and headers are at the start of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(data)
+        received = b""
+        try:
+            while chunk := conn.recv(65536):
+                received += chunk
+                if b"\r\n\r\n" in received and _complete(received):
+                    break
+        except TimeoutError:
+            pass
+        return received
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+def status_of(answer: bytes) -> int:
+    """The status code of a raw answer (0 when the server closed without answering)."""
+    parts = answer.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else 0
+
+
+def auth_failures(data_dir: Path) -> list[tuple[str, dict]]:
+    """(message, metadata) of every `auth.failed` entry in a stopped server's database."""
+    uri = f"file:{data_dir / 'ledgrab.db'}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as conn:
+        rows = conn.execute(
+            "SELECT message, metadata FROM activity_log WHERE action = 'auth.failed' ORDER BY seq"
+        ).fetchall()
+    conn.close()
+    return [(message, json.loads(metadata)) for message, metadata in rows]
+
+
+def write_config(path: Path, server: dict[str, object]) -> Path:
+    """A TOML file with a [server] section, for `ledgrab serve` through LEDGRAB_CONFIG."""
+    lines = ["[server]"]
+    for key, value in server.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
