@@ -33,6 +33,7 @@ from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
+from ledgrab.api.unhandled import log_unhandled
 from ledgrab.api.web_ui import web_ui_router
 from ledgrab.api.ws_feeds import AuthWaitingRoom, OpenFeeds
 from ledgrab.config import EngineSettings, Settings
@@ -326,6 +327,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[health, api, events_ws, web_ui_router(WEB_DIR)],
         lifespan=[lifespan],
         logging_config=None,  # logging is configured once by `ledgrab serve`
+        after_exception=[log_unhandled],
         state=state,
         # Bodies of the JSON API; the restore route sets its own bound ([backup] max_upload_bytes).
         request_max_body_size=settings.server.max_body_bytes,
