@@ -2,8 +2,11 @@
 addresses together cannot flood the log with failed-key entries."""
 
 import httpx
+import pytest
 
+from ledgrab.config import ConfigError, load_settings
 from ledgrab.core.activity_log.auth_failures import AuthFailureLog
+from ledgrab.server_limits import trusted_proxy_networks
 from tests.support.hostile import auth_failures
 from tests.support.live_server import LiveServer
 
@@ -86,3 +89,10 @@ def test_the_summary_speaks_in_singular_and_plural():
         "over the limit of 1 entry in 60 s",
         "Failed API-key attempt from 192.0.2.1",
     ]
+
+
+def test_trusted_proxies_are_checked_when_the_settings_load():
+    with pytest.raises(ConfigError, match=r"server.trusted_proxies = 'proxy.lan' \(from LEDGRAB_"):
+        load_settings(environ={"LEDGRAB_TRUSTED_PROXIES": "127.0.0.1,proxy.lan"})
+    settings = load_settings(environ={"LEDGRAB_TRUSTED_PROXIES": "10.0.0.7/8, ::1"})
+    assert trusted_proxy_networks(settings.server) == ["10.0.0.0/8", "::1/128"]
