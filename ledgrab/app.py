@@ -185,9 +185,6 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.ws_waiting_room = AuthWaitingRoom(
         settings.server.ws_max_unauthenticated, settings.server.ws_max_unauthenticated_per_address
     )
-    # Rereads the keys every few seconds: a `ledgrab keys revoke` from another process reaches
-    # requests and open feeds without anyone having to present the revoked key first.
-    key_watch = asyncio.create_task(state.api_keys.watch(), name="api-key-watch")
     if settings.auth.enabled:
         written = await asyncio.to_thread(state.api_keys.bootstrap_blocking, data_dir)
         if written:
@@ -246,6 +243,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
     await backups.start(state, opened.recovery)
 
+    # Rereads the keys every few seconds: a `ledgrab keys revoke` from another process reaches
+    # requests and open feeds without anyone having to present the revoked key first.
+    key_watch = asyncio.create_task(state.api_keys.watch(), name="api-key-watch")
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
         watchdog = asyncio.create_task(sd_notify.watchdog_loop(interval), name="sd-watchdog")

@@ -56,13 +56,12 @@ class OpenFeeds:
         """Register a feed; the returned event is set when its key stops being valid."""
         revoked = asyncio.Event()
         self._feeds[revoked] = (label, digest)
+        if not self._keys.is_current(label, digest):  # revoked while the feed authenticated
+            revoked.set()
         return revoked
 
     def remove(self, revoked: asyncio.Event) -> None:
         self._feeds.pop(revoked, None)
-
-    def __len__(self) -> int:
-        return len(self._feeds)
 
     def _keys_changed(self) -> None:
         # The store may have reread its keys in a worker thread (a blocking load).
