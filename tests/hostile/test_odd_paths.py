@@ -39,6 +39,10 @@ ODD_PATHS = [
     "/%c0%ae%c0%ae/",
     "/%ed%a0%80",
     "/%e2%80%ae.js",
+    # odd query strings
+    "/health?%00",
+    "/api/v1/devices?limit=%00&x=%ff",
+    "/?%",
     # names and paths longer than the kernel takes
     "/" + "a" * 300,
     "/" + "a" * 5000,
