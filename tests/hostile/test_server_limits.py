@@ -137,3 +137,10 @@ def test_a_websocket_message_over_4_kib_closes_with_1009(serve):
     with connect(url) as ws:
         ws.send(json.dumps({"type": "auth", "key": "k" * 5000}))
         assert _close_code(ws) == 1009
+
+
+def test_a_message_split_into_small_fragments_is_counted_whole(serve):
+    url = serve.base_url.replace("http://", "ws://") + "/api/v1/events/ws"
+    with connect(url) as ws:
+        ws.send(["k" * 1000] * 10)  # ten 1000-byte frames of one message
+        assert _close_code(ws) == 1009
