@@ -7,6 +7,7 @@ import gc
 import logging
 import mimetypes
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,13 +33,19 @@ from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
+from ledgrab.api.storage_errors import storage_error_handler
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
 from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.backup import lifecycle as backups
-from ledgrab.core.backup.recovery import open_live_database
+from ledgrab.core.backup.quarantine import RecoveryNotice
+from ledgrab.core.backup.recovery import (
+    DatabaseUnavailableError,
+    open_live_database,
+    record_recovery,
+)
 from ledgrab.core.devices.discovery_watcher import (
     Advertisement,
     DiscoveryWatcher,
@@ -68,10 +75,18 @@ WEB_DIR = Path(__file__).parent / "web"
 
 def _database_health(db: Database) -> ComponentHealth:
     if not db.is_open:
-        return ComponentHealth("degraded", "the database is closed")
-    if db.last_error:
-        return ComponentHealth("degraded", db.last_error, {"queued_writes": db.queued_writes})
-    return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
+        return ComponentHealth("degraded", db.last_error or "the database is closed")
+    details = {"queued_writes": db.queued_writes}
+    if db.fault is not None:  # cleared by the next commit that writes
+        return ComponentHealth("degraded", db.fault.summary, {**details, "fault": db.fault.kind})
+    return ComponentHealth("ok", details=details)
+
+
+def _recovery_health(notice: RecoveryNotice) -> ComponentHealth:
+    reason = notice.reason()
+    if reason is None:
+        return ComponentHealth("ok")
+    return ComponentHealth("degraded", reason, dict(notice.pending or {}))
 
 
 def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
@@ -164,10 +179,15 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     logging.getLogger().addHandler(state.log_broadcaster)
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    # Takes the data-dir lock; a corrupt file is moved aside and a fresh one created.
-    opened = await asyncio.to_thread(
-        open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
-    )
+    # Takes the data-dir lock; only a file SQLite calls corrupt is moved aside (then a fresh
+    # one is created). A full, read-only or failing card stops the start and touches nothing.
+    try:
+        opened = await asyncio.to_thread(
+            open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
+        )
+    except DatabaseUnavailableError as exc:
+        log.critical("%s", exc)
+        raise
     state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
     new_database = 1 in opened.applied
@@ -177,6 +197,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.activity_recorder = activity.recorder
     state.activity_retention = activity.retention
     state.health_providers["activity_log"] = lambda: _activity_health(activity.recorder)
+    state.recovery_notice = notice = RecoveryNotice(db)
+    if opened.recovery is not None:
+        record_recovery(opened.recovery)  # the first entry of the new (or rebuilt) log
+        await notice.remember(opened.recovery)
+    else:
+        await notice.load()
+    state.health_providers["database_recovery"] = lambda: _recovery_health(notice)
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     if settings.auth.enabled:
@@ -235,7 +262,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
 
-    await backups.start(state, opened.recovery)
+    await backups.start(state)
 
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:
@@ -319,6 +346,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[health, api, events_ws, web],
         lifespan=[lifespan],
+        exception_handlers={sqlite3.Error: storage_error_handler},
         logging_config=None,  # logging is configured once by `ledgrab serve`
         state=state,
         dependencies={
