@@ -82,6 +82,14 @@ def _database_health(db: Database) -> ComponentHealth:
     return ComponentHealth("ok", details=details)
 
 
+def _drop_traceback_of(exc: BaseException) -> logging.Filter:
+    class _Drop(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return str(exc) not in record.getMessage()
+
+    return _Drop()
+
+
 def _recovery_health(notice: RecoveryNotice) -> ComponentHealth:
     reason = notice.reason()
     if reason is None:
@@ -187,6 +195,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         )
     except DatabaseUnavailableError as exc:
         log.critical("%s", exc)
+        # That line is the whole story; uvicorn would follow it with the startup traceback.
+        logging.getLogger("uvicorn.error").addFilter(_drop_traceback_of(exc))
         raise
     state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)

@@ -329,7 +329,7 @@ class Database:
     def _note_failure(self, exc: BaseException) -> None:
         """A write failed: a storage fault opens (or continues) an episode; any other error is
         the caller's (a refused key, a constraint) and says nothing about the database."""
-        fault = storage_fault(exc, self.path.parent)
+        fault = storage_fault(exc, self.path)
         if fault is not None:
             self.note_fault(fault)
 

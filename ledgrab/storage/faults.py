@@ -75,11 +75,31 @@ def free_bytes(path: str | os.PathLike[str]) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
+def _refine(kind: str, db_path: Path) -> str:
+    """SQLite says "I/O error" or "cannot open" for several causes; the file system tells which."""
+    folder = db_path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read_only"
+    except OSError:
+        return kind
+    free = free_bytes(folder)
+    if free is not None and free < NEARLY_FULL_BYTES:
+        return "full"
+    wanted = os.R_OK | os.W_OK
+    if not os.access(folder, wanted | os.X_OK) or (
+        db_path.exists() and not os.access(db_path, wanted)
+    ):
+        return "permission"
+    return kind
+
+
 def storage_fault(
-    exc: BaseException, where: str | os.PathLike[str] | None = None
+    exc: BaseException, db_path: str | os.PathLike[str] | None = None
 ) -> StorageFault | None:
-    """The fault `exc` reports, or None when it is not about the storage. With `where` (a path
-    on the card; blocking), an I/O error on a card with almost no room left counts as full."""
+    """The fault `exc` reports, or None when it is not about the storage. With `db_path` (the
+    database file; blocking), a vague I/O or open error is told apart by asking the file system
+    whether it is read-only, full, or closed to this user."""
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         kind = None if code is None else _SQLITE_KINDS.get(code & 0xFF)
@@ -91,10 +111,8 @@ def storage_fault(
         return None
     if kind is None:
         return None
-    if kind in ("io_error", "cannot_open") and where is not None:
-        free = free_bytes(where)
-        if free is not None and free < NEARLY_FULL_BYTES:
-            kind = "full"
+    if kind in ("io_error", "cannot_open", "read_only") and db_path is not None:
+        kind = _refine(kind, Path(db_path))
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return StorageFault(kind, name, text)
 

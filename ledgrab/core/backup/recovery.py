@@ -45,7 +45,7 @@ class DatabaseUnavailableError(RuntimeError):
     def __init__(self, path: Path, fault: StorageFault) -> None:
         super().__init__(
             f"cannot open the database {path}: {fault.summary}. Nothing was changed; "
-            "LedGrab starts once the cause is gone"
+            "start again once that is fixed (under systemd it retries by itself)"
         )
         self.path, self.fault = path, fault
 
@@ -60,7 +60,7 @@ class StartupRecovery(msgspec.Struct, frozen=True):
 
 
 def _unavailable(path: Path, exc: BaseException) -> DatabaseUnavailableError | None:
-    fault = storage_fault(exc, path.parent)
+    fault = storage_fault(exc, path)
     if fault is None or fault.kind == "corrupt":
         return None
     return DatabaseUnavailableError(path, fault)
@@ -185,7 +185,12 @@ def open_live_database(
     """The server's database: take the data-dir lock (a CLI restore may hold it for a moment),
     then open_database(). Blocking."""
     lock = DataDirLock(data_dir)
-    lock.acquire(lock_wait_s)
+    try:
+        lock.acquire(lock_wait_s)
+    except OSError as exc:  # the lock file lives on the same card
+        if (unavailable := _unavailable(data_dir / file_name, exc)) is not None:
+            raise unavailable from exc
+        raise
     try:
         db, recovery, applied = open_database(data_dir / file_name, keep_corrupt)
     except BaseException:
