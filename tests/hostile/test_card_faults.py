@@ -25,13 +25,14 @@ def test_a_server_started_on_a_bad_card_stops_with_one_line_and_keeps_the_file(t
     result = run_probe("tests.hostile.card_probe", fault, str(tmp_path))
     failed = result["failed"]
     assert failed["code"] != 0
+    # The healthy file is neither moved aside nor replaced by a fresh one.
+    assert not [f for f in result["files"] if ".corrupt-" in f], result["files"]
+    assert result["db_unchanged"]
     reasons = [line for line in failed["output"] if "cannot open the database" in line]
     assert len(reasons) == 1, failed["output"]
     expected = "the card is full" if fault == "full_at_start" else "the card is read-only"
     assert expected in reasons[0] and "Nothing was changed" in reasons[0]
     assert not [line for line in failed["output"] if "Traceback" in line]
-    assert result["db_unchanged"]
-    assert not [f for f in result["files"] if ".corrupt-" in f]
     # With the cause gone, the next start has everything.
     assert "kept-strip" in result["devices_after_restart"]
     assert not [f for f in result["files_after_restart"] if ".corrupt-" in f]
