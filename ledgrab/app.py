@@ -7,7 +7,6 @@ import gc
 import logging
 import mimetypes
 import socket
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +32,7 @@ from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
-from ledgrab.api.storage_errors import storage_error_handler
+from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
 from ledgrab.config import EngineSettings, Settings
@@ -356,7 +355,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[health, api, events_ws, web],
         lifespan=[lifespan],
-        exception_handlers={sqlite3.Error: storage_error_handler},
+        exception_handlers=dict.fromkeys(STORAGE_ERRORS, storage_error_handler),
         logging_config=None,  # logging is configured once by `ledgrab serve`
         state=state,
         dependencies={

@@ -12,17 +12,19 @@ from litestar.status_codes import (
     HTTP_507_INSUFFICIENT_STORAGE,
 )
 
-from ledgrab.storage.faults import storage_fault
+from ledgrab.storage.faults import StorageFaultError, storage_fault
 
-__all__ = ["storage_error_handler"]
+__all__ = ["STORAGE_ERRORS", "storage_error_handler"]
 
 log = logging.getLogger("ledgrab.api")
+# The exceptions storage_error_handler answers.
+STORAGE_ERRORS = (sqlite3.Error, StorageFaultError)
 
 
-def storage_error_handler(request: Request, exc: sqlite3.Error) -> Response:
+def storage_error_handler(request: Request, exc: sqlite3.Error | StorageFaultError) -> Response:
     """Every write runs in one transaction, so a failed one changed nothing: say so, and why.
     The episode is logged once by the database, not once per request."""
-    fault = storage_fault(exc)
+    fault = exc.fault if isinstance(exc, StorageFaultError) else storage_fault(exc)
     if fault is None:  # not the card: a bug, answered like any other unhandled error
         log.error(
             "unhandled database error in %s %s", request.method, request.url.path, exc_info=exc

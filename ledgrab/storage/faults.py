@@ -13,7 +13,14 @@ from pathlib import Path
 
 import msgspec
 
-__all__ = ["NEARLY_FULL_BYTES", "StorageFault", "free_bytes", "is_corruption", "storage_fault"]
+__all__ = [
+    "NEARLY_FULL_BYTES",
+    "StorageFault",
+    "StorageFaultError",
+    "free_bytes",
+    "is_corruption",
+    "storage_fault",
+]
 
 # Below this much free space an I/O error while growing a file is the card being full: SQLite
 # reports a -shm it cannot extend as SQLITE_IOERR_SHMSIZE, not as SQLITE_FULL.
@@ -61,6 +68,14 @@ class StorageFault(msgspec.Struct, frozen=True):
     def summary(self) -> str:
         """One line for a person: what is wrong, then SQLite's or the OS's words."""
         return f"{_TEXT[self.kind]} ({self.code}: {self.detail})"
+
+
+class StorageFaultError(OSError):
+    """An operation stopped by a storage fault before it changed anything."""
+
+    def __init__(self, fault: StorageFault, what: str) -> None:
+        super().__init__(f"{what}: {fault.summary}")
+        self.fault = fault
 
 
 def free_bytes(path: str | os.PathLike[str]) -> int | None:

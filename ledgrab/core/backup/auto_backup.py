@@ -13,8 +13,7 @@ from typing import Annotated
 import msgspec
 
 from ledgrab.api.health import ComponentHealth
-from ledgrab.core.backup.admit import verify_backup
-from ledgrab.core.backup.check import BackupRejected
+from ledgrab.core.backup.check import BackupRejected, check_backup_file
 from ledgrab.core.backup.db_files import timestamp
 from ledgrab.core.backup.journal import note
 from ledgrab.core.backup.service import BackupService
@@ -230,7 +229,7 @@ class AutoBackup:
             raise
         # The same check a restore makes: a copy that could not be restored is no backup.
         try:
-            verify_backup(target)
+            check_backup_file(target)
         except BackupRejected as exc:
             self._delete(target)
             raise AutoBackupError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -196,9 +197,11 @@ class BackupService:
                     await asyncio.to_thread(handle.write, bytes(buffer))
                     buffer.clear()
             await asyncio.to_thread(handle.write, bytes(buffer))
-        except BaseException:
+        except BaseException as exc:
             await asyncio.to_thread(handle.close)
             await asyncio.to_thread(path.unlink, missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise NoSpaceError(f"the data directory ran out of room at {total} bytes") from exc
             raise
         await asyncio.to_thread(handle.close)
         return path
