@@ -104,7 +104,8 @@ def _foreign_objects(
         more = len(problems) - _SHOWN_OBJECTS
         raise BackupRejected(
             "unexpected_schema",
-            "the file holds what LedGrab's schema does not (nothing of it is used): "
+            "the file holds objects that are not part of LedGrab's schema, so none of it is "
+            "used: "
             + "; ".join(problems[:_SHOWN_OBJECTS])
             + (f"; and {more} more" if more > 0 else ""),
         )
