@@ -2,7 +2,8 @@
 
 For each size the real Database is filled with activity-log rows (the bulk of any LedGrab
 database), then timed: the one-step online backup, the restore upload's checks
-(integrity_check, schema), the startup quick_check, and the file swap. A writer thread keeps
+(integrity_check, schema), admitting an upload (checked and rebuilt row by row into a fresh
+file), the startup quick_check and schema comparison, and the file swap. A writer thread keeps
 committing small config writes (synchronous=FULL, so one fsync each) for a second of back-to-back
 backups, to show what a backup costs the writer: commits per second and the slowest commit,
 against the same writer alone for a second. Machine noise matters: run it on an idle board.
@@ -11,7 +12,6 @@ against the same writer alone for a second. Machine noise matters: run it on an 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ledgrab.core.backup.check import check_backup_file, prepare_for_use  # noqa: E402
+from ledgrab.core.backup.admit import admit_backup, foreign_objects  # noqa: E402
+from ledgrab.core.backup.check import check_backup_file  # noqa: E402
 from ledgrab.core.backup.db_files import install_file  # noqa: E402
 from ledgrab.core.backup.recovery import find_corruption  # noqa: E402
 from ledgrab.storage.database import Database  # noqa: E402
@@ -103,6 +104,9 @@ def measure(entries: int, tmp: Path) -> dict:
         size_mib = copy.stat().st_size / 2**20
         check_s = timed(lambda: check_backup_file(copy))
         quick_s = timed(lambda: find_corruption(copy))
+        schema_s = timed(lambda: foreign_objects(copy))
+        staged = tmp / f"staged-{entries}.db"
+        admit_s = timed(lambda: admit_backup(copy, staged))
         alone_cps, alone_max = writer_beside(db, None, seconds=1.0)
 
         def backups_for_a_second() -> None:  # repeated, so short copies are not all noise
@@ -111,9 +115,6 @@ def measure(entries: int, tmp: Path) -> dict:
                 db.backup_to_blocking(tmp / "b2.db")
 
         during_cps, during_max = writer_beside(db, backups_for_a_second)
-        staged = tmp / f"staged-{entries}.db"
-        shutil.copyfile(copy, staged)
-        prepare_for_use(staged)
 
         def replace(path: Path):
             return install_file(staged, path, "bench")[1]
@@ -126,7 +127,9 @@ def measure(entries: int, tmp: Path) -> dict:
         "MiB": size_mib,
         "backup s": backup_s,
         "upload check s": check_s,
+        "upload admit s": admit_s,
         "startup quick_check s": quick_s,
+        "startup schema s": schema_s,
         "swap s": swap_s,
         "commits/s alone": alone_cps,
         "commits/s in backup": during_cps,

@@ -31,6 +31,7 @@ from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
+from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
 from ledgrab.api.unhandled import log_unhandled
@@ -40,7 +41,12 @@ from ledgrab.config import EngineSettings, Settings
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.backup import lifecycle as backups
-from ledgrab.core.backup.recovery import open_live_database
+from ledgrab.core.backup.quarantine import RecoveryNotice
+from ledgrab.core.backup.recovery import (
+    DatabaseUnavailableError,
+    open_live_database,
+    record_recovery,
+)
 from ledgrab.core.devices.discovery_watcher import (
     Advertisement,
     DiscoveryWatcher,
@@ -70,10 +76,26 @@ WEB_DIR = Path(__file__).parent / "web"
 
 def _database_health(db: Database) -> ComponentHealth:
     if not db.is_open:
-        return ComponentHealth("degraded", "the database is closed")
-    if db.last_error:
-        return ComponentHealth("degraded", db.last_error, {"queued_writes": db.queued_writes})
-    return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
+        return ComponentHealth("degraded", db.last_error or "the database is closed")
+    details = {"queued_writes": db.queued_writes}
+    if db.fault is not None:  # cleared by the next commit that writes
+        return ComponentHealth("degraded", db.fault.summary, {**details, "fault": db.fault.kind})
+    return ComponentHealth("ok", details=details)
+
+
+def _drop_traceback_of(exc: BaseException) -> logging.Filter:
+    class _Drop(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return str(exc) not in record.getMessage()
+
+    return _Drop()
+
+
+def _recovery_health(notice: RecoveryNotice) -> ComponentHealth:
+    reason = notice.reason()
+    if reason is None:
+        return ComponentHealth("ok")
+    return ComponentHealth("degraded", reason, dict(notice.pending or {}))
 
 
 def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
@@ -166,10 +188,17 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     logging.getLogger().addHandler(state.log_broadcaster)
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    # Takes the data-dir lock; a corrupt file is moved aside and a fresh one created.
-    opened = await asyncio.to_thread(
-        open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
-    )
+    # Takes the data-dir lock; only a file SQLite calls corrupt is moved aside (then a fresh
+    # one is created). A full, read-only or failing card stops the start and touches nothing.
+    try:
+        opened = await asyncio.to_thread(
+            open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
+        )
+    except DatabaseUnavailableError as exc:
+        log.critical("%s", exc)
+        # That line is the whole story; uvicorn would follow it with the startup traceback.
+        logging.getLogger("uvicorn.error").addFilter(_drop_traceback_of(exc))
+        raise
     state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
     new_database = 1 in opened.applied
@@ -179,6 +208,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.activity_recorder = activity.recorder
     state.activity_retention = activity.retention
     state.health_providers["activity_log"] = lambda: _activity_health(activity.recorder)
+    state.recovery_notice = notice = RecoveryNotice(db)
+    if opened.recovery is not None:
+        record_recovery(opened.recovery)  # the first entry of the new (or rebuilt) log
+        await notice.remember(opened.recovery)
+    else:
+        await notice.load()
+    state.health_providers["database_recovery"] = lambda: _recovery_health(notice)
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     state.feeds = OpenFeeds(state.api_keys, asyncio.get_running_loop())
@@ -241,7 +277,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
 
-    await backups.start(state, opened.recovery)
+    await backups.start(state)
 
     # Rereads the keys every few seconds: a `ledgrab keys revoke` from another process reaches
     # requests and open feeds without anyone having to present the revoked key first.
@@ -326,6 +362,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[health, api, events_ws, web_ui_router(WEB_DIR)],
         lifespan=[lifespan],
+        exception_handlers=dict.fromkeys(STORAGE_ERRORS, storage_error_handler),
         logging_config=None,  # logging is configured once by `ledgrab serve`
         after_exception=[log_unhandled],
         state=state,

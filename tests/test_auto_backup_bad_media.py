@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.mount_ns import run_probe
 
 
 def _probe(tmp_path) -> dict:
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare(1) is not installed")
-    check = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
-    if check.returncode != 0:
-        pytest.skip(f"mount namespaces are not available: {check.stderr.decode().strip()}")
-    done = subprocess.run(
-        ["unshare", "-rm", sys.executable, "-m", "tests.support.bad_media_probe", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_probe("tests.support.bad_media_probe", str(tmp_path), timeout=60)
 
 
 def test_full_and_read_only_destinations(tmp_path):

@@ -33,7 +33,7 @@ def test_corrupt_file_is_quarantined_and_a_fresh_database_serves(tmp_path, damag
         assert quarantined[0].read_bytes() == original
         entries = activity_rows(live.app.state.db, "severity = 'critical'")
         assert len(entries) == 1
-        assert entries[0][1] == "database.recovered" and entries[0][3] == "system"
+        assert entries[0][1] == "database.quarantined" and entries[0][3] == "system"
         assert quarantined[0].name in entries[0][4]
         with live.client() as client:
             health = client.get("/health").json()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import msgspec
@@ -21,6 +21,7 @@ from ledgrab.core.backup.auto_backup import (
     BackupFile,
 )
 from ledgrab.core.backup.check import BackupRejected
+from ledgrab.core.backup.quarantine import RecoveryNotice
 from ledgrab.core.backup.service import (
     BackupBusyError,
     BackupService,
@@ -112,6 +113,22 @@ class BackupController(Controller):
             raise HTTPException(status_code=409, detail=str(exc)) from None
         except RestoreFailedError as exc:
             raise HTTPException(status_code=500, detail=str(exc)) from None
+
+    @post(
+        "/database/recovery/ack",
+        summary="Acknowledge a database set aside (or rebuilt) at startup; /health is ok again",
+        description="Answers what was acknowledged; 404 when nothing waits. Recorded in the "
+        "activity log. The file set aside stays where it is.",
+        status_code=200,
+    )
+    async def acknowledge_recovery(self, request: Request) -> dict[str, Any]:
+        notice: RecoveryNotice = request.app.state.recovery_notice
+        acknowledged = await notice.acknowledge()
+        if acknowledged is None:
+            raise HTTPException(
+                status_code=404, detail="no database recovery waits to be acknowledged"
+            )
+        return {"acknowledged": acknowledged}
 
     @get("/backup/auto", summary="Auto-backup settings, state and the backups kept")
     async def auto_status(self, auto_backup: NamedDependency[AutoBackup]) -> AutoBackupStatus:

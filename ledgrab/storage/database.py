@@ -18,12 +18,25 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate
+from ledgrab.storage.faults import StorageFault, storage_fault
 from ledgrab.storage.read_gate import ReadGate
 
-__all__ = ["BatchSource", "Database", "DatabaseBusyError", "DatabaseClosedError"]
+__all__ = [
+    "BatchSource",
+    "Database",
+    "DatabaseBusyError",
+    "DatabaseClosedError",
+    "set_file_format",
+]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+def set_file_format(conn: sqlite3.Connection) -> None:
+    """Settings fixed when the first table is created; every LedGrab file starts with these."""
+    # Lets retention hand freed pages back to the file system.
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
 
 
 class DatabaseClosedError(RuntimeError):
@@ -97,6 +110,9 @@ class Database:
         self._read_conns: list[sqlite3.Connection] = []
         self._read_conns_lock = threading.Lock()
         self._read_gate = ReadGate()  # reads and backups vs. a file swap
+        # The storage fault of the current episode (a full card, …): set by the first write that
+        # fails for it, cleared by the next commit that writes something.
+        self.fault: StorageFault | None = None
         self.last_error: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -121,8 +137,7 @@ class Database:
         return conn, applied
 
     def _configure_writer(self, conn: sqlite3.Connection) -> None:
-        # Must precede the first table: lets retention hand freed pages back to the file system.
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        set_file_format(conn)  # must precede the first table
         # WAL appends commits sequentially and lets readers run beside the writer.
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: every commit syncs the WAL once, so an acknowledged write survives a power cut.
@@ -246,6 +261,7 @@ class Database:
         if not task.future.set_running_or_notify_cancel():
             return
         tokens: list[tuple[BatchSource, Any]] = []
+        changes = conn.total_changes
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -263,7 +279,8 @@ class Database:
                 source.failed(token, exc)
             task.future.set_exception(exc)
             return
-        self.last_error = None
+        if conn.total_changes != changes:
+            self._writes_succeed()
         for source, token in tokens:
             source.committed(token)
         task.future.set_result(result)
@@ -296,6 +313,8 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
             tokens = self._write_sources(conn)
             conn.execute("COMMIT" if tokens else "ROLLBACK")
+            if tokens:
+                self._writes_succeed()
         except Exception as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -308,7 +327,27 @@ class Database:
             source.committed(token)
 
     def _note_failure(self, exc: BaseException) -> None:
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        """A write failed: a storage fault opens (or continues) an episode; any other error is
+        the caller's (a refused key, a constraint) and says nothing about the database."""
+        fault = storage_fault(exc, self.path)
+        if fault is not None:
+            self.note_fault(fault)
+
+    def note_fault(self, fault: StorageFault) -> None:
+        """Record a storage fault met by a write; logged once per episode, not per failure."""
+        if self.fault is None or self.fault.kind != fault.kind:
+            log.warning(
+                "database writes fail: %s; nothing is changed until a write succeeds again",
+                fault.summary,
+            )
+        self.fault = fault
+        self.last_error = fault.summary
+
+    def _writes_succeed(self) -> None:
+        if self.fault is not None:
+            log.warning("database writes succeed again (after: %s)", self.fault.summary)
+        self.fault = None
+        self.last_error = None
 
     # -- replacing the file (restore) --------------------------------------------------------
 
@@ -363,7 +402,7 @@ class Database:
     def _abandon(self, task: _Task, exc: BaseException) -> None:
         """The writer cannot go on: fail the swap and everything queued instead of hanging."""
         log.critical("database file could not be reopened after a swap: %s", exc)
-        self._note_failure(exc)
+        self.last_error = f"{type(exc).__name__}: {exc}"
         self._write_conn = None
         with self._cond:
             self._stopping = True
@@ -445,8 +484,12 @@ class Database:
         dest = Path(dest)
         partial = dest.with_name(dest.name + ".partial")
         partial.unlink(missing_ok=True)
-        with self._read_gate.reading():
-            self._copy_to(partial)
+        try:
+            with self._read_gate.reading():
+                self._copy_to(partial)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full card must not stay full of a half copy
+            raise
         os.replace(partial, dest)
         return dest
 

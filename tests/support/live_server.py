@@ -100,6 +100,7 @@ class LiveServer:
         wait_for(lambda: server.started or not self._thread.is_alive(), what="server start")
         if not server.started:
             self._thread.join()
+            sock.close()  # uvicorn leaves a socket it was handed open when startup fails
             raise RuntimeError("the server failed to start; see the log above")
         return self
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 
 from ledgrab.api.health import ComponentHealth
+from ledgrab.core.backup.check import BackupRejected, check_backup_file
 from ledgrab.core.backup.db_files import timestamp
 from ledgrab.core.backup.journal import note
 from ledgrab.core.backup.service import BackupService
@@ -226,6 +227,14 @@ class AutoBackup:
         except BaseException:
             Path(f"{target}.partial").unlink(missing_ok=True)
             raise
+        # The same check a restore makes: a copy that could not be restored is no backup.
+        try:
+            check_backup_file(target)
+        except BackupRejected as exc:
+            self._delete(target)
+            raise AutoBackupError(
+                f"the new backup failed its check and was removed: {exc}"
+            ) from None
         listing = _listing(dest)
         while len(listing) > config.keep or (
             len(listing) > 1 and sum(s for _p, s, _m in listing) > config.max_bytes

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 
+from ledgrab.core.backup.schema_match import expected_schema, read_schema, schema_mismatches
 from ledgrab.storage.data_migrations import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -16,6 +17,7 @@ from ledgrab.storage.data_migrations import (
     migrate,
     schema_version,
 )
+from ledgrab.storage.faults import StorageFaultError, storage_fault
 
 __all__ = [
     "REQUIRED_TABLES",
@@ -31,6 +33,8 @@ _HEADER_SIZE = 100
 REQUIRED_TABLES = ("settings", "api_keys")
 # integrity_check stops after this many problems: enough to show what is wrong, bounded.
 _MAX_PROBLEMS = 5
+# How many objects outside LedGrab's schema a refusal names; the rest are counted.
+_SHOWN_OBJECTS = 6
 
 
 class BackupRejected(ValueError):
@@ -84,25 +88,45 @@ def _problems(conn: sqlite3.Connection) -> list[str]:
     return [] if rows == [("ok",)] else [str(r[0]) for r in rows]
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    # immutable: no -wal/-shm is looked for or created, nothing is written beside the file.
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    # The file's views, triggers and indexes may name functions; none of them may run here.
+    conn.execute("PRAGMA trusted_schema = OFF")
+    return conn
+
+
+def _foreign_objects(
+    conn: sqlite3.Connection, version: int, migrations: Sequence[Migration]
+) -> None:
+    problems = schema_mismatches(read_schema(conn), expected_schema(version, migrations))
+    if problems:
+        more = len(problems) - _SHOWN_OBJECTS
+        raise BackupRejected(
+            "unexpected_schema",
+            "the file holds objects that are not part of LedGrab's schema, so none of it is "
+            "used: "
+            + "; ".join(problems[:_SHOWN_OBJECTS])
+            + (f"; and {more} more" if more > 0 else ""),
+        )
+
+
 def check_backup_file(path: str | Path, migrations: Sequence[Migration] = MIGRATIONS) -> BackupInfo:
-    """Raise BackupRejected (kind: empty, not_sqlite, truncated, corrupt, not_ledgrab, too_new)
-    unless `path` is an intact LedGrab database no newer than `migrations`. Reads only."""
+    """Raise BackupRejected (kind: empty, not_sqlite, truncated, not_ledgrab, corrupt, too_new,
+    unexpected_schema) unless `path` is an intact LedGrab database no newer than `migrations`
+    whose schema is exactly LedGrab's at its version. Reads only.
+
+    The schema is compared before anything reads the data: integrity_check evaluates index
+    expressions, and only LedGrab's own may be evaluated.
+    """
     path = Path(path)
     _header_checks(path)
     latest = latest_version(migrations)
     try:
-        # immutable: no -wal/-shm is looked for or created, nothing is written beside the file.
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        conn = _open_read_only(path)
     except sqlite3.Error as exc:
         raise BackupRejected("not_sqlite", f"the file cannot be opened by SQLite: {exc}") from None
     try:
-        problems = _problems(conn)
-        if problems:
-            raise BackupRejected("corrupt", "the database is corrupt: " + "; ".join(problems)[:500])
-        broken = conn.execute("PRAGMA foreign_key_check").fetchmany(_MAX_PROBLEMS)
-        if broken:
-            shown = "; ".join(f"a row of {r[0]} names a missing {r[2]} entry" for r in broken)
-            raise BackupRejected("corrupt", f"the database has broken references: {shown}")
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = sorted(
             r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
@@ -126,6 +150,14 @@ def check_backup_file(path: str | Path, migrations: Sequence[Migration] = MIGRAT
                 f"the backup comes from a newer LedGrab (schema version {version}; this one "
                 f"reads up to {latest}): update LedGrab first, then restore",
             )
+        _foreign_objects(conn, version, migrations)
+        problems = _problems(conn)
+        if problems:
+            raise BackupRejected("corrupt", "the database is corrupt: " + "; ".join(problems)[:500])
+        broken = conn.execute("PRAGMA foreign_key_check").fetchmany(_MAX_PROBLEMS)
+        if broken:
+            shown = "; ".join(f"a row of {r[0]} names a missing {r[2]} entry" for r in broken)
+            raise BackupRejected("corrupt", f"the database has broken references: {shown}")
     except sqlite3.DatabaseError as exc:
         raise BackupRejected("corrupt", f"the database is corrupt: {exc}") from None
     finally:
@@ -141,6 +173,8 @@ def prepare_for_use(path: str | Path, migrations: Sequence[Migration] = MIGRATIO
         conn.execute("PRAGMA journal_mode = DELETE")
         return migrate(conn, migrations)
     except sqlite3.Error as exc:
+        if (fault := storage_fault(exc, path)) is not None and fault.kind != "corrupt":
+            raise StorageFaultError(fault, "the backup could not be upgraded on this card") from exc
         raise BackupRejected(
             "migration_failed", f"the backup could not be upgraded to this LedGrab: {exc}"
         ) from None

@@ -10,7 +10,6 @@ from litestar.datastructures import State
 from ledgrab.core.activity_log.settings import SETTINGS_KEY as ACTIVITY_SETTINGS_KEY
 from ledgrab.core.activity_log.settings import settings_from_stored
 from ledgrab.core.backup.auto_backup import AutoBackup
-from ledgrab.core.backup.recovery import StartupRecovery, record_recovery
 from ledgrab.core.backup.service import BackupService
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.entities import EntityStore
@@ -41,9 +40,8 @@ class EngineDuringRestore:
         await self.engine.resume()
 
 
-async def start(state: State, recovery: StartupRecovery | None) -> None:
-    """Put `backup` and `auto_backup` in app.state, apply the stored schedule, and record a
-    startup recovery (needs the activity recorder running)."""
+async def start(state: State) -> None:
+    """Put `backup` and `auto_backup` in app.state and apply the stored schedule."""
     settings = state.settings
     participants = []
     if state.get("engine") is not None:
@@ -61,6 +59,8 @@ async def start(state: State, recovery: StartupRecovery | None) -> None:
     # A restore replaces what these mirror: the keys and the backup schedule of the new file.
     service.after_restore.append(state.api_keys.load)
     service.after_restore.append(auto.load)
+    if (notice := state.get("recovery_notice")) is not None:
+        service.after_restore.append(notice.load)
     if (activity := state.get("activity")) is not None:
 
         async def reload_activity_settings() -> None:
@@ -72,8 +72,6 @@ async def start(state: State, recovery: StartupRecovery | None) -> None:
         service.after_restore.append(reload_activity_settings)
     state.backup, state.auto_backup = service, auto
     state.health_providers["backup"] = auto.health
-    if recovery is not None:
-        record_recovery(recovery)
     auto.start()
 
 

@@ -12,7 +12,8 @@ from ledgrab.config import Settings
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.settings import SETTINGS_KEY as ACTIVITY_SETTINGS_KEY
 from ledgrab.core.activity_log.settings import settings_from_stored
-from ledgrab.core.backup.check import BackupInfo, check_backup_file, prepare_for_use
+from ledgrab.core.backup.admit import admit_backup
+from ledgrab.core.backup.check import BackupInfo, check_backup_file
 from ledgrab.core.backup.db_files import DataDirLock, install_file, prune_aside
 from ledgrab.core.backup.service import WORK_DIR, download_name
 from ledgrab.storage.database import Database
@@ -54,14 +55,17 @@ def restore_offline(settings: Settings, db_name: str, source: Path) -> OfflineRe
     try:
         work = data_dir / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
-        staged = work / f"cli-restore-{source.name}"
-        shutil.copyfile(source, staged)
+        # A private copy first: the file (on a stick, say) cannot change while it is checked.
+        copied = work / f"cli-restore-{source.name}"
+        staged = work / f"cli-rebuilt-{source.name}"
+        shutil.copyfile(source, copied)
         try:
-            info = check_backup_file(staged)
-            applied = prepare_for_use(staged)
+            admitted = admit_backup(copied, staged)
+            info, applied = admitted.info, admitted.migrated_to
             live = data_dir / db_name
             aside, undo = install_file(staged, live, "pre-restore")
         finally:
+            copied.unlink(missing_ok=True)
             staged.unlink(missing_ok=True)
         db = Database(live)
         try:

@@ -1,4 +1,13 @@
-"""open_database(): open the live database, quarantining a corrupt file and starting fresh."""
+"""open_database(): open the live database; set aside only what SQLite calls corrupt.
+
+Three outcomes at startup, and only three:
+- the file opens: it is used (after being rebuilt, should it hold objects that are not
+  LedGrab's schema: the same check a restore makes);
+- SQLite reports it corrupt (SQLITE_CORRUPT, SQLITE_NOTADB, or quick_check not ok on a file it
+  could read): it is moved aside and a fresh database is created;
+- anything else (a full or read-only card, an I/O error, no permission, a lock held elsewhere):
+  DatabaseUnavailableError, and nothing is touched: no rename, no fresh file beside it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +17,16 @@ from pathlib import Path
 
 import msgspec
 
-from ledgrab.core.backup.db_files import DataDirLock, move_aside, prune_aside
+from ledgrab.core.backup.admit import copy_into_fresh
+from ledgrab.core.backup.db_files import DataDirLock, install_file, move_aside, prune_aside
 from ledgrab.core.backup.journal import note
+from ledgrab.core.backup.schema_match import expected_schema, read_schema, schema_mismatches
+from ledgrab.storage.data_migrations import MIGRATIONS, latest_version, schema_version
 from ledgrab.storage.database import Database
+from ledgrab.storage.faults import StorageFault, storage_fault
 
 __all__ = [
+    "DatabaseUnavailableError",
     "OpenedDatabase",
     "StartupRecovery",
     "find_corruption",
@@ -25,24 +39,51 @@ log = logging.getLogger("ledgrab.backup")
 _MAGIC = b"SQLite format 3\x00"
 
 
-class StartupRecovery(msgspec.Struct, frozen=True):
-    """What happened when the database file at startup was unusable."""
+class DatabaseUnavailableError(RuntimeError):
+    """The database could not be opened for a reason that is not damage; it was left alone."""
 
-    quarantined: str  # where the corrupt file now is
+    def __init__(self, path: Path, fault: StorageFault) -> None:
+        super().__init__(
+            f"cannot open the database {path}: {fault.summary}. Nothing was changed; "
+            "start again once that is fixed (under systemd it retries by itself)"
+        )
+        self.path, self.fault = path, fault
+
+
+class StartupRecovery(msgspec.Struct, frozen=True):
+    """What startup did to a database file it could not use as it was."""
+
+    quarantined: str  # where the original file now is
     reason: str
+    # "corrupt": set aside, a fresh database started; "foreign_schema": rebuilt, rows kept
+    kind: str = "corrupt"
+
+
+def _unavailable(path: Path, exc: BaseException) -> DatabaseUnavailableError | None:
+    fault = storage_fault(exc, path)
+    if fault is None or fault.kind == "corrupt":
+        return None
+    return DatabaseUnavailableError(path, fault)
 
 
 def find_corruption(path: Path) -> str | None:
-    """None when `path` is missing or passes quick_check; otherwise what is wrong with it.
+    """None when `path` is missing or passes quick_check; otherwise why SQLite finds it corrupt.
+    Raises DatabaseUnavailableError when the file cannot be read for another reason.
 
     quick_check (not integrity_check) because it runs at every start: it reads every page but
     skips the index-vs-table cross checks, which is what makes a full check slow.
     """
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    with path.open("rb") as handle:
-        if handle.read(len(_MAGIC)) != _MAGIC:
-            return "the file is not an SQLite database"
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            return None
+        with path.open("rb") as handle:
+            header = handle.read(len(_MAGIC))
+    except OSError as exc:
+        if (unavailable := _unavailable(path, exc)) is not None:
+            raise unavailable from exc
+        raise
+    if header != _MAGIC:
+        return "the file is not an SQLite database"
     try:
         # Read-write on purpose: a -wal left by a power cut must be replayed to check the data.
         conn = sqlite3.connect(path, isolation_level=None)
@@ -50,8 +91,10 @@ def find_corruption(path: Path) -> str | None:
             rows = conn.execute("PRAGMA quick_check(5)").fetchall()
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
-        return f"{type(exc).__name__}: {exc}"
+    except sqlite3.Error as exc:
+        if (unavailable := _unavailable(path, exc)) is not None:
+            raise unavailable from exc
+        return f"{exc.sqlite_errorname}: {exc}"
     if rows != [("ok",)]:
         return "quick_check: " + "; ".join(str(r[0]) for r in rows)[:500]
     return None
@@ -60,28 +103,70 @@ def find_corruption(path: Path) -> str | None:
 def _quarantine(path: Path, reason: str, keep: int) -> StartupRecovery:
     aside = move_aside(path, "corrupt")
     prune_aside(path, "corrupt", keep)
-    log.critical("the database was unusable (%s); moved to %s, starting fresh", reason, aside)
+    log.critical(
+        "SQLite reports the database corrupt (%s); moved to %s, starting fresh", reason, aside
+    )
     return StartupRecovery(str(aside), reason)
+
+
+def _rebuild_foreign(path: Path) -> StartupRecovery | None:
+    """Rebuild the file when it holds objects that are not LedGrab's schema at its version: a
+    fresh file gets the rows of every table defined as LedGrab's; the original is set aside."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    try:
+        conn.execute("PRAGMA trusted_schema = OFF")
+        found, version = read_schema(conn), schema_version(conn)
+    finally:
+        conn.close()
+    if version > latest_version(MIGRATIONS):
+        return None  # a newer LedGrab's file: Database.open refuses it as such
+    expected = expected_schema(version)
+    problems = schema_mismatches(found, expected)
+    if not problems:
+        return None
+    skip = {
+        name
+        for (kind, name), obj in expected.items()
+        if kind == "table" and found.get((kind, name)) != obj
+    }
+    rebuilt = path.with_name(f"{path.name}.rebuilding")
+    copy_into_fresh(path, rebuilt, version, skip=skip)
+    aside, _undo = install_file(rebuilt, path, "foreign")
+    reason = "; ".join(problems)[:500]
+    log.critical(
+        "the database held objects outside LedGrab's schema (%s); rebuilt, the original is %s",
+        reason,
+        aside,
+    )
+    return StartupRecovery(str(aside), reason, kind="foreign_schema")
 
 
 def open_database(
     path: Path, keep_corrupt: int = 3
 ) -> tuple[Database, StartupRecovery | None, list[int]]:
-    """Open `path`; if it is corrupt, move it aside (<name>.corrupt-<time>, the newest
-    `keep_corrupt` kept) and open a fresh database. Returns the database, what recovery did
-    (or None) and the migrations applied. Blocking: call from a thread.
+    """Open `path` as the module docstring says. Returns the database, what recovery did (or
+    None) and the migrations applied. Blocking: call from a thread.
 
     A file from a newer LedGrab is not corrupt: SchemaTooNewError propagates untouched.
     """
-    recovery = None
     reason = find_corruption(path)
+    recovery = None
     if reason is None:
-        db = Database(path)
         try:
-            return db, None, db.open()
-        except sqlite3.DatabaseError as exc:  # damage quick_check missed, met by a migration
-            db.close()
-            reason = f"{type(exc).__name__}: {exc}"
+            if path.exists() and path.stat().st_size:
+                recovery = _rebuild_foreign(path)
+            db = Database(path)
+            try:
+                return db, recovery, db.open()
+            except BaseException:
+                db.close()
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            if (unavailable := _unavailable(path, exc)) is not None:
+                raise unavailable from exc
+            if not isinstance(exc, sqlite3.Error) or storage_fault(exc) is None:
+                raise
+            reason = f"{exc.sqlite_errorname}: {exc}"  # damage quick_check missed
     recovery = _quarantine(path, reason, keep_corrupt)
     db = Database(path)
     return db, recovery, db.open()
@@ -100,7 +185,12 @@ def open_live_database(
     """The server's database: take the data-dir lock (a CLI restore may hold it for a moment),
     then open_database(). Blocking."""
     lock = DataDirLock(data_dir)
-    lock.acquire(lock_wait_s)
+    try:
+        lock.acquire(lock_wait_s)
+    except OSError as exc:  # the lock file lives on the same card
+        if (unavailable := _unavailable(data_dir / file_name, exc)) is not None:
+            raise unavailable from exc
+        raise
     try:
         db, recovery, applied = open_database(data_dir / file_name, keep_corrupt)
     except BaseException:
@@ -110,11 +200,27 @@ def open_live_database(
 
 
 def record_recovery(recovery: StartupRecovery) -> None:
-    """The `critical` entry in the fresh database; call once the activity recorder runs."""
+    """The `critical` entry naming the file set aside; call first once the recorder runs."""
+    if recovery.kind == "corrupt":
+        action = "database.quarantined"
+        message = (
+            f"SQLite reported the database corrupt at startup; it was set aside as "
+            f"{recovery.quarantined} and an empty database started ({recovery.reason})"
+        )
+    else:
+        action = "database.rebuilt"
+        message = (
+            f"the database held objects outside LedGrab's schema, which were dropped; its rows "
+            f"were copied into a fresh file and the original kept as {recovery.quarantined} "
+            f"({recovery.reason})"
+        )
     note(
-        "database.recovered",
-        f"the database was corrupt at startup and was replaced by an empty one; the old file "
-        f"is kept at {recovery.quarantined} ({recovery.reason})",
+        action,
+        message,
         severity="critical",
-        metadata={"quarantined": recovery.quarantined, "reason": recovery.reason},
+        metadata={
+            "quarantined": recovery.quarantined,
+            "reason": recovery.reason,
+            "kind": recovery.kind,
+        },
     )

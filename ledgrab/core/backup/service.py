@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -16,7 +17,8 @@ import msgspec
 
 from ledgrab import __version__
 from ledgrab.config import BackupSettings
-from ledgrab.core.backup.check import BackupInfo, check_backup_file, prepare_for_use
+from ledgrab.core.backup.admit import admit_backup
+from ledgrab.core.backup.check import BackupInfo
 from ledgrab.core.backup.db_files import install_file, prune_aside, timestamp
 from ledgrab.core.backup.journal import note
 from ledgrab.core.event_bus import EventBus
@@ -170,11 +172,12 @@ class BackupService:
     async def _receive(self, chunks: AsyncIterable[bytes], announced: int | None) -> Path:
         limit = self.settings.max_upload_bytes
         free = (await asyncio.to_thread(shutil.disk_usage, self.work_dir)).free
-        room = free - _SPACE_MARGIN
+        # The upload and the fresh file it is rebuilt into are on the card at the same time.
+        room = (free - _SPACE_MARGIN) // 2
         if announced is not None and announced > room:
             raise NoSpaceError(
-                f"the data directory has {max(free, 0)} bytes free; the upload needs {announced}"
-                f" plus {_SPACE_MARGIN} to spare"
+                f"the data directory has {max(free, 0)} bytes free; the upload needs twice "
+                f"{announced} (it is rebuilt into a fresh file) plus {_SPACE_MARGIN} to spare"
             )
         path = self.work_dir / f"upload-{timestamp()}-{os.urandom(4).hex()}.db"
         handle = await asyncio.to_thread(path.open, "wb")
@@ -194,23 +197,28 @@ class BackupService:
                     await asyncio.to_thread(handle.write, bytes(buffer))
                     buffer.clear()
             await asyncio.to_thread(handle.write, bytes(buffer))
-        except BaseException:
+        except BaseException as exc:
             await asyncio.to_thread(handle.close)
             await asyncio.to_thread(path.unlink, missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise NoSpaceError(f"the data directory ran out of room at {total} bytes") from exc
             raise
         await asyncio.to_thread(handle.close)
         return path
 
-    async def check_upload(self, staged: Path) -> tuple[BackupInfo, list[int]]:
-        """Check and migrate a staged upload (returns the versions applied); a rejected one is
-        deleted and the BackupRejected re-raised."""
+    async def check_upload(self, staged: Path) -> tuple[BackupInfo, list[int], Path]:
+        """Admit a staged upload (admit_backup: checked, rebuilt into a fresh file, migrated);
+        return its info, the versions applied and the rebuilt file. The upload itself is
+        deleted either way; a rejection re-raises BackupRejected."""
+        rebuilt = staged.with_name(f"rebuilt-{staged.name}")
         try:
-            info = await asyncio.to_thread(check_backup_file, staged)
-            applied = await asyncio.to_thread(prepare_for_use, staged)
+            admitted = await asyncio.to_thread(admit_backup, staged, rebuilt)
         except BaseException:
-            await asyncio.to_thread(_remove_staged, staged)
+            await asyncio.to_thread(_remove_staged, rebuilt)
             raise
-        return info, applied
+        finally:
+            await asyncio.to_thread(_remove_staged, staged)
+        return admitted.info, admitted.migrated_to, rebuilt
 
     async def restore(
         self, staged: Path, source_name: str, *, origin: str | None = None
@@ -222,7 +230,7 @@ class BackupService:
         RestoreFailedError (the previous database is back in use).
         """
         async with self.lock:
-            info, applied = await self.check_upload(staged)
+            info, applied, staged = await self.check_upload(staged)
             stopped: list[SwapParticipant] = []
             moved: dict[str, Path | None] = {}
 
