@@ -7,35 +7,23 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_ledgrab
 from tests.support.live_server import LiveServer
 
 # Tests run as root, which reads and writes any directory: dropping the two capabilities that
 # bypass permission bits makes root meet them, as the systemd unit's bounding set does.
-_NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+_NO_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search")
 needs_setpriv = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
 )
 
 
-def _ledgrab(*args: str, prefix: list[str] | None = None, cwd: Path | None = None):
-    return subprocess.run(
-        [*(prefix or []), sys.executable, "-m", "ledgrab", *args],
-        env={**os.environ, "LEDGRAB_DISCOVERY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
-
-
-def _serve(data_dir: Path, prefix: list[str] | None = None):
-    return _ledgrab(
+def _serve(data_dir: Path, prefix: tuple[str, ...] = ()):
+    return run_ledgrab(
         "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", "0", prefix=prefix
     )
 
@@ -81,7 +69,7 @@ def test_serve_on_an_unreadable_directory(tmp_path):
 )
 def test_keys_without_a_database_refuse_and_create_nothing(tmp_path, args):
     data = tmp_path / "data"
-    result = _ledgrab(*args, "--data-dir", str(data))
+    result = run_ledgrab(*args, "--data-dir", str(data))
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""  # no key printed
     assert f"no database at {data / 'ledgrab.db'}" in result.stderr
@@ -104,7 +92,7 @@ def _labels(path: Path) -> list[str]:
 
 
 def test_backup_to_a_missing_directory_with_a_slash_creates_it(made_data, tmp_path):
-    result = _ledgrab("backup", "--data-dir", str(made_data), f"{tmp_path}/new/backups/")
+    result = run_ledgrab("backup", "--data-dir", str(made_data), f"{tmp_path}/new/backups/")
     assert result.returncode == 0, result.stderr
     target = tmp_path / "new" / "backups"
     assert target.is_dir()
@@ -113,14 +101,14 @@ def test_backup_to_a_missing_directory_with_a_slash_creates_it(made_data, tmp_pa
 
 
 def test_backup_into_an_existing_directory_without_a_slash(made_data, tmp_path):
-    result = _ledgrab("backup", "--data-dir", str(made_data), str(tmp_path))
+    result = run_ledgrab("backup", "--data-dir", str(made_data), str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert [p.suffix for p in tmp_path.iterdir()] == [".db"]
 
 
 def test_backup_below_a_missing_directory_without_a_slash_refuses(made_data, tmp_path):
     dest = tmp_path / "nowhere" / "copy.db"
-    result = _ledgrab("backup", "--data-dir", str(made_data), str(dest))
+    result = run_ledgrab("backup", "--data-dir", str(made_data), str(dest))
     assert result.returncode == 1
     assert f"the directory {dest.parent} does not exist" in result.stderr
     assert "Traceback" not in result.stderr
@@ -130,9 +118,9 @@ def test_backup_below_a_missing_directory_without_a_slash_refuses(made_data, tmp
 def test_backup_onto_an_existing_file_needs_force(made_data, tmp_path):
     dest = tmp_path / "copy.db"
     dest.write_bytes(b"precious")
-    refused = _ledgrab("backup", "--data-dir", str(made_data), str(dest))
+    refused = run_ledgrab("backup", "--data-dir", str(made_data), str(dest))
     assert refused.returncode == 1 and "--force" in refused.stderr
     assert dest.read_bytes() == b"precious"
-    forced = _ledgrab("backup", "--data-dir", str(made_data), "--force", str(dest))
+    forced = run_ledgrab("backup", "--data-dir", str(made_data), "--force", str(dest))
     assert forced.returncode == 0, forced.stderr
     assert _labels(dest) == ["admin"]

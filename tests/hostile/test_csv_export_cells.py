@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 
 import pytest
 
 from ledgrab.api.activity_export import csv_cell
+from tests.support.cli import run_ledgrab
 from tests.support.live_server import LiveServer
 
 # (name as typed, why a spreadsheet would evaluate it)
@@ -42,15 +40,6 @@ def test_plain_cells_are_kept(text):
     assert csv_cell(text) == text
 
 
-def _run_export(data_dir, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "ledgrab", "export", "--data-dir", str(data_dir), *args],
-        env={**os.environ, "LEDGRAB_DISCOVERY_ENABLED": "false"},
-        capture_output=True,
-        timeout=60,
-    )
-
-
 def test_api_and_cli_exports_quote_a_formula_in_an_entry(tmp_path):
     """Names cannot hold control characters, so the formula rides in a device name after a space
     and in full-width form; the entry's message and entity_name carry it into the CSV."""
@@ -65,9 +54,9 @@ def test_api_and_cli_exports_quote_a_formula_in_an_entry(tmp_path):
     with LiveServer(data) as live, live.client() as client:
         answer = client.get("/api/v1/activity/export", params={"category": "entity"})
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
-    cli = _run_export(data, "--category", "entity")
+    cli = run_ledgrab("export", "--data-dir", str(data), "--category", "entity")
     assert cli.returncode == 0, cli.stderr
-    for body in (answer.text, cli.stdout.decode()):
+    for body in (answer.text, cli.stdout):
         rows = list(csv.DictReader(io.StringIO(body)))
         named = [r["entity_name"] for r in rows if r["action"] == "device.created"]
         assert sorted(named) == sorted("'" + n for n in names)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import httpx
 import pytest
 
 from ledgrab.storage.database import Database
+from tests.support.cli import run_ledgrab
 from tests.support.process_server import ServeProcess
 
 
@@ -31,16 +30,9 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _ledgrab(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "ledgrab", *args],
-        env={**os.environ, "LEDGRAB_DISCOVERY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _ledgrab(*args: str) -> None:
+    result = run_ledgrab(*args)
     assert result.returncode == 0, result.stderr
-    return result
 
 
 def test_files_of_a_real_serve_backup_export_and_restore_are_private(tmp_path, permissive_umask):
