@@ -16,7 +16,7 @@ from ledgrab import __version__
 from ledgrab.config import ConfigError, Settings, load_settings
 from ledgrab.storage.data_dir import DataDirError, existing_database, prepare_for_serving
 from ledgrab.utils.plain_text import displayable
-from ledgrab.utils.private_files import keep_new_files_private, open_private
+from ledgrab.utils.private_files import open_private, private_new_files
 
 __all__ = ["main"]
 
@@ -73,8 +73,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    keep_new_files_private()
     args = _parser().parse_args(argv)
+    with private_new_files():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(
             args.config,

@@ -11,19 +11,26 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["PRIVATE_MODE", "keep_new_files_private", "make_private", "open_private"]
+__all__ = ["PRIVATE_MODE", "make_private", "open_private", "private_new_files"]
 
 PRIVATE_MODE = 0o600
 _PRIVATE_UMASK = 0o077
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
-def keep_new_files_private() -> None:
-    """From now on this process creates files 0600 and directories 0700."""
-    os.umask(_PRIVATE_UMASK)
+@contextlib.contextmanager
+def private_new_files() -> Iterator[None]:
+    """Inside, this process creates files 0600 and directories 0700; the umask is put back after
+    (the command line's main() may be called in-process, by tests)."""
+    previous = os.umask(_PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def make_private(database: Path) -> None:
