@@ -64,6 +64,17 @@ def _all_names(client) -> list[str]:
     )
 
 
+def test_a_colour_param_with_a_trailing_newline_is_refused(server: LiveServer):
+    """The `$` of a Python pattern also matches before a final newline."""
+    with server.client() as client:
+        answer = client.post(
+            "/api/v1/sources",
+            json={"name": "glow", "kind": "static", "params": {"color": "#ff8800\n"}},
+        )
+    assert answer.status_code == 400
+    assert "color" in answer.json()["detail"]
+
+
 def test_e131_source_name_is_plain_text_too(server: LiveServer):
     with server.client() as client:
         answer = client.post(
