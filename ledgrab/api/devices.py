@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from ledgrab.api.entity_common import (
-    IN_USE,
     MISSING,
+    MISSING_OR_CONFLICT,
     changed_fields,
     create_entity,
     delete_unused,
@@ -85,7 +85,10 @@ class DeviceController(Controller):
         return entity.to_dict()
 
     @delete(
-        "/{device_id:str}", summary="Delete a device no target uses", status_code=204, raises=IN_USE
+        "/{device_id:str}",
+        summary="Delete a device no target uses",
+        status_code=204,
+        raises=MISSING_OR_CONFLICT,
     )
     async def delete_device(
         self,

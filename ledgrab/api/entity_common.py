@@ -14,8 +14,8 @@ from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.entities import Entity, EntityKind, EntityStore
 
 __all__ = [
-    "IN_USE",
     "MISSING",
+    "MISSING_OR_CONFLICT",
     "READ_ONLY",
     "ConflictException",
     "changed_fields",
@@ -38,7 +38,7 @@ class ConflictException(HTTPException):
 
 # For `raises=`: the answers beside 200 and 400 that the OpenAPI document then lists.
 MISSING = [NotFoundException]
-IN_USE = [NotFoundException, ConflictException]
+MISSING_OR_CONFLICT = [NotFoundException, ConflictException]
 
 # Fields a client may send back unchanged (a GET body PATCHed whole) but never sets.
 READ_ONLY = frozenset({"id", "created_at", "updated_at", "running"})
