@@ -64,6 +64,16 @@ def test_serve_on_an_unreadable_directory(tmp_path):
     _assert_one_line_refusal(_serve(hidden, _NO_DAC), hidden, "cannot be read: Permission denied")
 
 
+@needs_setpriv
+def test_serve_with_a_database_it_cannot_open(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ledgrab.db").write_bytes(b"")
+    os.chmod(data / "ledgrab.db", 0o000)
+    result = _serve(data, _NO_DAC)
+    _assert_one_line_refusal(result, data / "ledgrab.db", "cannot be opened: Permission denied")
+
+
 @pytest.mark.parametrize(
     "args", [["keys", "list"], ["keys", "create", "ci"], ["keys", "revoke", "admin"]]
 )
