@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +14,9 @@ import msgspec
 
 from ledgrab import __version__
 from ledgrab.config import ConfigError, Settings, load_settings
+from ledgrab.storage.data_dir import DataDirError, existing_database, prepare_for_serving
+from ledgrab.utils.plain_text import displayable
+from ledgrab.utils.private_files import open_private, private_new_files
 
 __all__ = ["main"]
 
@@ -69,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with private_new_files():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(
             args.config,
@@ -81,17 +91,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ledgrab: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    if args.command == "serve":
-        return _serve(settings)
-    if args.command in ("backup", "restore"):
-        return _backup_or_restore(settings, args)
-    if args.command == "export":
-        return _export(settings, args)
-    return _keys(settings, args)
+    try:
+        if args.command == "serve":
+            return _serve(settings)
+        if args.command in ("backup", "restore"):
+            return _backup_or_restore(settings, args)
+        if args.command == "export":
+            return _export(settings, args)
+        return _keys(settings, args)
+    except DataDirError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _database(settings: Settings) -> Path:
+    """The database a server already made: the commands other than serve never create one."""
+    from ledgrab.app import DATABASE_FILE
+
+    return existing_database(Path(settings.data_dir), DATABASE_FILE)
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
-    from ledgrab.app import DATABASE_FILE
     from ledgrab.core.activity_log.offline_export import ExportError, build_filters, export_to
 
     try:
@@ -105,15 +125,18 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             until=args.until,
             message_like=args.message_like,
         )
-        database = Path(settings.data_dir) / DATABASE_FILE
+        database = _database(settings)
         if args.output:
-            with open(args.output, "wb") as out:
+            with open_private(Path(args.output)) as out:
                 export_to(database, filters, args.format, out)
         else:
             export_to(database, filters, args.format, sys.stdout.buffer)
     except ExportError as exc:
         print(f"ledgrab: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except OSError as exc:
+        print(f"ledgrab: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -132,11 +155,12 @@ def _bind(host: str, port: int) -> socket.socket:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from ledgrab.app import create_app
+    from ledgrab.app import DATABASE_FILE, create_app
     from ledgrab.server_limits import uvicorn_config
     from ledgrab.utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
+    prepare_for_serving(Path(settings.data_dir), DATABASE_FILE)
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -161,21 +185,20 @@ def _serve(settings: Settings) -> int:
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
-    from ledgrab.app import DATABASE_FILE
     from ledgrab.storage.api_keys import ApiKeyError, ApiKeyStore
     from ledgrab.storage.database import Database
 
     # Safe beside a running server: SQLite's locks serialise the two writers, and the server
-    # rereads its key cache (within 10 s for revocations, at once for a new key).
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    db = Database(Path(settings.data_dir) / DATABASE_FILE)
+    # rereads its key cache (within 10 s for revocations, at once for a new key). A key made in
+    # a database no server uses would be one the server rejects: hence no database is created.
+    db = Database(_database(settings))
     db.open()
     try:
         store = ApiKeyStore(db, settings.auth.api_keys)
         if args.keys_command == "list":
             store.load_blocking()
             for info in store.list():
-                print(f"{info.label}\t{info.hint}\t{info.created_at}\t{info.source}")
+                print(f"{displayable(info.label)}\t{info.hint}\t{info.created_at}\t{info.source}")
         elif args.keys_command == "create":
             _info, key = store.create_blocking(args.label)
             print(key)
@@ -200,7 +223,7 @@ def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.command == "backup":
             dest, info = backup_offline(
-                Path(settings.data_dir) / DATABASE_FILE, Path(args.file), force=args.force
+                _database(settings), _backup_destination(args.file), force=args.force
             )
             print(f"wrote {dest} ({info.size_bytes} bytes, schema version {info.schema_version})")
             return 0
@@ -216,7 +239,7 @@ def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
     except BackupRejected as exc:
         print(f"ledgrab: not restored: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         print(f"ledgrab: {exc}", file=sys.stderr)
         return 1
     kept = f"; the previous database is kept as {result.previous_database}"
@@ -225,3 +248,18 @@ def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
         + (kept if result.previous_database else "")
     )
     return 0
+
+
+def _backup_destination(text: str) -> Path:
+    """FILE as the user meant it: `DIR/` is a directory (made if missing), a dated file goes
+    into an existing directory, anything else is a file whose directory must exist."""
+    dest = Path(text)
+    if text.endswith(("/", os.sep)) or dest.is_dir():
+        dest.mkdir(parents=True, exist_ok=True)
+        return dest
+    if not dest.absolute().parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {dest}: the directory {dest.absolute().parent} does not exist "
+            "(end FILE with / to have it created)"
+        )
+    return dest

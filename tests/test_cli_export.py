@@ -3,20 +3,13 @@
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 
+from tests.support.cli import run_ledgrab
 from tests.support.live_server import LiveServer
 
 
 def run_export(data_dir, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "ledgrab", "export", "--data-dir", str(data_dir), *args],
-        env={**os.environ, "LEDGRAB_DISCOVERY_ENABLED": "false"},
-        capture_output=True,
-        timeout=60,
-    )
+    return run_ledgrab("export", "--data-dir", str(data_dir), *args, text=False)
 
 
 def test_export_matches_the_api_for_the_same_filter(tmp_path):

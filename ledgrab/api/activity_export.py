@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,15 +16,18 @@ from ledgrab.storage.activity_log import ActivityLogEntry, ActivityLogFilters, A
 __all__ = ["FIELDS", "FORMATS", "csv_cell", "export_filename", "export_stream"]
 
 FORMATS = {
-    "csv": ("text/csv; charset=utf-8", "csv"),
+    # Litestar appends "; charset=utf-8" to a text/* type itself.
+    "csv": ("text/csv", "csv"),
     "json": ("application/json", "json"),
     "ndjson": ("application/x-ndjson", "ndjson"),
 }
 FIELDS = ActivityLogEntry.__struct_fields__
 # Rows per read and per chunk sent: memory stays flat whatever the size of the log.
 CHUNK_ROWS = 500
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet treats a cell as a formula when it starts with one of these, also after leading
+# blanks, and some also read the full-width forms (OWASP "CSV Injection"); a leading tab or CR
+# can carry one across a cell boundary, so those cells are neutralised as well.
+_FORMULA_START = re.compile("[ \t\r\n]*[=+\\-@\uff1d\uff0b\uff0d\uff20]|[\t\r]")
 _encoder = msgspec.json.Encoder()
 
 
@@ -37,7 +41,7 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     text = value if isinstance(value, str) else _encoder.encode(value).decode()
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if _FORMULA_START.match(text) else text
 
 
 def _csv_chunk(entries: list[ActivityLogEntry], header: bool) -> bytes:

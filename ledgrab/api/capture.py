@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
-from ledgrab.api.entity_common import iso_ms, require
+from ledgrab.api.entity_common import MISSING_OR_CONFLICT, iso_ms, require
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.effects.capture_source import CaptureParams, capture_input_for, port_of
 from ledgrab.storage.entities import EntityStore
@@ -35,7 +35,12 @@ class CaptureController(Controller):
     path = "/sources"
     tags = ["sources"]
 
-    @get("/{source_id:str}/capture", summary="A capture source's stream", sync_to_thread=False)
+    @get(
+        "/{source_id:str}/capture",
+        summary="A capture source's stream",
+        sync_to_thread=False,
+        raises=MISSING_OR_CONFLICT,
+    )
     def capture_state(
         self,
         entities: NamedDependency[EntityStore],

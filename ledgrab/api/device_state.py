@@ -7,7 +7,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from ledgrab.api.entity_common import iso_ms, require
+from ledgrab.api.entity_common import MISSING, iso_ms, require
 from ledgrab.core.devices.base import DriverHealth
 from ledgrab.core.processing.device_health import DeviceHealthMonitor
 from ledgrab.core.processing.processor_manager import ProcessorManager
@@ -35,7 +35,12 @@ class DeviceStateController(Controller):
     path = "/devices"
     tags = ["devices"]
 
-    @get("/{device_id:str}/state", summary="Is the device reachable?", sync_to_thread=False)
+    @get(
+        "/{device_id:str}/state",
+        summary="Is the device reachable?",
+        sync_to_thread=False,
+        raises=MISSING,
+    )
     def device_state(
         self,
         entities: NamedDependency[EntityStore],

@@ -10,6 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from ledgrab.api.entity_common import (
+    MISSING,
+    MISSING_OR_CONFLICT,
     changed_fields,
     create_entity,
     delete_unused,
@@ -51,13 +53,13 @@ class DeviceController(Controller):
         config = _decode(without_read_only(data))
         return (await create_entity(entities, bus, "device", config, data)).to_dict()
 
-    @get("/{device_id:str}", summary="One device", sync_to_thread=False)
+    @get("/{device_id:str}", summary="One device", sync_to_thread=False, raises=MISSING)
     def get_device(
         self, entities: NamedDependency[EntityStore], device_id: FromPath[str]
     ) -> dict[str, Any]:
         return require(entities, "device", device_id).to_dict()
 
-    @patch("/{device_id:str}", summary="Change some of a device's fields")
+    @patch("/{device_id:str}", summary="Change some of a device's fields", raises=MISSING)
     async def update_device(
         self,
         entities: NamedDependency[EntityStore],
@@ -82,7 +84,12 @@ class DeviceController(Controller):
             )
         return entity.to_dict()
 
-    @delete("/{device_id:str}", summary="Delete a device no target uses", status_code=204)
+    @delete(
+        "/{device_id:str}",
+        summary="Delete a device no target uses",
+        status_code=204,
+        raises=MISSING_OR_CONFLICT,
+    )
     async def delete_device(
         self,
         entities: NamedDependency[EntityStore],

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import QueryParameter
 
-from ledgrab.api.entity_common import iso_ms
+from ledgrab.api.entity_common import ConflictException, iso_ms
 from ledgrab.config import Settings
 from ledgrab.core.devices.discovery_watcher import (
     DiscoveredDevice,
@@ -92,7 +92,12 @@ class DiscoveryController(Controller):
     ) -> DiscoveryResponse:
         return _response(state, discovery, settings.discovery.enabled)
 
-    @post("/discover", summary="Scan for WLEDs now (bounded by timeout_s)", status_code=200)
+    @post(
+        "/discover",
+        summary="Scan for WLEDs now (bounded by timeout_s)",
+        status_code=200,
+        raises=[ConflictException],
+    )
     async def discover(
         self,
         state: State,

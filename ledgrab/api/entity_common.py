@@ -14,7 +14,10 @@ from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.entities import Entity, EntityKind, EntityStore
 
 __all__ = [
+    "MISSING",
+    "MISSING_OR_CONFLICT",
     "READ_ONLY",
+    "ConflictException",
     "changed_fields",
     "conflict",
     "create_entity",
@@ -25,6 +28,17 @@ __all__ = [
     "require",
     "without_read_only",
 ]
+
+
+class ConflictException(HTTPException):
+    """409: the change clashes with what exists (a name taken, an entity still in use)."""
+
+    status_code = 409
+
+
+# For `raises=`: the answers beside 200 and 400 that the OpenAPI document then lists.
+MISSING = [NotFoundException]
+MISSING_OR_CONFLICT = [NotFoundException, ConflictException]
 
 # Fields a client may send back unchanged (a GET body PATCHed whole) but never sets.
 READ_ONLY = frozenset({"id", "created_at", "updated_at", "running"})
@@ -46,7 +60,7 @@ def invalid(kind: str, reason: str) -> ValidationException:
 
 
 def conflict(detail: str) -> HTTPException:
-    return HTTPException(status_code=409, detail=detail)
+    return ConflictException(detail=detail)
 
 
 def require(store: EntityStore, kind: EntityKind, entity_id: str) -> Entity:

@@ -7,7 +7,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from ledgrab.api.entity_common import require
+from ledgrab.api.entity_common import MISSING, require
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.entities import EntityStore
 
@@ -31,6 +31,7 @@ class PreviewController(Controller):
         "/{target_id:str}/preview",
         summary="The target's latest frame (RGB hex) for a live preview",
         sync_to_thread=False,
+        raises=MISSING,
     )
     def preview(
         self,

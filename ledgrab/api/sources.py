@@ -10,6 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from ledgrab.api.entity_common import (
+    MISSING,
+    MISSING_OR_CONFLICT,
     changed_fields,
     create_entity,
     delete_unused,
@@ -68,13 +70,17 @@ class SourceController(Controller):
         config = _decode(without_read_only(data))
         return (await create_entity(entities, bus, "source", config, data)).to_dict()
 
-    @get("/{source_id:str}", summary="One source", sync_to_thread=False)
+    @get("/{source_id:str}", summary="One source", sync_to_thread=False, raises=MISSING)
     def get_source(
         self, entities: NamedDependency[EntityStore], source_id: FromPath[str]
     ) -> dict[str, Any]:
         return require(entities, "source", source_id).to_dict()
 
-    @patch("/{source_id:str}", summary="Change a source; params merge into the current ones")
+    @patch(
+        "/{source_id:str}",
+        summary="Change a source; params merge into the current ones",
+        raises=MISSING,
+    )
     async def update_source(
         self,
         entities: NamedDependency[EntityStore],
@@ -103,7 +109,12 @@ class SourceController(Controller):
             )
         return entity.to_dict()
 
-    @delete("/{source_id:str}", summary="Delete a source no target uses", status_code=204)
+    @delete(
+        "/{source_id:str}",
+        summary="Delete a source no target uses",
+        status_code=204,
+        raises=MISSING_OR_CONFLICT,
+    )
     async def delete_source(
         self,
         entities: NamedDependency[EntityStore],

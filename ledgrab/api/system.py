@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from ledgrab.api.entity_common import MISSING_OR_CONFLICT, ConflictException
 from ledgrab.config import LABEL_PATTERN
 from ledgrab.core.activity_log.recorder import get_module_recorder
 from ledgrab.storage.api_keys import ApiKeyError, ApiKeyInfo, ApiKeyStore
@@ -44,7 +45,11 @@ class SystemController(Controller):
         await api_keys.load()
         return api_keys.list()
 
-    @post("/api-keys", summary="Create an API key; the key is in this response only")
+    @post(
+        "/api-keys",
+        summary="Create an API key; the key is in this response only",
+        raises=[ConflictException],
+    )
     async def create_key(
         self, api_keys: NamedDependency[ApiKeyStore], data: JSONBody[ApiKeyCreate]
     ) -> ApiKeyCreated:
@@ -62,7 +67,12 @@ class SystemController(Controller):
         )
         return ApiKeyCreated(label=info.label, key=key, hint=info.hint, created_at=info.created_at)
 
-    @delete("/api-keys/{label:str}", summary="Revoke an API key", status_code=204)
+    @delete(
+        "/api-keys/{label:str}",
+        summary="Revoke an API key",
+        status_code=204,
+        raises=MISSING_OR_CONFLICT,
+    )
     async def revoke_key(
         self, api_keys: NamedDependency[ApiKeyStore], label: FromPath[str]
     ) -> None:

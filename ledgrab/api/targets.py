@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from ledgrab.api.entity_common import (
+    MISSING,
     changed_fields,
     conflict,
     invalid,
@@ -68,7 +69,7 @@ class TargetController(Controller):
         )
         return _shape(entity, engine)
 
-    @get("/{target_id:str}", summary="One target", sync_to_thread=False)
+    @get("/{target_id:str}", summary="One target", sync_to_thread=False, raises=MISSING)
     def get_target(
         self,
         entities: NamedDependency[EntityStore],
@@ -77,7 +78,9 @@ class TargetController(Controller):
     ) -> dict[str, Any]:
         return _shape(require(entities, "target", target_id), engine)
 
-    @patch("/{target_id:str}", summary="Change a target; a running one follows at once")
+    @patch(
+        "/{target_id:str}", summary="Change a target; a running one follows at once", raises=MISSING
+    )
     async def update_target(
         self,
         entities: NamedDependency[EntityStore],
@@ -103,7 +106,12 @@ class TargetController(Controller):
             )
         return _shape(entity, engine)
 
-    @delete("/{target_id:str}", summary="Delete a target (stopping it first)", status_code=204)
+    @delete(
+        "/{target_id:str}",
+        summary="Delete a target (stopping it first)",
+        status_code=204,
+        raises=MISSING,
+    )
     async def delete_target(
         self,
         entities: NamedDependency[EntityStore],
@@ -118,7 +126,7 @@ class TargetController(Controller):
             engine.forget(target_id)
         fire_entity_event(bus, "target", "deleted", target_id, entity_name=entity.name)
 
-    @post("/{target_id:str}/start", summary="Start the frame loop", status_code=200)
+    @post("/{target_id:str}/start", summary="Start the frame loop", status_code=200, raises=MISSING)
     async def start_target(
         self,
         entities: NamedDependency[EntityStore],
@@ -131,7 +139,7 @@ class TargetController(Controller):
         except EngineError as exc:
             raise conflict(str(exc)) from None
 
-    @post("/{target_id:str}/stop", summary="Stop the frame loop", status_code=200)
+    @post("/{target_id:str}/stop", summary="Stop the frame loop", status_code=200, raises=MISSING)
     async def stop_target(
         self,
         entities: NamedDependency[EntityStore],
@@ -147,7 +155,10 @@ class TargetController(Controller):
         return state
 
     @get(
-        "/{target_id:str}/state", summary="Running, fps, frames sent, errors", sync_to_thread=False
+        "/{target_id:str}/state",
+        summary="Running, fps, frames sent, errors",
+        sync_to_thread=False,
+        raises=MISSING,
     )
     def target_state(
         self,

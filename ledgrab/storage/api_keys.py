@@ -167,7 +167,8 @@ class ApiKeyStore:
     # -- changes (run on the writer; callers await db.write(...)) ----------------------------
 
     def _insert(self, conn: sqlite3.Connection, label: str, key: str) -> ApiKeyInfo:
-        if not re.match(LABEL_PATTERN, label):
+        # fullmatch: the pattern's `$` alone would let a trailing newline through.
+        if not re.fullmatch(LABEL_PATTERN, label):
             raise ApiKeyError(
                 f"label {label!r} must be 1-64 letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit"

@@ -20,6 +20,7 @@ import msgspec
 from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate
 from ledgrab.storage.faults import StorageFault, storage_fault
 from ledgrab.storage.read_gate import ReadGate
+from ledgrab.utils.private_files import make_private
 
 __all__ = [
     "BatchSource",
@@ -121,6 +122,7 @@ class Database:
         """Create or open the file, apply pragmas and migrations, start the writer; return the
         migration versions applied."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(self.path)  # SQLite gives the -wal and -shm this file's mode
         self._write_conn, applied = self._connect_writer()
         self._writer = threading.Thread(target=self._run, name="ledgrab-db-writer", daemon=True)
         self._writer.start()
@@ -496,6 +498,7 @@ class Database:
     def _copy_to(self, partial: Path) -> None:
         source = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         try:
+            make_private(partial)  # a backup holds the key hashes and the audit trail
             target = sqlite3.connect(partial, isolation_level=None)
             try:
                 source.backup(target)  # one step: a single read transaction, so one moment in time

@@ -19,6 +19,7 @@ import msgspec
 from ledgrab.core.devices.models import DeviceConfig
 from ledgrab.core.processing.models import SourceConfig, TargetConfig
 from ledgrab.storage.database import Database
+from ledgrab.utils.plain_text import displayable
 
 __all__ = ["Entity", "EntityKind", "EntityStore"]
 
@@ -28,6 +29,7 @@ EntityKind = Literal["device", "source", "target"]
 _TABLES: dict[str, str] = {"device": "devices", "source": "sources", "target": "targets"}
 _TYPES: dict[str, Any] = {"device": DeviceConfig, "source": SourceConfig, "target": TargetConfig}
 _PREFIX = {"device": "dev", "source": "src", "target": "tgt"}
+_NAME_FIELDS = ("name", "source_name")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,18 @@ def _load_all(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str, str, s
     }
 
 
+def _displayable_names(config: str) -> Any:
+    """A stored config with its names made displayable: a file restored from an older version
+    may hold names that today's rules refuse; the entity loads under a cleaned name and the
+    stored row keeps the original until the next change."""
+    raw = msgspec.json.decode(config)
+    if isinstance(raw, dict):
+        for field in _NAME_FIELDS:
+            if isinstance(raw.get(field), str):
+                raw[field] = displayable(raw[field])
+    return raw
+
+
 class EntityStore:
     """Holds every device, source and target; `lock` serialises changes (check, then write)."""
 
@@ -127,7 +141,7 @@ class EntityStore:
             items: dict[str, Entity] = {}
             for entity_id, config, created, updated in kind_rows:
                 try:
-                    value = msgspec.json.decode(config, type=_TYPES[kind])
+                    value = msgspec.convert(_displayable_names(config), _TYPES[kind])
                 except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                     # Kept in the database for a later version; skipped (and said) here.
                     log.error(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,17 +30,17 @@ needs_private_network = pytest.mark.skipif(
 )
 
 
-def run_probe_in_private_network(module: str) -> Any:
-    """`python -m module` inside the namespace; the JSON on its last stdout line."""
+def run_probe_in_private_network(module: str, *args: str, timeout: float = 60) -> Any:
+    """`python -m module args…` inside the namespace; the JSON on its last stdout line."""
     script = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(
-        [sys.executable, "-m", module]
+        shlex.quote(part) for part in [sys.executable, "-m", module, *args]
     )
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", script],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr

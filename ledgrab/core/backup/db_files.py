@@ -41,7 +41,7 @@ class DataDirLock:
     def acquire(self, wait_s: float = 0.0, poll_s: float = 0.1) -> None:
         """Take the lock, waiting up to `wait_s`; raise DataDirLockedError naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + wait_s
         while True:
             try:

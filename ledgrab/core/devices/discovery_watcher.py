@@ -24,6 +24,7 @@ from zeroconf import (
 
 from ledgrab.core.devices.wled_info import WledUnreachable, fetch_wled_info
 from ledgrab.core.event_bus import EventBus
+from ledgrab.utils.plain_text import displayable
 
 __all__ = [
     "HTTP_TYPE",
@@ -243,13 +244,15 @@ class DiscoveryWatcher:
         led_count = old.led_count if old is not None and old.host == host else None
         if led_count is None and self._fetch_led_count is not None:
             led_count = self._fetch_led_count(host, port)
+        # Names come from whoever answers on the LAN: shown and logged, so made displayable
+        # (the device is still listed; `service` keeps the raw key for lookups).
         device = DiscoveredDevice(
-            name=service.removesuffix("." + WLED_TYPE),
+            name=displayable(service.removesuffix("." + WLED_TYPE)),
             service=service,
             host=host,
-            hostname=info.server,
+            hostname=displayable(info.server) if info.server else None,
             port=port,
-            mac=mac.decode(errors="replace") if isinstance(mac, bytes) else None,
+            mac=displayable(mac.decode(errors="replace")) if isinstance(mac, bytes) else None,
             led_count=led_count,
             first_seen=old.first_seen if old is not None else now,
             last_seen=now,

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from ledgrab.core.devices.addresses import AddressRefused, check_lan_address
+from ledgrab.utils.plain_text import check_name
 
 __all__ = [
     "DEVICE_TYPES",
@@ -46,11 +47,15 @@ class _DeviceBase(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, 
     color_order: ColorOrder = "rgb"
     rgbw: bool = False
 
+    def __post_init__(self) -> None:
+        check_name("name", self.name)
+
 
 class _NetworkDevice(_DeviceBase, kw_only=True):
     address: Address
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         try:
             self.address = check_lan_address(self.address)
         except AddressRefused as exc:
@@ -73,6 +78,7 @@ class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
     leds_index: Annotated[int, msgspec.Meta(ge=0, le=7)] = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.pin not in WS281X_PIN_CHANNEL:
             pins = ", ".join(str(p) for p in sorted(WS281X_PIN_CHANNEL))
             raise ValueError(f"GPIO {self.pin} cannot drive WS281x LEDs; use one of {pins}")
@@ -91,6 +97,7 @@ class AdalightDevice(_DeviceBase, tag="adalight", kw_only=True):
     protocol: Literal["ada", "awa"] = "ada"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not _SERIAL_RE.match(self.serial_port) or ".." in self.serial_port:
             raise ValueError(f"serial_port {self.serial_port!r} is not a device path under /dev/")
 
@@ -119,6 +126,7 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_name("source_name", self.source_name)
         last = self.universe + (self.led_count - 1) // self.pixels_per_universe
         if last > 63999:
             raise ValueError(f"{self.led_count} LEDs from universe {self.universe} pass 63999")

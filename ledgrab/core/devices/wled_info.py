@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from ledgrab.utils.plain_text import displayable
+
 __all__ = ["WledInfo", "WledUnreachable", "fetch_wled_info"]
 
 # A WLED answers /json/info with a few kB; anything far larger is not a WLED.
@@ -62,4 +64,5 @@ def fetch_wled_info(host: str, port: int = 80, timeout_s: float = 2.0) -> WledIn
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    # What a device on the LAN says about itself: shown and logged, so made displayable.
+    return displayable(value) if isinstance(value, str) and value else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from ledgrab.utils.plain_text import displayable
+
 __all__ = [
     "DDP_DEFAULT_PORT",
     "DDP_MAX_DATAGRAM",
@@ -129,7 +131,10 @@ def parse_e131(datagram: bytes) -> E131Packet | None:
     options = datagram[112]
     if options & _OPTION_PREVIEW or datagram[125] != 0x00:
         return None  # preview-only data, or an alternate start code (e.g. per-slot priority)
-    name = bytes(datagram[44:108]).split(b"\x00", 1)[0].decode("utf-8", errors="replace")
+    # The sender names itself: shown in the log and the UI, so no control or bidi characters.
+    name = displayable(
+        bytes(datagram[44:108]).split(b"\x00", 1)[0].decode("utf-8", errors="replace")
+    )
     return E131Packet(
         cid=bytes(datagram[22:38]),
         source_name=name,

@@ -28,7 +28,8 @@ __all__ = [
     "StaticParams",
 ]
 
-Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#ff8800"])]
+# \Z, not $: msgspec searches with Python's re, whose $ also matches before a final newline.
+Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}\Z", examples=["#ff8800"])]
 Speed = Annotated[float, msgspec.Meta(ge=-100.0, le=100.0)]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from ledgrab.core.devices.models import ColorOrder, Name
+from ledgrab.utils.plain_text import check_name
 
 __all__ = ["OnStop", "SourceConfig", "TargetConfig"]
 
@@ -19,6 +20,9 @@ class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name
     kind: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     params: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        check_name("name", self.name)
 
 
 class TargetConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -33,3 +37,6 @@ class TargetConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # black: send one black frame; restore: hand the device back to its own state (WLED leaves
     # realtime mode; others go black); leave: keep showing the last frame.
     on_stop: OnStop = "black"
+
+    def __post_init__(self) -> None:
+        check_name("name", self.name)
