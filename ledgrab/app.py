@@ -58,7 +58,7 @@ from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
-from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.core.processing.processor_manager import ProcessorManager, TroubleListener
 from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
@@ -114,10 +114,13 @@ def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
     )
 
 
-def _engine(entities: EntityStore, bus: EventBus, engine: EngineSettings) -> ProcessorManager:
+def _engine(
+    entities: EntityStore, bus: EventBus, engine: EngineSettings, trouble: TroubleListener
+) -> ProcessorManager:
     return ProcessorManager(
         entities,
         bus,
+        trouble=trouble,
         timings=RunnerTimings(
             reconnect_initial_s=engine.reconnect_initial_s,
             reconnect_max_s=engine.reconnect_max_s,
@@ -253,7 +256,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         describe=_capture_describer(state.entities),
     )
     state.known_network_devices = lambda: _known_network_devices(state.entities)
-    state.engine = _engine(state.entities, state.bus, settings.engine)
+    state.engine = _engine(state.entities, state.bus, settings.engine, activity.target_trouble)
     if new_database and settings.demo_on_first_start:
         with activity.entities.setup():  # one `system.setup` entry, not one per entity
             await create_demo(state.entities, state.bus)

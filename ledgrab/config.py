@@ -100,6 +100,8 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # `auth.failed` entries per minute from all addresses together; the excess becomes one
     # summary entry, so that many source addresses cannot push real history out of the log.
     auth_failure_entries_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+    # A flapping target's failures and recoveries become one entry per target per window.
+    target_trouble_window_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["check_name", "displayable", "text_problem"]
+__all__ = ["check_name", "displayable", "plural", "text_problem"]
 
 # C0 controls and DEL, C1 controls, the embeddings/overrides U+202A-U+202E and the isolates
 # U+2066-U+2069 (Unicode UAX #9).
@@ -42,3 +42,8 @@ def check_name(field: str, text: str) -> None:
 def displayable(text: str) -> str:
     """`text` with every forbidden character replaced by U+FFFD, for logs and the UI."""
     return _FORBIDDEN.sub("\ufffd", text)
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """ "1 entry", "2 entries": `many` defaults to `one` with an s."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"

@@ -48,7 +48,9 @@ def test_auto_start_is_recorded_and_a_failed_one_is_an_error(tmp_path):
         failed = _newest(server, "target.start_failed")
         assert failed["severity"] == "error" and failed["actor"] == "system"
         assert failed["entity_type"] == "target" and failed["message"].startswith("Target ")
-        assert "already driven by running target" in failed["message"]
+        # named by names, not ids
+        assert 'is already driven by running target "Demo"' in failed["message"], failed
+        assert "tgt_" not in failed["message"]
         assert failed["metadata"] == {"auto_start": True}
 
 

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ledgrab.utils.plain_text import plural
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["AuthFailureLog"]
@@ -121,7 +122,7 @@ class AuthFailureLog:
         message = (
             f"Failed API-key attempt from {address}"
             if first
-            else f"{_plural(count, 'more failed API-key attempt')} from {address} in {seconds} s"
+            else f"{plural(count, 'more failed API-key attempt')} from {address} in {seconds} s"
         )
         metadata: dict[str, Any] = {"address": address, "count": count}
         if not first:
@@ -140,9 +141,9 @@ class AuthFailureLog:
         addresses = len(ceiling.addresses)
         more = " or more" if addresses >= _MAX_SUMMARY_ADDRESSES else ""
         message = (
-            f"{_plural(ceiling.attempts, 'failed API-key attempt')} from "
-            f"{_plural(addresses, 'address', 'addresses')}{more} not recorded one by one: "
-            f"over the limit of {_plural(self._budget, 'entry', 'entries')} "
+            f"{plural(ceiling.attempts, 'failed API-key attempt')} from "
+            f"{plural(addresses, 'address', 'addresses')}{more} not recorded one by one: "
+            f"over the limit of {plural(self._budget, 'entry', 'entries')} "
             f"in {int(self._window)} s"
         )
         self._recorder.record(
@@ -166,11 +167,6 @@ class AuthFailureLog:
         while True:
             await asyncio.sleep(self._window / 4)
             self._close_due(self._clock())
-
-
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    """ "1 entry", "2 entries": `many` defaults to `one` with an s."""
-    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def _hint(key: str | None) -> str:

@@ -14,6 +14,7 @@ from ledgrab.core.activity_log.settings import (
     settings_from_stored,
 )
 from ledgrab.core.activity_log.sources import BusActivitySource, EntityActivitySource
+from ledgrab.core.activity_log.target_trouble import TargetTroubleLog
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.database import Database
@@ -39,6 +40,7 @@ class ActivityLog:
         self.auth_failures = AuthFailureLog(
             recorder, max_entries_per_window=config.auth_failure_entries_per_minute
         )
+        self.target_trouble = TargetTroubleLog(recorder, window_s=config.target_trouble_window_s)
 
     @classmethod
     async def start(cls, db: Database, bus: EventBus, config: ActivityConfig) -> ActivityLog:
@@ -67,6 +69,7 @@ class ActivityLog:
         activity = cls(recorder, retention, bus, config)
         activity.bus_source.start()
         activity.auth_failures.start()
+        activity.target_trouble.start()
         return activity
 
     async def apply(self, db: Database, settings: ActivityLogSettings) -> None:
@@ -79,6 +82,7 @@ class ActivityLog:
         """Stop the sources (pending auth-failure counts are recorded), then retention."""
         await self.bus_source.stop()
         await self.auth_failures.stop()
+        await self.target_trouble.stop()
         self.entities.close()
         await self.retention.stop()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from ledgrab.core.activity_log.recorder import get_module_recorder
 from ledgrab.core.devices.base import DeviceDriver
@@ -24,10 +25,18 @@ from ledgrab.core.processing.models import SourceConfig
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner, TargetState
 from ledgrab.storage.entities import EntityStore
 
-__all__ = ["EngineError", "ProcessorManager"]
+__all__ = ["EngineError", "ProcessorManager", "TroubleListener"]
 
 log = logging.getLogger(__name__)
 DriverFactory = Callable[[DeviceConfig, DriverContext], DeviceDriver]
+
+
+class TroubleListener(Protocol):
+    """Told when a running target fails and when it sends frames again (on the event loop)."""
+
+    def failed(self, target_id: str, name: str | None, reason: str) -> None: ...
+    def recovered(self, target_id: str, name: str | None) -> None: ...
+    def forget(self, target_id: str) -> None: ...
 
 
 class EngineError(RuntimeError):
@@ -43,12 +52,14 @@ class ProcessorManager:
         timings: RunnerTimings | None = None,
         context: DriverContext | None = None,
         driver_factory: DriverFactory = create_driver,
+        trouble: TroubleListener | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
         self._timings = timings or RunnerTimings()
         self._context = context or DriverContext()
         self._driver_factory = driver_factory
+        self._trouble = trouble
         self._runners: dict[str, TargetRunner] = {}
         # The final state of each stopped target, so its counters stay readable after a stop.
         self._last_state: dict[str, TargetState] = {}
@@ -123,20 +134,43 @@ class ProcessorManager:
             raise EngineError(f"device {target.config.device_id} does not exist")
         for other in self._runners.values():
             if other.running and other.device_id == device.id:
+                driving = self._store.get("target", other.target_id)
                 raise EngineError(
-                    f"device {device.name!r} is already driven by running target "
-                    f"{other.target_id}; stop that one first"
+                    f'device "{device.name}" is already driven by running target '
+                    f'"{driving.name if driving else other.target_id}"; stop that one first'
                 )
         source = self._source_for(target.config.source_id)
         driver = self._driver_factory(device.config, self._context)
         runner = TargetRunner(
-            target_id, target.config, device.config, source, driver, self._bus, self._timings
+            target_id,
+            target.config,
+            device.config,
+            source,
+            driver,
+            self._bus,
+            self._timings,
+            on_trouble=self._trouble_of(target_id),
         )
         self._last_state.pop(target_id, None)
         self._runners[target_id] = runner
         runner.start()
         log.info("target %s (%s) started", target.name, target_id)
         return runner.state()
+
+    def _trouble_of(self, target_id: str) -> Callable[[str | None], None] | None:
+        listener = self._trouble
+        if listener is None:
+            return None
+
+        def note(reason: str | None) -> None:
+            entity = self._store.get("target", target_id)
+            name = entity.name if entity is not None else None
+            if reason is None:
+                listener.recovered(target_id, name)
+            else:
+                listener.failed(target_id, name, reason)
+
+        return note
 
     async def stop(self, target_id: str, reason: str = "stopped") -> TargetState:
         async with self._lock:
@@ -150,6 +184,8 @@ class ProcessorManager:
         runner = self._runners.pop(target_id, None)
         if runner is not None:
             await runner.stop(reason)
+            if self._trouble is not None:
+                self._trouble.forget(target_id)
             self._last_state[target_id] = runner.state()
             log.info("target %s stopped (%s)", target_id, reason)
         return self.state(target_id)

@@ -42,7 +42,9 @@ class RunnerTimings(msgspec.Struct, frozen=True, kw_only=True):
 class TargetState(msgspec.Struct, kw_only=True):
     target_id: str
     running: bool
-    status: str  # stopped | running | reconnecting
+    # stopped | running | reconnecting (it sent frames, then lost its device or source and
+    # retries) | failed (it has not sent one frame since it started, and retries)
+    status: str
     fps: int
     fps_effective: float
     fps_limit_reason: str | None
@@ -85,6 +87,7 @@ class TargetRunner:
         *,
         clock: Callable[[], float] | None = None,
         scheduler: Callable[[float, Callable[[], None]], asyncio.Handle] | None = None,
+        on_trouble: Callable[[str | None], None] | None = None,
     ) -> None:
         self.target_id = target_id
         self.device_id = config.device_id
@@ -107,6 +110,9 @@ class TargetRunner:
         self._scheduler = scheduler
         self._timer: asyncio.Handle | None = None
         self._failure: asyncio.Future[tuple[str, str]] | None = None
+        # Told the reason when the target first fails, None when it sends frames again.
+        self._on_trouble = on_trouble
+        self._troubled = False
         self._index = 0
         self._grid_interval = 0.0
         self._deadline = 0.0
@@ -246,6 +252,11 @@ class TargetRunner:
             return
         self.frames_sent += 1
         self._window_frames += 1
+        if self._troubled:
+            self._troubled = False
+            self.status = "running"
+            if self._on_trouble is not None:
+                self._on_trouble(None)
         if now >= self._next_state:
             self.fps_measured = self._window_frames / (now - self._window_start)
             self._window_start, self._window_frames = now, 0
@@ -258,7 +269,11 @@ class TargetRunner:
         if message != self.last_error:
             log.warning("target %s: %s; retrying in %.1f s", self.target_id, message, delay)
         self.last_error = message
-        self.status = "reconnecting"
+        self.status = "reconnecting" if self.frames_sent else "failed"
+        if not self._troubled:
+            self._troubled = True
+            if self._on_trouble is not None:
+                self._on_trouble(message)
         self._device_event()
         self._bus.publish("target_state", msgspec.to_builtins(self.state()))
         await asyncio.sleep(delay)

@@ -8,7 +8,7 @@ import { asList } from "../entities.js";
 import { drawPixels } from "../preview.js";
 import { hasRoute } from "../schema.js";
 import { notOffered, unavailable } from "../widgets.js";
-import { startStop } from "./targets.js";
+import { startStop, statusOf, targetStatus } from "./targets.js";
 
 export const title = "Dashboard";
 
@@ -78,7 +78,7 @@ export function mount(root, ctx) {
 
   function targetRow(t) {
     const canvas = h("canvas", { width: 1, height: 1, role: "img", "aria-label": `Live preview of ${t.name}` });
-    const state = h("span", { class: "badge", dataset: { role: "state" } });
+    const state = h("span", { class: "target-status-slot" });
     const fps = h("span", { class: "muted", dataset: { role: "fps" } });
     const toggle = h("button", { type: "button", class: "small", dataset: { action: "toggle" },
       onclick: async () => { await startStop(entry.target, entry.target.running); await loadTargets(); } });
@@ -91,10 +91,9 @@ export function mount(root, ctx) {
     return row;
   }
 
-  function showRunning(entry, running, status = running ? "running" : "stopped") {
+  function showRunning(entry, running, state = null) {
     entry.target.running = running;
-    entry.state.textContent = status;
-    entry.state.className = `badge ${running ? "running" : "stopped"}`;
+    entry.state.replaceChildren(targetStatus(statusOf(entry.target, state || { running })));
     entry.toggle.textContent = running ? "Stop" : "Start";
     entry.toggle.setAttribute("aria-label", `${running ? "Stop" : "Start"} ${entry.target.name}`);
     if (!running) entry.fps.textContent = "";
@@ -116,8 +115,9 @@ export function mount(root, ctx) {
     const entry = targets.get(state?.target_id);
     if (!entry) return;
     noteDeviceState(entry.target.device_id, state.device?.state);
-    showRunning(entry, Boolean(state.running), state.status);
-    if (state.running && typeof state.fps_measured === "number") {
+    showRunning(entry, Boolean(state.running), state);
+    if (state.status && state.status !== "running") entry.fps.textContent = "";
+    else if (state.running && typeof state.fps_measured === "number") {
       entry.fps.textContent = `${state.fps_measured.toFixed(1)} fps`;
       entry.fps.title = state.fps_limit_reason || "";
     }
