@@ -1,18 +1,23 @@
 """Device health against a fake WLED JSON API on 127.0.0.1 that the test stops and restarts:
 online with latency, one offline event and one warning however long it stays down, back online;
-UDP devices are checked by resolving their address."""
+a DDP/E1.31 receiver is online only when something confirms it (a DDP status answer, the
+neighbour table), offline when nothing is there, and otherwise "sending, no confirmation"."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import socket
 
 import pytest
 from websockets.sync.client import connect
 
+from tests.support.ddp import DdpStatusAnswerer
 from tests.support.fake_wled import FakeWled
 from tests.support.live_server import LiveServer, wait_for
+from tests.support.netns import needs_private_network, run_probe_in_private_network
+from tests.support.unreachable_probe import UNREACHABLE_SEGMENT
 
 
 @pytest.fixture
@@ -96,20 +101,67 @@ def test_wled_goes_offline_once_and_comes_back(fast_health, caplog):
         wled.stop()
 
 
-def test_udp_devices_are_checked_by_resolving_their_address(fast_health):
+def _ddp_state(client, port: int) -> dict:
+    created = client.post(
+        "/api/v1/devices",
+        json={"name": f"bar {port}", "type": "ddp", "led_count": 10, "address": "127.0.0.1",
+              "port": port},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    device_id = created.json()["id"]
+    return wait_for(
+        lambda: (s := _state(client, device_id))["state"] != "unknown" and s,
+        what="the first check",
+    )
+
+
+def test_a_ddp_receiver_that_answers_status_queries_is_online(fast_health):
+    answerer = DdpStatusAnswerer()
+    try:
+        with fast_health.client() as client:
+            state = _ddp_state(client, answerer.port)
+        assert state["state"] == "online" and state["method"] == "ddp-status", state
+        assert state["latency_ms"] is not None and answerer.queries >= 1
+    finally:
+        answerer.close()
+
+
+def test_a_silent_udp_receiver_is_sending_without_confirmation_not_online(fast_health):
+    # A socket that takes datagrams and answers nothing: all a plain DDP receiver does.
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        with fast_health.client() as client:
+            state = _ddp_state(client, silent.getsockname()[1])
+        assert state["state"] == "unconfirmed" and state["online"] is None, state
+        assert state["error"].startswith("sending to 127.0.0.1:")
+        assert state["latency_ms"] is None
+    finally:
+        silent.close()
+
+
+def test_a_port_nobody_listens_on_is_offline_with_the_reason(fast_health):
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
     with fast_health.client() as client:
-        created = client.post(
-            "/api/v1/devices",
-            json={"name": "bar", "type": "ddp", "led_count": 10, "address": "localhost"},
-        )
-        assert created.status_code == 201, created.text
-        device_id = created.json()["id"]
-        state = wait_for(
-            lambda: (s := _state(client, device_id))["state"] != "unknown" and s,
-            what="the first check",
-        )
-        assert state["online"] is True and state["method"] == "resolve"
-        assert state["driven_by"] is None and state["driver"] is None
+        state = _ddp_state(client, port)
+    assert state["state"] == "offline" and state["method"] == "icmp", state
+    assert f"nothing receives DDP on port {port}" in state["error"]
+
+
+@needs_private_network
+def test_a_ddp_device_at_an_address_nobody_has_is_not_online():
+    # In a private namespace with a LAN segment (a veth pair) where 10.77.0.254 is nobody.
+    result = run_probe_in_private_network(
+        "tests.support.unreachable_probe", setup=UNREACHABLE_SEGMENT, timeout=120
+    )
+    for kind in ("ddp", "e131"):
+        state = result[kind]
+        assert state["state"] == "offline" and state["online"] is False, state
+        assert state["method"] == "neighbour", state
+        assert "no answer from 10.77.0.254 on the local network" in state["error"]
 
 
 def test_state_of_a_missing_device_is_a_404(server):

@@ -18,11 +18,15 @@ __all__ = ["DeviceStateController", "DeviceStateResponse"]
 
 class DeviceStateResponse(msgspec.Struct):
     device_id: str
-    state: str  # online | offline | unknown (not checked yet, or not checkable while idle)
+    # online | offline | unconfirmed (sending, nothing confirms a receiver) | unknown (not
+    # checked yet, or not checkable while idle)
+    state: str
     online: bool | None
     latency_ms: float | None
     error: str | None
-    method: str | None  # how it was checked: http, resolve, serial, driver, virtual, multicast
+    # how it was checked: http, ddp-status, neighbour, icmp, none, resolve, serial, driver,
+    # virtual, multicast
+    method: str | None
     last_change: str | None
     last_check: str | None
     checks: int

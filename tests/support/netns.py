@@ -30,11 +30,14 @@ needs_private_network = pytest.mark.skipif(
 )
 
 
-def run_probe_in_private_network(module: str, *args: str, timeout: float = 60) -> Any:
-    """`python -m module args…` inside the namespace; the JSON on its last stdout line."""
-    script = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(
-        shlex.quote(part) for part in [sys.executable, "-m", module, *args]
-    )
+def run_probe_in_private_network(
+    module: str, *args: str, timeout: float = 60, setup: str = ""
+) -> Any:
+    """`python -m module args…` inside the namespace (after the shell commands `setup`, if
+    any); the JSON on its last stdout line."""
+    command = " ".join(shlex.quote(part) for part in [sys.executable, "-m", module, *args])
+    before = f"{setup} && " if setup else ""
+    script = f"ip link set lo up && ip route add 224.0.0.0/4 dev lo && {before}exec {command}"
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", script],
         cwd=ROOT,

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from ledgrab.core.devices.addresses import AddressRefused, resolve_lan_address
+from ledgrab.core.devices.reachability import probe_udp_receiver
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.entities import Entity, EntityStore
@@ -35,11 +36,12 @@ class CheckResult(msgspec.Struct, kw_only=True):
     latency_ms: float | None = None
     error: str | None = None
     method: str
+    unconfirmed: bool = False  # frames go out, but nothing confirms that anything receives them
 
 
 class DeviceHealth(msgspec.Struct, kw_only=True):
     device_id: str
-    state: str  # online | offline | unknown
+    state: str  # online | offline | unconfirmed (sending, no confirmation) | unknown
     latency_ms: float | None
     error: str | None
     method: str | None
@@ -170,6 +172,8 @@ class DeviceHealthMonitor:
             delay = self.timings.interval_s
         tracked.due = self._clock() + delay
         new_state = {True: "online", False: "offline", None: "unknown"}[result.online]
+        if result.unconfirmed:
+            new_state = "unconfirmed"
         old_state, health.state = health.state, new_state
         if new_state == old_state:
             return
@@ -216,7 +220,7 @@ class DeviceHealthMonitor:
         if kind == "wled":
             return await self._probe_wled(config.address, config.http_port)
         if kind in ("ddp", "e131"):
-            return await self._probe_resolve(config)
+            return await self._probe_udp(config, kind)
         driver = self._driving(entity.id)
         if driver is not None:
             state = driver.health()
@@ -255,17 +259,16 @@ class DeviceHealthMonitor:
             return _offline(f"WLED at {address}:{http_port}: {exc or type(exc).__name__}", "http")
         return CheckResult(online=True, latency_ms=latency, method="http")
 
-    async def _probe_resolve(self, config: Any) -> CheckResult:
-        # UDP receivers do not answer: a name that resolves to a LAN address is the best sign.
+    async def _probe_udp(self, config: Any, kind: str) -> CheckResult:
         if getattr(config, "multicast", False):
-            return CheckResult(online=True, latency_ms=None, method="multicast")
-        started = time.perf_counter()
-        try:
-            await resolve_lan_address(config.address, config.port)
-        except (OSError, AddressRefused) as exc:
-            return _offline(f"{config.address}: {exc}", "resolve")
-        latency = round((time.perf_counter() - started) * 1000, 2)
-        return CheckResult(online=True, latency_ms=latency, method="resolve")
+            return CheckResult(online=None, unconfirmed=True, method="multicast",
+                               error="multicast: sending, no confirmation")  # fmt: skip
+        seen = await probe_udp_receiver(config.address, config.port, kind, self.timings.timeout_s)
+        online = {"online": True, "offline": False}.get(seen.state)
+        return CheckResult(
+            online=online, latency_ms=seen.latency_ms, error=seen.error, method=seen.method,
+            unconfirmed=seen.state == "unconfirmed",
+        )  # fmt: skip
 
 
 def _offline(error: str, method: str) -> CheckResult:

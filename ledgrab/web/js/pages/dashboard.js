@@ -8,6 +8,7 @@ import { asList } from "../entities.js";
 import { drawPixels } from "../preview.js";
 import { hasRoute } from "../schema.js";
 import { notOffered, unavailable } from "../widgets.js";
+import { deviceStatus } from "./devices.js";
 import { startStop, statusOf, targetStatus } from "./targets.js";
 
 export const title = "Dashboard";
@@ -39,11 +40,8 @@ export function mount(root, ctx) {
   }
 
   function deviceBadge(d, health) {
-    if (health?.state === "online" || health?.state === "offline") {
-      const online = health.state === "online";
-      return h("span", { class: `badge ${online ? "online" : "offline"}`, title: health.error || health.method || "" },
-        online ? "online" : "offline");
-    }
+    const checked = deviceStatus(health);
+    if (checked) return checked;
     // Not checked (yet): the engine still says whether a running target has the device open.
     const state = health ? (health.driven_by ? health.driver?.state || "open" : "closed") : deviceStates.get(d.id);
     const label = { open: "in use", closed: "idle", error: "error" }[state] || "idle";
@@ -51,12 +49,9 @@ export function mount(root, ctx) {
   }
 
   function deviceRow(d, health) {
-    const latency = health?.latency_ms;
     return h("div", { class: "list-item", dataset: { id: d.id, state: health?.state || "unknown" } },
       h("div", {}, h("strong", {}, d.name), " ", h("span", { class: "muted" }, `${d.type} · ${d.led_count} LEDs`)),
-      h("div", { class: "row" },
-        typeof latency === "number" ? h("span", { class: "muted", dataset: { role: "latency" } }, `${Math.round(latency)} ms`) : null,
-        deviceBadge(d, health)));
+      h("div", { class: "row" }, deviceBadge(d, health)));
   }
 
   async function loadTargets() {

@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { h, toast } from "../dom.js";
-import { entityPage } from "../entities.js";
+import { asList, entityPage } from "../entities.js";
 import { hasRoute } from "../schema.js";
 import { notOffered, unavailable } from "../widgets.js";
 
@@ -38,6 +38,28 @@ export function deviceFields(item) {
     { name: "strip_type", label: "Strip type", type: "select", value: d.strip_type || "ws2812", show: only("ws281x"),
       options: [["ws2811"], ["ws2812"], ["sk6812"]] },
   ];
+}
+
+// online (green) only when something confirms it; "sending, no confirmation" in a neutral
+// colour; offline with its reason as text, not only in a tooltip.
+const HEALTH = { online: "online", offline: "offline", unconfirmed: "sending, no confirmation" };
+
+export function deviceStatus(health) {
+  const state = health?.state;
+  if (!HEALTH[state]) return null;
+  const latency = state === "online" && typeof health.latency_ms === "number"
+    ? h("span", { class: "muted", dataset: { role: "latency" } }, ` ${Math.round(health.latency_ms)} ms`) : null;
+  return h("div", { class: "device-status", dataset: { role: "status", state } },
+    h("span", { class: `badge ${state}`, dataset: { role: "health" }, title: health.error || health.method || "" }, HEALTH[state]),
+    latency,
+    state === "offline" && health.error ? h("div", { class: "device-error", dataset: { role: "reason" } }, health.error) : null);
+}
+
+async function healthOf() {
+  if (!(await hasRoute("/api/v1/devices/{id}/state"))) return new Map();
+  const devices = asList(await api.get("/api/v1/devices"));
+  const states = await Promise.all(devices.map((d) => api.get(`/api/v1/devices/${encodeURIComponent(d.id)}/state`).catch(() => null)));
+  return new Map(devices.map((d, i) => [d.id, states[i]]));
 }
 
 function describe(device) {
@@ -104,9 +126,11 @@ export const mount = entityPage({
     ["Type", (d) => d.type],
     ["LEDs", (d) => String(d.led_count)],
     ["Where", describe, "hide-phone"],
+    ["Status", (d, l) => deviceStatus(l.health?.get(d.id)) || h("span", { class: "badge" }, "not checked")],
   ],
+  lookups: async () => ({ health: await healthOf() }),
   fields: deviceFields,
   toBody: (values, item) => (item ? Object.fromEntries(Object.entries(values).filter(([k]) => k !== "type")) : values),
-  events: ["entity_changed", "device_state"],
+  events: ["entity_changed", "device_state", "device_health"],
   extra: discovered,
 });
