@@ -14,22 +14,21 @@ from litestar.response import Stream
 
 from ledgrab.api.activity_export import FORMATS, export_filename, export_stream
 from ledgrab.config import Settings
+from ledgrab.core.activity_log import unwritten
 from ledgrab.core.activity_log.context import current_actor
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.core.activity_log.unwritten import ListedEntry, ListedPage
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
-from ledgrab.storage import activity_query
 from ledgrab.storage.activity_log import (
-    ActivityLogEntry,
     ActivityLogFilters,
-    ActivityLogPage,
     ActivityLogRepository,
     Category,
     Severity,
 )
-from ledgrab.storage.activity_query import InvalidCursorError, read_page
+from ledgrab.storage.activity_query import InvalidCursorError
 from ledgrab.storage.database import Database
 
 __all__ = ["ActivityController", "ActivityStats"]
@@ -40,14 +39,14 @@ _TIME = "ISO 8601 with a UTC offset, e.g. 2026-05-01T12:00:00+02:00"
 
 
 class ActivityStats(msgspec.Struct):
-    total: int
+    total: int  # stored and waiting entries
     by_category: dict[str, int]
     by_severity: dict[str, int]
     oldest: datetime | None
     newest: datetime | None
     database_bytes: int
     database_free_bytes: int
-    pending: int
+    pending: int  # of the total, how many wait to be committed
     dropped: int
     state: str
     reason: str | None
@@ -92,12 +91,13 @@ class ActivityController(Controller):
     async def list_entries(
         self,
         db: NamedDependency[Database],
+        activity_recorder: NamedDependency[ActivityRecorder],
         filters: NamedDependency[ActivityLogFilters],
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=100)] = None,
-    ) -> ActivityLogPage:
+    ) -> ListedPage:
         try:
-            return await read_page(db, filters, limit, cursor)
+            return await unwritten.read_page(db, activity_recorder, filters, limit, cursor)
         except InvalidCursorError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
 
@@ -105,12 +105,13 @@ class ActivityController(Controller):
     async def export(
         self,
         db: NamedDependency[Database],
+        activity_recorder: NamedDependency[ActivityRecorder],
         filters: NamedDependency[ActivityLogFilters],
         format: Annotated[str, QueryParameter(pattern="^(csv|json|ndjson)$")] = "csv",
     ) -> Stream:
         media_type, extension = FORMATS[format]
         return Stream(
-            export_stream(db, filters, format),
+            export_stream(db, activity_recorder, filters, format),
             media_type=media_type,
             headers={"Content-Disposition": f'attachment; filename="{export_filename(extension)}"'},
         )
@@ -119,7 +120,7 @@ class ActivityController(Controller):
     async def stats(
         self, db: NamedDependency[Database], activity_recorder: NamedDependency[ActivityRecorder]
     ) -> ActivityStats:
-        figures = await db.read(activity_query.stats)
+        figures = await unwritten.stats(db, activity_recorder)
         status = activity_recorder.status()
         return ActivityStats(
             **figures,
@@ -168,9 +169,12 @@ class ActivityController(Controller):
 
     @get("/{entry_id:str}", summary="One activity entry")
     async def get_entry(
-        self, db: NamedDependency[Database], entry_id: FromPath[str]
-    ) -> ActivityLogEntry:
-        entry = await db.read(ActivityLogRepository.get, entry_id)
+        self,
+        db: NamedDependency[Database],
+        activity_recorder: NamedDependency[ActivityRecorder],
+        entry_id: FromPath[str],
+    ) -> ListedEntry:
+        entry = await unwritten.get_entry(db, activity_recorder, entry_id)
         if entry is None:
             raise NotFoundException(f"no activity entry with id {entry_id!r}")
         return entry

@@ -349,11 +349,12 @@ class ActivityLogRepository:
 
     @classmethod
     async def iter_export(
-        cls, db: Any, filters: ActivityLogFilters, chunk: int = 1000
+        cls, db: Any, filters: ActivityLogFilters, chunk: int = 1000, through_seq: int | None = None
     ) -> AsyncIterator[ActivityLogEntry]:
         """Every matching entry, newest first, `chunk` rows per read: memory stays constant
-        however large the log. Entries recorded after the export began are not included."""
-        _, newest = await db.read(cls.seq_bounds)
+        however large the log. Entries recorded after the export began (or stored above
+        `through_seq`, when given) are not included."""
+        newest = through_seq if through_seq is not None else (await db.read(cls.seq_bounds))[1]
         if newest is None:
             return
         before = newest + 1

@@ -287,6 +287,11 @@ class ActivityRecorder:
             self._head += count
             return count
 
+    def unwritten(self) -> list[tuple]:
+        """A copy of the rows waiting to be committed, oldest first (insert_rows' layout)."""
+        with self._lock:
+            return [item[0] for item in self._pending]
+
     @property
     def recorded_index(self) -> int:
         """Absolute index one past the newest entry accepted so far."""

@@ -29,6 +29,15 @@ export class EventFeed {
     return () => this.listeners.get(type)?.delete(fn);
   }
 
+  // fn() at once, and again the first time the feed goes live if it is not yet: a page that
+  // subscribed, then loaded, misses nothing that happened before its subscription took effect.
+  whenLive(fn) {
+    fn();
+    if (this.status === "live") return () => {};
+    const off = this.on("status", ({ status }) => { if (status === "live") { off(); fn(); } });
+    return off;
+  }
+
   emit(type, message) {
     for (const fn of this.listeners.get(type) || []) {
       try { fn(message); } catch (err) { console.error(`listener for ${type} failed`, err); }

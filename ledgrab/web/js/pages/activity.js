@@ -59,6 +59,7 @@ export function mount(root, ctx) {
   let missed = 0;
   let total = 0;
   let totalExact = true;
+  let arrivedDuringLoad = null;  // live entries that came while a first page was on its way
 
   function filters() {
     const f = form.elements;
@@ -105,7 +106,11 @@ export function mount(root, ctx) {
   }
 
   function row(entry, fresh = false) {
-    return h("tr", { class: `clickable${fresh ? " fresh" : ""}`, tabindex: "0", dataset: { id: entry.id, category: entry.category },
+    // Still in the recorder's buffer when the page was read: shown, marked discreetly.
+    const waiting = entry.durable === false;
+    return h("tr", { class: `clickable${fresh ? " fresh" : ""}${waiting ? " not-durable" : ""}`, tabindex: "0",
+      title: waiting ? "Not written to the card yet (it is within the next commit)" : null,
+      dataset: { id: entry.id, category: entry.category },
       onclick: () => showEntry(entry),
       // preventDefault: else the same Enter also "clicks" the dialog's focused Close button.
       onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); showEntry(entry); } } },
@@ -135,12 +140,21 @@ export function mount(root, ctx) {
     // same page twice, and a reload racing an older append would mix two lists.
     const generation = ++loads;
     more.disabled = true;
+    if (!append) arrivedDuringLoad = [];
     try {
       const page = await api.get("/api/v1/activity", { ...filters(), limit: PAGE_SIZE, cursor: append ? cursor : null });
       if (generation !== loads) return;
       if (!append) tbody.replaceChildren();
       tbody.querySelector("tr.empty-row")?.remove();
       tbody.append(...page.items.map((e) => row(e)));
+      if (!append) {
+        // Subscribed first, then loaded: what arrived meanwhile and is not in the page is newer.
+        const inPage = new Set(page.items.map((e) => e.id));
+        const newer = arrivedDuringLoad.filter((e) => !inPage.has(e.id));
+        arrivedDuringLoad = null;
+        tbody.prepend(...newer.reverse().map((e) => row(e, true)));
+        page.total += newer.length;
+      }
       while (tbody.childElementCount > MAX_ROWS) tbody.firstElementChild.remove();
       cursor = page.next_cursor;
       total = page.total;
@@ -153,7 +167,7 @@ export function mount(root, ctx) {
         tbody.append(h("tr", { class: "empty-row" }, h("td", { colspan: 6, class: "empty" }, text)));
       }
     } catch (err) {
-      if (generation === loads) error.textContent = err.message;
+      if (generation === loads) { error.textContent = err.message; arrivedDuringLoad = null; }
     } finally {
       if (generation === loads) more.disabled = false;
     }
@@ -168,6 +182,7 @@ export function mount(root, ctx) {
 
   const offEntry = ctx.feed.on("activity_logged", ({ entry }) => {
     if (!entry || !matches(entry, filters())) return;
+    if (arrivedDuringLoad && !paused) { arrivedDuringLoad.push(entry); return; }
     if (paused) { missed += 1; pending.textContent = `${missed} new while paused`; return; }
     if (tbody.querySelector(`tr[data-id="${CSS.escape(entry.id)}"]`)) return;
     tbody.querySelector("tr.empty-row")?.remove();
@@ -228,10 +243,10 @@ export function mount(root, ctx) {
         tbody)),
       h("div", { class: "row end" }, more)));
   for (const el of form.querySelectorAll(".custom-range")) el.hidden = form.elements.range.value !== "custom";
-  load();
+  const offLive = ctx.feed.whenLive(() => load());
   const openId = p.get("open");
   if (openId) {
     api.get(`/api/v1/activity/${encodeURIComponent(openId)}`).then(showEntry).catch((err) => { error.textContent = err.message; });
   }
-  return () => { offEntry(); offResync(); };
+  return () => { offEntry(); offResync(); offLive(); };
 }

@@ -137,20 +137,32 @@ export function mount(root, ctx) {
       h("div", { class: "hint" }, `${fmtTime(entry.ts)} · ${entry.actor}`));
   }
 
+  let arrivedDuringLoad = null;  // live entries that came while the page was on its way
+  let recentLoads = 0;
   async function loadRecent() {
     if (!routes.activity) { recent.replaceChildren(h("li", {}, notOffered("The activity log"))); return; }
+    const generation = ++recentLoads;
+    arrivedDuringLoad = [];
     try {
       const page = await api.get("/api/v1/activity", { limit: RECENT });
-      recent.replaceChildren(...page.items.map((e) => recentItem(e)));
-      if (!page.items.length) recent.append(h("li", { class: "empty" }, "Nothing yet."));
+      if (generation !== recentLoads) return;
+      const inPage = new Set(page.items.map((e) => e.id));
+      const newer = arrivedDuringLoad.filter((e) => !inPage.has(e.id)).reverse();
+      recent.replaceChildren(...newer.map((e) => recentItem(e, true)), ...page.items.map((e) => recentItem(e)));
+      while (recent.childElementCount > RECENT) recent.lastElementChild.remove();
+      if (!recent.childElementCount) recent.append(h("li", { class: "empty" }, "Nothing yet."));
     } catch (err) {
-      recent.replaceChildren(h("li", {}, unavailable("Recent activity", err)));
+      if (generation === recentLoads) recent.replaceChildren(h("li", {}, unavailable("Recent activity", err)));
+    } finally {
+      if (generation === recentLoads) arrivedDuringLoad = null;
     }
   }
 
   const offs = [
     ctx.feed.on("activity_logged", ({ entry }) => {
-      if (!routes.activity || !entry || recent.querySelector(`li[data-id="${CSS.escape(entry.id)}"]`)) return;
+      if (!entry) return;
+      if (arrivedDuringLoad) { arrivedDuringLoad.push(entry); return; }  // subscribed, then loading
+      if (!routes.activity || recent.querySelector(`li[data-id="${CSS.escape(entry.id)}"]`)) return;
       recent.querySelector("li.empty")?.remove();
       recent.prepend(recentItem(entry, true));
       while (recent.childElementCount > RECENT) recent.lastElementChild.remove();
@@ -181,7 +193,7 @@ export function mount(root, ctx) {
     routes = { devices, deviceState, targets: targetsRoute, preview, activity };
     loadDevices();
     loadTargets().then(refreshPreviews);
-    loadRecent();
+    offs.push(ctx.feed.whenLive(loadRecent));
   });
   return () => {
     alive = false;
