@@ -24,6 +24,7 @@ from ledgrab.api.activity import ActivityController
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.capture import CaptureController
+from ledgrab.api.controls import ControlsController
 from ledgrab.api.device_state import DeviceStateController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
@@ -348,6 +349,7 @@ def create_app(settings: Settings) -> Litestar:
             CaptureController,
             SourceController,
             TargetController,
+            ControlsController,
             PreviewController,
             BackupController,
             ActivityController,

@@ -21,6 +21,7 @@ class TargetPreview(msgspec.Struct):
     # 6 hex digits per LED, RGB as the source rendered it (before brightness, gamma and the
     # device's colour order); empty while the target is stopped. At most 4096 LEDs: 24 KiB.
     pixels: str
+    brightness: float = 1.0  # the target's brightness now (a slider being dragged included)
 
 
 class PreviewController(Controller):
@@ -43,4 +44,10 @@ class PreviewController(Controller):
         runner = engine.runner(target_id)
         if runner is None or not runner.running:
             return TargetPreview(target_id, False, 0, "")
-        return TargetPreview(target_id, True, runner.frames_sent, runner.last_rendered.hex())
+        return TargetPreview(
+            target_id,
+            True,
+            runner.frames_sent,
+            runner.last_rendered.hex(),
+            runner.config.brightness,
+        )

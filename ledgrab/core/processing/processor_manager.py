@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
+
+import msgspec
 
 from ledgrab.core.activity_log.recorder import get_module_recorder
 from ledgrab.core.devices.base import DeviceDriver
@@ -22,6 +24,7 @@ from ledgrab.core.effects.registry import build_source, decode_params
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.models import SourceConfig
+from ledgrab.core.processing.pipeline import Pipeline
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner, TargetState
 from ledgrab.storage.entities import EntityStore
 
@@ -29,6 +32,13 @@ __all__ = ["EngineError", "ProcessorManager", "TroubleListener"]
 
 log = logging.getLogger(__name__)
 DriverFactory = Callable[[DeviceConfig, DriverContext], DeviceDriver]
+
+
+def _white(device: Any) -> bytes:
+    """Full white in the device's wire format (its colour order, a white channel if RGBW)."""
+    pipeline = Pipeline(device.led_count, brightness=1.0, gamma=1.0, order=device.color_order,
+                        rgbw=device.rgbw)  # fmt: skip
+    return pipeline.apply(b"\xff" * (3 * device.led_count))
 
 
 class TroubleListener(Protocol):
@@ -180,10 +190,10 @@ class ProcessorManager:
         """Drop what is remembered about a deleted target."""
         self._last_state.pop(target_id, None)
 
-    async def _stop(self, target_id: str, reason: str) -> TargetState:
+    async def _stop(self, target_id: str, reason: str, on_stop: str | None = None) -> TargetState:
         runner = self._runners.pop(target_id, None)
         if runner is not None:
-            await runner.stop(reason)
+            await runner.stop(reason, on_stop=on_stop)
             if self._trouble is not None:
                 self._trouble.forget(target_id)
             self._last_state[target_id] = runner.state()
@@ -214,6 +224,52 @@ class ProcessorManager:
                 continue
             started.append(target.id)
         return started
+
+    async def blackout(self) -> list[str]:
+        """Stop every running target and leave its strip black, whatever its `on_stop`."""
+        async with self._lock:
+            stopped = self.running_ids()
+            for target_id in stopped:
+                await self._stop(target_id, "blackout", on_stop="black")
+            return stopped
+
+    def preview_brightness(self, target_id: str, brightness: float) -> bool:
+        """Apply a brightness to a running target without storing it (a slider being dragged;
+        the value is stored, and recorded, when it is let go). False if it is not running."""
+        runner = self._runners.get(target_id)
+        if runner is None or not runner.running:
+            return False
+        runner.reconfigure(
+            msgspec.structs.replace(runner.config, brightness=brightness), runner.source
+        )
+        return True
+
+    async def identify(self, device_id: str, seconds: float = 2.0) -> str:
+        """Light the device's strip white for `seconds`, then restore it: a running target
+        goes on with its frames; an idle device is opened, lit, blacked and closed (restoring
+        its own state where the driver can). Returns the name of the target that drives it,
+        or an empty string."""
+        device = self._store.get("device", device_id)
+        if device is None:
+            raise EngineError(f"device {device_id} does not exist")
+        white = _white(device.config)
+        for runner in self._runners.values():
+            if runner.running and runner.device_id == device_id:
+                runner.flash(white, seconds)
+                target = self._store.get("target", runner.target_id)
+                return target.name if target is not None else runner.target_id
+        driver = self._driver_factory(device.config, self._context)
+        await driver.open()
+        try:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + seconds
+            while loop.time() < until:  # repeated: network receivers fall back when frames stop
+                driver.send(white)
+                await asyncio.sleep(0.1)
+            driver.send(bytes(len(white)))
+        finally:
+            await driver.close(restore=True)
+        return ""
 
     async def stop_all(self, reason: str = "shutdown") -> None:
         async with self._lock:

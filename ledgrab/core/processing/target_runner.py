@@ -113,6 +113,8 @@ class TargetRunner:
         # Told the reason when the target first fails, None when it sends frames again.
         self._on_trouble = on_trouble
         self._troubled = False
+        # identify(): a wire frame sent instead of the rendered one until this (loop) time
+        self._override: tuple[bytes, float] | None = None
         self._index = 0
         self._grid_interval = 0.0
         self._deadline = 0.0
@@ -155,11 +157,16 @@ class TargetRunner:
         )
         self._bus.publish("target_started", {"target_id": self.target_id})
 
-    async def stop(self, reason: str = "stopped") -> None:
+    def flash(self, frame: bytes, seconds: float) -> None:
+        """Send `frame` (already in wire order) instead of the source for `seconds`, then go on
+        with the source: what was there comes back by itself."""
+        self._override = (frame, asyncio.get_running_loop().time() + seconds)
+
+    async def stop(self, reason: str = "stopped", *, on_stop: str | None = None) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
         _close_source(self.source)
-        on_stop = self.config.on_stop
+        on_stop = on_stop or self.config.on_stop
         if self.driver.is_open:
             if on_stop in ("black", "restore"):
                 with contextlib.suppress(DriverError):
@@ -240,7 +247,12 @@ class TargetRunner:
             rendered = self.source.render(now - self._started, self._leds())
             # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
             self.last_rendered = rendered
-            self.driver.send(self.pipeline.apply(rendered))
+            override = self._override
+            if override is not None and asyncio.get_running_loop().time() < override[1]:
+                self.driver.send(override[0])
+            else:
+                self._override = None
+                self.driver.send(self.pipeline.apply(rendered))
         except DriverError as exc:
             self._failure.set_result(("device", str(exc)))
             return

@@ -8,9 +8,12 @@ function toBytes(hex) {
   return out;
 }
 
-export function drawPixels(canvas, hex) {
+// `brightness` (0..1) dims what is drawn as the strip dims its light.
+export function drawPixels(canvas, hex, brightness = 1) {
   if (!canvas) return;
   const bytes = toBytes(hex);
+  const scale = Math.min(1, Math.max(0, Number(brightness) || 0));
+  if (scale !== 1) for (let i = 0; i < bytes.length; i += 1) bytes[i] = Math.round(bytes[i] * scale);
   const count = Math.floor(bytes.length / 3);
   if (!count) return;
   if (canvas.width !== count) { canvas.width = count; canvas.height = 1; }
@@ -22,5 +25,5 @@ export function drawPixels(canvas, hex) {
   context.putImageData(image, 0, 0);
   // Tests (and the curious) can see that the preview moves: a count and the pixels drawn.
   canvas.dataset.frame = String((Number(canvas.dataset.frame) || 0) + 1);
-  canvas.dataset.pixels = hex.slice(0, 60);
+  canvas.dataset.pixels = Array.from(bytes.slice(0, 30), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { entryLink, severityBadge } from "../activity-common.js";
-import { fmtTime, h } from "../dom.js";
+import { fmtTime, h, toast } from "../dom.js";
 import { asList } from "../entities.js";
 import { drawPixels } from "../preview.js";
 import { hasRoute } from "../schema.js";
@@ -49,9 +49,26 @@ export function mount(root, ctx) {
   }
 
   function deviceRow(d, health) {
+    const identify = h("button", { type: "button", class: "small", "aria-label": `Identify ${d.name}`,
+      title: "Light the strip white for two seconds, then restore it",
+      onclick: async () => {
+        identify.disabled = true;
+        try {
+          await api.post(`/api/v1/devices/${encodeURIComponent(d.id)}/identify`);
+          toast(`"${d.name}" lit white for two seconds`);
+        } catch (err) { toast(err.message, "error"); } finally { identify.disabled = false; }
+      } }, "Identify");
     return h("div", { class: "list-item", dataset: { id: d.id, state: health?.state || "unknown" } },
       h("div", {}, h("strong", {}, d.name), " ", h("span", { class: "muted" }, `${d.type} · ${d.led_count} LEDs`)),
-      h("div", { class: "row" }, deviceBadge(d, health)));
+      h("div", { class: "row" }, deviceBadge(d, health), routes.identify ? identify : null));
+  }
+
+  async function allTargets(path, label) {
+    try {
+      const result = await api.post(path);
+      toast(result.message);
+    } catch (err) { toast(err.message, "error"); }
+    await loadTargets();
   }
 
   async function loadTargets() {
@@ -79,11 +96,40 @@ export function mount(root, ctx) {
       onclick: async () => { await startStop(entry.target, entry.target.running); await loadTargets(); } });
     const row = h("div", { class: "target", dataset: { id: t.id } },
       h("div", { class: "spread" }, h("div", {}, h("strong", {}, t.name), " ", state, " ", fps), toggle),
-      h("div", { class: "preview" }, canvas));
+      h("div", { class: "preview" }, canvas),
+      brightnessSlider(t));
     const entry = { target: t, row, canvas, state, fps, toggle };
     targets.set(t.id, entry);
     showRunning(entry, Boolean(t.running));
     return row;
+  }
+
+  // Applies while dragged (one request in flight, the latest value wins), stored and recorded
+  // once when let go: one activity entry per adjustment, not one per step.
+  function brightnessSlider(t) {
+    const value = h("output", { class: "muted" }, `${Math.round((t.brightness ?? 1) * 100)} %`);
+    let inFlight = false;
+    let queued = null;
+    async function preview(v) {
+      if (inFlight) { queued = v; return; }
+      inFlight = true;
+      try {
+        await api.post(`/api/v1/targets/${encodeURIComponent(t.id)}/brightness-preview`, { brightness: v });
+      } catch { /* the release stores it anyway */ } finally {
+        inFlight = false;
+        if (queued !== null) { const next = queued; queued = null; preview(next); }
+      }
+    }
+    const slider = h("input", { type: "range", min: 0, max: 1, step: 0.01, value: String(t.brightness ?? 1),
+      "aria-label": `Brightness of ${t.name}`, dataset: { role: "brightness" },
+      oninput: () => { value.textContent = `${Math.round(slider.valueAsNumber * 100)} %`; preview(slider.valueAsNumber); },
+      onchange: async () => {
+        try {
+          await api.patch(`/api/v1/targets/${encodeURIComponent(t.id)}`, { brightness: slider.valueAsNumber });
+          t.brightness = slider.valueAsNumber;
+        } catch (err) { toast(err.message, "error"); }
+      } });
+    return h("label", { class: "brightness" }, "Brightness ", slider, " ", value);
   }
 
   function showRunning(entry, running, state = null) {
@@ -124,7 +170,7 @@ export function mount(root, ctx) {
       await Promise.all([...targets.values()].filter((e) => e.target.running).map(async (entry) => {
         try {
           const preview = await api.get(`/api/v1/targets/${encodeURIComponent(entry.target.id)}/preview`);
-          if (preview.running) drawPixels(entry.canvas, preview.pixels);
+          if (preview.running) drawPixels(entry.canvas, preview.pixels, preview.brightness ?? 1);
         } catch { /* a deleted or stopped target: the next entity event redraws the list */ }
       }));
     }
@@ -180,7 +226,14 @@ export function mount(root, ctx) {
   ];
 
   root.append(h("h1", {}, "Dashboard"), h("div", { class: "grid" },
-    h("section", { class: "card", "aria-labelledby": "dash-targets" }, h("h2", { id: "dash-targets" }, "Targets"), targetsBox),
+    h("section", { class: "card", "aria-labelledby": "dash-targets" },
+      h("div", { class: "spread" }, h("h2", { id: "dash-targets" }, "Targets"),
+        h("div", { class: "row" },
+          h("button", { type: "button", class: "small", id: "start-auto",
+            onclick: () => allTargets("/api/v1/targets/start-auto") }, "Start all auto-start"),
+          h("button", { type: "button", class: "small danger", id: "blackout",
+            onclick: () => allTargets("/api/v1/targets/blackout") }, "Blackout all"))),
+      targetsBox),
     h("section", { class: "card", "aria-labelledby": "dash-devices" }, h("h2", { id: "dash-devices" }, "Devices"), devicesBox),
     h("section", { class: "card", "aria-labelledby": "dash-recent" },
       h("div", { class: "spread" }, h("h2", { id: "dash-recent" }, "Recent activity"), h("a", { href: "#/activity" }, "All activity")),
@@ -189,8 +242,9 @@ export function mount(root, ctx) {
   Promise.all([
     hasRoute("/api/v1/devices"), hasRoute("/api/v1/devices/{id}/state"), hasRoute("/api/v1/targets"),
     hasRoute("/api/v1/targets/{id}/preview"), hasRoute("/api/v1/activity"),
-  ]).then(([devices, deviceState, targetsRoute, preview, activity]) => {
-    routes = { devices, deviceState, targets: targetsRoute, preview, activity };
+    hasRoute("/api/v1/devices/{id}/identify", "post"),
+  ]).then(([devices, deviceState, targetsRoute, preview, activity, identify]) => {
+    routes = { devices, deviceState, targets: targetsRoute, preview, activity, identify };
     loadDevices();
     loadTargets().then(refreshPreviews);
     offs.push(ctx.feed.whenLive(loadRecent));
