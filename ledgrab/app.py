@@ -66,6 +66,7 @@ from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
+from ledgrab.utils.logging_setup import demote_chatter
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["DATABASE_FILE", "WEB_DIR", "create_app"]
@@ -190,6 +191,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await asyncio.to_thread(mimetypes.init)
     state.log_broadcaster.attach(state.bus)
     logging.getLogger().addHandler(state.log_broadcaster)
+    demote_chatter()
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     # Takes the data-dir lock; only a file SQLite calls corrupt is moved aside (then a fresh

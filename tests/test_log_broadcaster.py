@@ -48,3 +48,38 @@ def test_exceptions_are_folded_into_one_line():
     assert line.level == "error"
     assert "ValueError" in line.message
     assert "Traceback" in line.message
+
+
+def test_websocket_and_http_client_chatter_is_debug_level(tmp_path):
+    """A websocket's accept/open/close and each httpx request line are debug records: absent
+    from the viewer's tail at info level, present (as debug) at debug level."""
+    from websockets.sync.client import connect
+
+    from tests.support.live_server import LiveServer
+    from tests.support.receivers import FakeWled
+
+    root = logging.getLogger()
+    previous = root.level
+    try:
+        for level in (logging.INFO, logging.DEBUG):
+            root.setLevel(level)
+            with LiveServer(tmp_path / f"d{level}") as live, live.client() as client:
+                with connect(live.ws_url, additional_headers={"X-API-Key": live.api_key}) as ws:
+                    ws.recv(timeout=10)
+                with FakeWled({"leds": {"count": 3}}) as wled:
+                    import httpx
+
+                    httpx.get(f"http://127.0.0.1:{wled.port}/json/info", timeout=5)
+                logging.getLogger("uvicorn.error").info("connection closed")
+                lines = client.get("/api/v1/system/logs", params={"limit": 1000}).json()
+            chatter = [
+                line for line in lines
+                if "connection open" in line["message"] or "connection closed" in line["message"]
+                or "WebSocket" in line["message"] or "HTTP Request:" in line["message"]
+            ]  # fmt: skip
+            if level == logging.INFO:
+                assert chatter == [], chatter
+            else:
+                assert chatter and {line["level"] for line in chatter} == {"debug"}, chatter
+    finally:
+        root.setLevel(previous)
