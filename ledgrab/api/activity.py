@@ -30,6 +30,7 @@ from ledgrab.storage.activity_log import (
 )
 from ledgrab.storage.activity_query import InvalidCursorError
 from ledgrab.storage.database import Database
+from ledgrab.utils.plain_text import plural
 
 __all__ = ["ActivityController", "ActivityStats"]
 
@@ -225,7 +226,7 @@ def _clear(conn: Any, recorder: ActivityRecorder, actor: str) -> None:
         "system",
         "activity.cleared",
         actor=actor,
-        message=f"Activity log cleared by {actor} ({removed} entries removed)",
+        message=f"Activity log cleared by {actor} ({plural(removed, 'entry', 'entries')} removed)",
         metadata={"removed": removed},
         _bypass_enabled=True,
     )

@@ -23,6 +23,7 @@ from ledgrab.storage.activity_log import (
     Severity,
     from_us,
 )
+from ledgrab.utils.plain_text import plural
 
 __all__ = ["ActivityRecorder", "RecorderStatus", "get_module_recorder", "set_module_recorder"]
 
@@ -259,7 +260,8 @@ class ActivityRecorder:
                 "activity.entries_dropped",
                 severity="warning",
                 actor=SYSTEM,
-                message=f"{report} activity entries were lost: more than "
+                message=f"{plural(report, 'activity entry', 'activity entries')} "
+                f"{'was' if report == 1 else 'were'} lost: more than "
                 f"{self._max_pending} were waiting to be written",
                 metadata={"dropped": report, "max_pending": self._max_pending},
                 _bypass_enabled=True,

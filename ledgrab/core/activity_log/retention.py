@@ -13,6 +13,7 @@ from typing import Any
 from ledgrab.core.activity_log.context import SYSTEM
 from ledgrab.core.activity_log.settings import ActivityLogSettings
 from ledgrab.storage.activity_log import ActivityLogRepository as Repo
+from ledgrab.utils.plain_text import plural
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["RetentionEngine"]
@@ -93,7 +94,8 @@ class RetentionEngine:
             "system",
             "retention.pruned",
             actor=SYSTEM,
-            message=f"Retention removed {total} old activity entries ({reasons})",
+            message=f"Retention removed "
+            f"{plural(total, 'old activity entry', 'old activity entries')} ({reasons})",
             metadata={"removed": total, **{f"by_{k}": v for k, v in counts.items()}},
         )
 

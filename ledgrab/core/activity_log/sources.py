@@ -19,6 +19,7 @@ import msgspec
 from ledgrab.core.activity_log.context import SYSTEM
 from ledgrab.core.entity_events import EntityEvent, add_entity_listener
 from ledgrab.core.event_bus import EventBus
+from ledgrab.utils.plain_text import plural
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["BusActivitySource", "EntityActivitySource", "quote"]
@@ -133,7 +134,8 @@ class BusActivitySource:
                 "activity.events_missed",
                 severity="warning",
                 actor=SYSTEM,
-                message=f"{message['dropped']} device/capture events came too fast to record",
+                message=f"{plural(message['dropped'], 'device/capture event')} came too fast "
+                "to record",
                 metadata={"dropped": message["dropped"]},
             )
         elif kind in ("device_discovered", "device_lost"):
