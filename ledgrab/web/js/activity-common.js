@@ -1,6 +1,6 @@
 // Shared by the Activity tab and the dashboard widget: entry rows, links, the detail dialog.
 
-import { fmtTime, h } from "./dom.js";
+import { fmtTime, h, utcOffset } from "./dom.js";
 
 export const CATEGORIES = ["entity", "auth", "device", "system"];
 export const SEVERITIES = ["info", "warning", "error", "critical"];
@@ -33,7 +33,7 @@ export function showEntry(entry) {
     h("h2", {}, entry.message),
     h("dl", { class: "detail" }, fields.flatMap((name) => [
       h("dt", {}, name),
-      h("dd", { dataset: { field: name } }, name === "ts" ? `${fmtTime(entry.ts)} (${entry.ts})` : String(entry[name] ?? "–")),
+      h("dd", { dataset: { field: name } }, name === "ts" ? `${fmtTime(entry.ts)} ${utcOffset(entry.ts)} (${entry.ts})` : String(entry[name] ?? "–")),
     ])),
     h("h3", {}, "Metadata"),
     h("pre", { class: "meta", dataset: { field: "metadata" } }, JSON.stringify(entry.metadata ?? {}, null, 2)),

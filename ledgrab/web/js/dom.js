@@ -29,14 +29,43 @@ export function clear(el) {
   return el;
 }
 
+// Times in the browser's locale; "24-hour clock" (kept on this device) overrides the locale's
+// choice of 12 or 24 hours. The UTC offset is shown on hover (timeEl) rather than in every row.
+const HOUR24_KEY = "ledgrab.hour24";
+
+export function hour24() {
+  try { return localStorage.getItem(HOUR24_KEY) === "1"; } catch { return false; }
+}
+
+export function setHour24(on) {
+  try { if (on) localStorage.setItem(HOUR24_KEY, "1"); else localStorage.removeItem(HOUR24_KEY); } catch { /* private mode */ }
+}
+
 export function fmtTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toLocaleString(undefined, {
+  const options = {
     year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
+  };
+  if (hour24()) options.hourCycle = "h23";
+  return d.toLocaleString(undefined, options);
+}
+
+export function utcOffset(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const minutes = -d.getTimezoneOffset();
+  const sign = minutes < 0 ? "-" : "+";
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+// A <time> showing fmtTime, with the offset and the UTC time on hover.
+export function timeEl(iso) {
+  if (!iso) return "";
+  return h("time", { datetime: iso, title: `${fmtTime(iso)} ${utcOffset(iso)} (${new Date(iso).toISOString()})` }, fmtTime(iso));
 }
 
 export function fmtBytes(n) {

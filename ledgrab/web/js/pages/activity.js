@@ -2,7 +2,7 @@
 // toggle, an entry's detail, export of the filtered rows, and clearing the log.
 
 import { api, download } from "../api.js";
-import { confirmDialog, fmtTime, h, toast } from "../dom.js";
+import { confirmDialog, h, timeEl, toast } from "../dom.js";
 import { CATEGORIES, SEVERITIES, entityLabel, severityBadge, showEntry } from "../activity-common.js";
 import { hasRoute } from "../schema.js";
 import { notOffered } from "../widgets.js";
@@ -114,7 +114,7 @@ export function mount(root, ctx) {
       onclick: () => showEntry(entry),
       // preventDefault: else the same Enter also "clicks" the dialog's focused Close button.
       onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); showEntry(entry); } } },
-    h("td", { class: "nowrap" }, fmtTime(entry.ts)),
+    h("td", { class: "nowrap" }, timeEl(entry.ts)),
     h("td", {}, severityBadge(entry.severity)),
     h("td", { class: "hide-phone" }, entry.category),
     h("td", { class: "hide-phone" }, entry.actor),

@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { entryLink, severityBadge } from "../activity-common.js";
-import { fmtTime, h, toast } from "../dom.js";
+import { h, timeEl, toast } from "../dom.js";
 import { asList } from "../entities.js";
 import { drawPixels } from "../preview.js";
 import { hasRoute } from "../schema.js";
@@ -180,7 +180,7 @@ export function mount(root, ctx) {
   function recentItem(entry, fresh = false) {
     return h("li", { class: fresh ? "fresh" : "", dataset: { id: entry.id } },
       h("a", { href: entryLink(entry) }, severityBadge(entry.severity), " ", entry.message),
-      h("div", { class: "hint" }, `${fmtTime(entry.ts)} · ${entry.actor}`));
+      h("div", { class: "hint" }, timeEl(entry.ts), ` · ${entry.actor}`));
   }
 
   let arrivedDuringLoad = null;  // live entries that came while the page was on its way

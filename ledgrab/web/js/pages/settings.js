@@ -1,6 +1,6 @@
 // Settings: activity-log retention, API keys, backup and restore, the debug log viewer.
 
-import { h } from "../dom.js";
+import { h, hour24, setHour24 } from "../dom.js";
 import * as backup from "./settings-backup.js";
 import * as keys from "./settings-keys.js";
 import * as logs from "./logs.js";
@@ -35,7 +35,11 @@ export function mount(root, ctx) {
     unmountPanel = module.mount(panel, ctx) || null;
   }
 
-  root.append(h("h1", {}, "Settings"), h("div", { class: "tabs", role: "tablist" }, buttons), panel);
+  const clock = h("label", { class: "check", id: "hour24" },
+    h("input", { type: "checkbox", checked: hour24(), onchange: (e) => { setHour24(e.target.checked); show(current); } }),
+    "24-hour clock (on this device)");
+  root.append(h("div", { class: "spread" }, h("h1", {}, "Settings"), clock),
+    h("div", { class: "tabs", role: "tablist" }, buttons), panel);
   show(current);
   return () => { if (unmountPanel) unmountPanel(); };
 }
