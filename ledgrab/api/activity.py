@@ -254,6 +254,8 @@ def _clear(conn: Any, recorder: ActivityRecorder, actor: str) -> None:
     """In one transaction: empty the table, drop what waited, and write the clearing entry
     (it rides on this very commit, so it is the first entry of the new log)."""
     removed = ActivityLogRepository.clear(conn, signer=recorder.signer) + recorder.discard_pending()
+    if recorder.checkpointer is not None:  # a clear is signed at once, not an interval later
+        recorder.checkpointer.seal_next()
     recorder.record(
         "system",
         "activity.cleared",

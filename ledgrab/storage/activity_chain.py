@@ -16,6 +16,7 @@ import base64
 import hashlib
 import sqlite3
 import struct
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -111,7 +112,7 @@ def create_chain_schema(conn: sqlite3.Connection) -> None:
     low = conn.execute("SELECT min(seq) FROM activity_log").fetchone()[0]
     first = 1 if low is None else low
     reason = "start" if first == 1 else "migration"
-    ts = conn.execute("SELECT ifnull(min(ts), 0) FROM activity_log").fetchone()[0]
+    ts = int(time.time() * 1_000_000)
     conn.execute(
         "INSERT INTO activity_anchors VALUES (?, ?, ?, ?, ?, NULL)",
         (first, GENESIS, first - 1, reason, ts),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -21,6 +22,7 @@ __all__ = [
     "ActivityLogPage",
     "ActivityLogRepository",
     "Category",
+    "ChainedEntry",
     "Severity",
     "column_filter",
     "create_activity_log_schema",
@@ -61,6 +63,14 @@ class ActivityLogEntry(msgspec.Struct, frozen=True):
     entity_id: str | None = None
     entity_name: str | None = None
     metadata: dict[str, Any] = {}
+
+
+class ChainedEntry(ActivityLogEntry, frozen=True, kw_only=True):
+    """An entry as exported: the 11 fields, then its seq and its chain value (base64), so an
+    export can be verified on its own (`ledgrab verify --from-export`)."""
+
+    seq: int
+    chain: str
 
 
 class ActivityLogFilters(msgspec.Struct, frozen=True, kw_only=True):
@@ -368,19 +378,38 @@ class ActivityLogRepository:
         return conn.execute(sql, [low, high, *params, limit]).fetchall()
 
     @classmethod
+    def fetch_chained(
+        cls, conn: sqlite3.Connection, filters: ActivityLogFilters, limit: int, before_seq: int
+    ) -> list[ChainedEntry]:
+        """fetch_rows as exported entries, each with its full chain value."""
+        rows = cls.fetch_rows(conn, filters, limit, before_seq)
+        if not rows:
+            return []
+        values = chain.chain_values(conn, rows[-1][0], rows[0][0])
+        return [
+            ChainedEntry(
+                **msgspec.structs.asdict(entry_from_row(row)),
+                seq=row[0],
+                chain=base64.b64encode(values[row[0]]).decode(),
+            )
+            for row in rows
+        ]
+
+    @classmethod
     async def iter_export(
         cls, db: Any, filters: ActivityLogFilters, chunk: int = 1000
-    ) -> AsyncIterator[ActivityLogEntry]:
-        """Every matching entry, newest first, `chunk` rows per read: memory stays constant
-        however large the log. Entries recorded after the export began are not included."""
+    ) -> AsyncIterator[ChainedEntry]:
+        """Every matching entry with its seq and chain value, newest first, `chunk` rows per
+        read: memory stays constant however large the log. Entries recorded after the export
+        began are not included."""
         _, newest = await db.read(cls.seq_bounds)
         if newest is None:
             return
         before = newest + 1
         while True:
-            rows = await db.read(cls.fetch_rows, filters, chunk, before)
-            for row in rows:
-                yield entry_from_row(row)
-            if len(rows) < chunk:
+            entries = await db.read(cls.fetch_chained, filters, chunk, before)
+            for entry in entries:
+                yield entry
+            if len(entries) < chunk:
                 return
-            before = rows[-1][0]
+            before = entries[-1].seq

@@ -16,7 +16,18 @@ import msgspec
 
 from ledgrab import __version__
 from ledgrab.config import BackupSettings
-from ledgrab.core.backup.check import BackupInfo, check_backup_file, prepare_for_use
+from ledgrab.core.activity_log.restore_chain import (
+    ChainBroken,
+    ChainCheck,
+    check_restore_chain,
+    record_restore_chain,
+)
+from ledgrab.core.backup.check import (
+    BackupInfo,
+    BackupRejected,
+    check_backup_file,
+    prepare_for_use,
+)
 from ledgrab.core.backup.db_files import install_file, prune_aside, timestamp
 from ledgrab.core.backup.journal import note
 from ledgrab.core.event_bus import EventBus
@@ -153,6 +164,7 @@ class BackupService:
         source_name: str,
         *,
         origin: str | None = None,
+        force: bool = False,
     ) -> RestoreResult:
         """Receive an upload and restore it; one at a time (a second gets BackupBusyError).
 
@@ -163,7 +175,7 @@ class BackupService:
         self._restoring = True
         try:
             staged = await self._receive(chunks, announced)
-            return await self.restore(staged, source_name, origin=origin)
+            return await self.restore(staged, source_name, origin=origin, force=force)
         finally:
             self._restoring = False
 
@@ -201,19 +213,23 @@ class BackupService:
         await asyncio.to_thread(handle.close)
         return path
 
-    async def check_upload(self, staged: Path) -> tuple[BackupInfo, list[int]]:
+    async def check_upload(
+        self, staged: Path, force: bool = False
+    ) -> tuple[BackupInfo, list[int], ChainCheck]:
         """Check and migrate a staged upload (returns the versions applied); a rejected one is
         deleted and the BackupRejected re-raised."""
         try:
             info = await asyncio.to_thread(check_backup_file, staged)
+            # The activity log's chain (issue 14): a self-contained check, re-attachable.
+            chain = await asyncio.to_thread(_check_chain, staged, self.db.path, force)
             applied = await asyncio.to_thread(prepare_for_use, staged)
         except BaseException:
             await asyncio.to_thread(_remove_staged, staged)
             raise
-        return info, applied
+        return info, applied, chain
 
     async def restore(
-        self, staged: Path, source_name: str, *, origin: str | None = None
+        self, staged: Path, source_name: str, *, origin: str | None = None, force: bool = False
     ) -> RestoreResult:
         """Check `staged`, then put it in place of the live database (see DESIGN: restore).
 
@@ -222,7 +238,7 @@ class BackupService:
         RestoreFailedError (the previous database is back in use).
         """
         async with self.lock:
-            info, applied = await self.check_upload(staged)
+            info, applied, chain = await self.check_upload(staged, force)
             stopped: list[SwapParticipant] = []
             moved: dict[str, Path | None] = {}
 
@@ -235,6 +251,7 @@ class BackupService:
                     await participant.before_swap()
                     stopped.append(participant)
                 await self.db.swap_file(replace)
+                record_restore_chain(chain, source_name)  # the restored log's first entries
             except Exception as exc:
                 await asyncio.to_thread(_remove_staged, staged)
                 note(
@@ -288,6 +305,13 @@ class BackupService:
 
 def _nothing(_conn: object) -> None:
     return None
+
+
+def _check_chain(staged: Path, live: Path, force: bool) -> ChainCheck:
+    try:
+        return check_restore_chain(staged, live, force=force)
+    except ChainBroken as exc:
+        raise BackupRejected("chain_broken", str(exc)) from None
 
 
 def _remove_staged(path: Path) -> None:
