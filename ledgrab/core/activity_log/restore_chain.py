@@ -23,11 +23,10 @@ __all__ = ["ChainCheck", "check_restore_chain", "head_of", "record_restore_chain
 
 class ChainCheck(msgspec.Struct, frozen=True):
     """What the restore check found: `failure` is None when the chain verified (or the file
-    predates the chain); `replaced` is the live head (seq, base64 value) the restore replaces."""
+    predates the chain)."""
 
     failure: str | None
     summary: str
-    replaced: tuple[int, str] | None = None
 
 
 class ChainBroken(ValueError):
@@ -70,17 +69,18 @@ def check_restore_chain(staged: Path, live: Path, *, force: bool) -> ChainCheck:
             f"its activity log does not verify at seq {result.failure.seq}: "
             f"{result.failure.reason} (restore with force to accept it anyway)"
         )
-    return ChainCheck(
-        None if result.failure is None else result.summary(), result.summary(), head_of(live)
-    )
+    return ChainCheck(None if result.failure is None else result.summary(), result.summary())
 
 
-def record_restore_chain(check: ChainCheck, source_name: str) -> None:
-    """The first entries of the restored log: the head that was replaced, and (forced) what did
-    not verify, as a `critical` entry."""
+def record_restore_chain(
+    check: ChainCheck, source_name: str, replaced: tuple[int, str] | None
+) -> None:
+    """The first entries of the restored log (call it while the file is being swapped, when
+    nothing else can be committed): the head that was replaced, and (forced) what did not
+    verify, as a `critical` entry."""
     recorder = get_module_recorder()
-    if check.replaced is not None:
-        seq, value = check.replaced
+    if replaced is not None:
+        seq, value = replaced
         recorder.record(
             "system",
             "restore.replaced_chain",

@@ -258,6 +258,11 @@ def _verify_conn(conn, pinned, extra, checkpoint_text, progress, pause, chunk) -
     else:
         start = next((a for a in anchors if a[0] == low), None)
         if start is None:
+            earlier = [a[0] for a in anchors if a[0] < low]
+            if earlier:
+                gone = earlier[-1]
+                raise _Fail(gone, f"entry missing: the anchor at #{gone} starts the log there, "
+                                  f"the oldest entry held is #{low}")  # fmt: skip
             raise _Fail(low, f"no signed anchor: entries before #{low} were removed unrecorded")
         start_value, anchored = bytes(start[1]), start[3]
         if anchored == "clear":

@@ -20,6 +20,7 @@ from ledgrab.core.activity_log.restore_chain import (
     ChainBroken,
     ChainCheck,
     check_restore_chain,
+    head_of,
     record_restore_chain,
 )
 from ledgrab.core.backup.check import (
@@ -243,7 +244,10 @@ class BackupService:
             moved: dict[str, Path | None] = {}
 
             def replace(live: Path) -> Callable[[], None]:
+                replaced = head_of(live)  # the activity chain's head, before it is replaced
                 moved["aside"], undo = install_file(staged, live, "pre-restore")
+                # On the writer, before the new file opens: these become its first entries.
+                record_restore_chain(chain, source_name, replaced)
                 return undo
 
             try:
@@ -251,7 +255,6 @@ class BackupService:
                     await participant.before_swap()
                     stopped.append(participant)
                 await self.db.swap_file(replace)
-                record_restore_chain(chain, source_name)  # the restored log's first entries
             except Exception as exc:
                 await asyncio.to_thread(_remove_staged, staged)
                 note(

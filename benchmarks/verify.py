@@ -1,0 +1,94 @@
+"""How long `ledgrab verify` takes: the chain recomputed over logs of 10,000 to 1,000,000
+entries (a database copy, and an NDJSON export of it), as a table.
+
+The logs are benchmarks/query.py's (cached in benchmarks/results/); a throw-away key signs their
+anchor and a checkpoint at the head, so every check the verifier makes is made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.query import build  # noqa: E402
+from ledgrab.core.activity_log.checkpoints import note_time  # noqa: E402
+from ledgrab.core.activity_log.offline_export import export_to  # noqa: E402
+from ledgrab.core.activity_log.signing import DeviceKey  # noqa: E402
+from ledgrab.core.activity_log.verify import verify_database  # noqa: E402
+from ledgrab.core.activity_log.verify_export import verify_export  # noqa: E402
+from ledgrab.storage import activity_chain as chain  # noqa: E402
+from ledgrab.storage.activity_log import ActivityLogFilters  # noqa: E402
+
+SIZES = (10_000, 100_000, 1_000_000)
+
+
+def signed_copy(source: Path, work: Path) -> tuple[Path, DeviceKey]:
+    path = work / "ledgrab.db"
+    shutil.copy(source, path)
+    key = DeviceKey.load_or_create(work)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    chain.register_key(conn, key.public.key_id.hex(), key.origin, key.public.raw, 0)
+    chain.sign_pending_anchors(conn, key)
+    seq, value = chain.head(conn)
+    ts_us = int(time.time() * 1_000_000)
+    body = chain.checkpoint_body(key.origin, seq, value, note_time(ts_us), None)
+    chain.store_checkpoint(conn, seq, value, ts_us, key.sign_note(body))
+    conn.execute("COMMIT")
+    conn.close()
+    return path, key
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="up to 100,000 entries")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    sizes = SIZES[:2] if args.quick else SIZES
+    print(f"{'entries':>9} {'what':<22} {'seconds':>8} {'entries/s':>10} {'result'}")
+    for size in sizes:
+        source = build(size)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            path, key = signed_copy(source, work)
+            seconds, result = timed(lambda p=path: verify_database(p), args.runs)
+            assert result.ok, result.summary()
+            print(f"{size:>9,} {'database (function)':<22} {seconds:>8.2f} "
+                  f"{size / seconds:>10,.0f} {result.summary()[:60]}")  # fmt: skip
+            cli = [sys.executable, "-m", "ledgrab", "verify", "--data-dir", str(work)]
+            seconds, done = timed(lambda c=cli: subprocess.run(c, capture_output=True), 1)
+            assert done.returncode == 0, done.stdout
+            print(f"{size:>9,} {'ledgrab verify (CLI)':<22} {seconds:>8.2f} "
+                  f"{size / seconds:>10,.0f} exit {done.returncode}")  # fmt: skip
+            export = work / "export.ndjson"
+            with export.open("wb") as out:
+                export_to(path, ActivityLogFilters(), "ndjson", out)
+            seconds, result = timed(lambda e=export, k=key: verify_export(e, keys=[k.public]), 1)
+            assert result.ok, result.summary()
+            print(f"{size:>9,} {'NDJSON export':<22} {seconds:>8.2f} "
+                  f"{size / seconds:>10,.0f} {result.summary()[:60]}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()
