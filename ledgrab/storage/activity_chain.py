@@ -117,17 +117,24 @@ def create_chain_schema(conn: sqlite3.Connection) -> None:
         "INSERT INTO activity_anchors VALUES (?, ?, ?, ?, ?, NULL)",
         (first, GENESIS, first - 1, reason, ts),
     )
-    chain, seq, pending = GENESIS, 0, []
-    rows = conn.execute(f"SELECT seq, {ENTRY_COLUMNS} FROM activity_log ORDER BY seq")
-    for row in rows:
-        seq, chain = row[0], next_chain(chain, row[0], row[1:])
-        pending.append((chain[:TAG], seq))
-        if len(pending) >= 10_000:
-            conn.executemany("UPDATE activity_log SET chain = ? WHERE seq = ?", pending)
-            pending.clear()
-    conn.executemany("UPDATE activity_log SET chain = ? WHERE seq = ?", pending)
+    # Keyset chunks, each read whole before its rows are updated: no statement reads the
+    # table while another changes it.
+    value, seq = GENESIS, 0
+    while True:
+        rows = conn.execute(
+            f"SELECT seq, {ENTRY_COLUMNS} FROM activity_log WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, 10_000),
+        ).fetchall()
+        if not rows:
+            break
+        updates = []
+        for row in rows:
+            value = next_chain(value, row[0], row[1:])
+            updates.append((value[:TAG], row[0]))
+        seq = rows[-1][0]
+        conn.executemany("UPDATE activity_log SET chain = ? WHERE seq = ?", updates)
     if seq:
-        conn.execute("UPDATE activity_log SET chain = ? WHERE seq = ?", (chain, seq))
+        conn.execute("UPDATE activity_log SET chain = ? WHERE seq = ?", (value, seq))
 
 
 # -- the chain itself ---------------------------------------------------------------------------
@@ -238,10 +245,14 @@ def full_chain_at(conn: sqlite3.Connection, seq: int) -> bytes:
     return chain if base_seq == seq else chain_values(conn, seq, seq).get(seq, chain)
 
 
-def append_rows(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> tuple[int, bytes]:
-    """Insert entries (11 stored fields each) after the head with their seqs and chain values,
-    inside the writer's transaction; return the new head (seq, full chain)."""
-    seq, chain = head(conn)
+def append_rows(
+    conn: sqlite3.Connection,
+    rows: Iterable[Sequence[Any]],
+    after: tuple[int, bytes] | None = None,
+) -> tuple[int, bytes]:
+    """Insert entries (11 stored fields each) after the head (`after`, read if not given) with
+    their seqs and chain values, inside the writer's transaction; return the new head."""
+    seq, chain = after if after is not None else head(conn)
     out = []
     for row in rows:
         seq += 1

@@ -276,9 +276,9 @@ class ActivityLogRepository:
         """Rows are (id, ts_us, category, action, severity, actor, message, entity_type,
         entity_id, entity_name, metadata_json). Chains them after the head, seals the count
         blocks they complete, and returns the new head (seq, chain value)."""
-        before = chain.head(conn)[0]
-        new_head = chain.append_rows(conn, rows)
-        seal_completed_blocks(conn, before, new_head[0])
+        before = chain.head(conn)
+        new_head = chain.append_rows(conn, rows, before)
+        seal_completed_blocks(conn, before[0], new_head[0])
         return new_head
 
     @staticmethod

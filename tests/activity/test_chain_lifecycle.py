@@ -207,3 +207,33 @@ def test_ledgrab_verify_exit_codes(tmp_path, capsys, tamper):
         assert code == 1 and out.startswith("FAILED at seq 99: content changed")
     else:
         assert code == 0 and out.startswith("verified 120 entries, seq 1..120, anchored (start)")
+
+
+def test_a_backup_from_another_device_or_from_before_the_chain_verifies_once_restored(tmp_path):
+    from ledgrab.storage.data_migrations import MIGRATIONS, migrate
+    from tests.support.live_server import LiveServer
+
+    other, other_key = build_signed_log(tmp_path / "other", entries=60)
+    old = tmp_path / "before-chain.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrate(conn, [m for m in MIGRATIONS if m.version <= 4])
+    conn.executemany(
+        "INSERT INTO activity_log (id, ts, category, action, severity, actor, message, metadata) "
+        "VALUES (?, ?, 'system', 'x.y', 'info', 'a', ?, '{}')",
+        [(f"{i:020x}", 10**15 + i, f"old {i}") for i in range(50)],
+    )
+    conn.close()
+    # A key from the configuration survives restoring files that hold other keys.
+    key = "restore-test-key-0123456789abcdef"
+    with (
+        LiveServer(tmp_path / "data", environ={"LEDGRAB_API_KEYS": f"t:{key}"}) as server,
+        server.client(key) as client,
+    ):
+        own = server.app.state.activity.key.public
+        for upload, keys in ((other, [own, other_key.public]), (old, [own])):
+            restored = client.post("/api/v1/system/restore", content=upload.read_bytes())
+            assert restored.status_code == 200, restored.text
+            _record(server, 3, "after restore")
+            result = verify_database(server.app.state.db.path, keys=keys)
+            assert result.ok, (upload.name, result.summary())
+            assert verify_database(server.app.state.db.path).ok  # the keys are in the file

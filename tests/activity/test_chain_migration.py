@@ -26,7 +26,7 @@ def test_an_existing_log_is_chained_and_anchored_by_the_migration(tmp_path):
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, [m for m in MIGRATIONS if m.version <= 4])
     rows = [(f"{i:020x}", 10**15 + i, "system", "x.y", "info", "admin", f"old {i}", None, None,
-             None, '{"i":%d}' % i) for i in range(1, 301)]  # fmt: skip
+             None, f'{{"i":{i}}}') for i in range(1, 301)]  # fmt: skip
     conn.executemany(
         f"INSERT INTO activity_log ({chain.ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
     )

@@ -38,12 +38,22 @@ class Checkpointer:
         self._last_at = float("-inf")
         self._written_at: float | None = None
         self._force = False
+        self._known_conn: sqlite3.Connection | None = None
 
     def seal_next(self) -> None:
         """The next commit carrying entries signs its head whatever the interval (shutdown)."""
         self._force = True
 
     def after_append(self, conn: sqlite3.Connection, seq: int, value: bytes) -> None:
+        if conn is not self._known_conn:
+            # A file this key has not seen in this run (the start, or a restore swapped it in):
+            # record the key in it and sign the anchors its migration left unsigned.
+            now_us = int(self._wall() * 1_000_000)
+            key = self.key.public
+            chain.register_key(conn, key.key_id.hex(), key.origin, key.raw, now_us)
+            chain.sign_pending_anchors(conn, self.key)
+            self._known_conn = conn
+            self._force = True  # and sign the new file's head at once
         now = self._clock()
         if not self._force and now - self._last_at < self.interval_s:
             return
@@ -61,3 +71,4 @@ class Checkpointer:
 
     def failed(self) -> None:
         self._written_at = None
+        self._known_conn = None  # the registration was rolled back with the batch

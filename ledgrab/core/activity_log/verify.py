@@ -193,8 +193,11 @@ def _connect(source: str | Path | sqlite3.Connection) -> tuple[sqlite3.Connectio
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"no database at {path}")
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
+    # One read transaction: the whole check sees one moment of a live log (a clear or a prune
+    # committed meanwhile would otherwise look like a gap).
+    conn.execute("BEGIN")
     return conn, True
 
 
