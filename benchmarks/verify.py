@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._stats import percentile as pct  # noqa: E402
 from benchmarks.query import build  # noqa: E402
 from ledgrab.core.activity_log.checkpoints import note_time  # noqa: E402
 from ledgrab.core.activity_log.offline_export import export_to  # noqa: E402
@@ -59,12 +60,42 @@ def timed(fn, runs: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+async def loop_lag_while_verifying(path: Path) -> tuple[list[float], float]:
+    """Lateness (ms) of a 1 ms timer on the event loop while GET /activity/verify's job checks
+    the log in its worker thread (its real pacing: 2,000 rows, then as long asleep)."""
+    from ledgrab.core.activity_log.verify_job import VerifyJob
+
+    class _Db:
+        pass
+
+    class _Recorder:
+        async def commit_now(self) -> None:
+            return None
+
+        def record(self, *args, **kwargs) -> None:
+            return None
+
+    db = _Db()
+    db.path = path
+    job = VerifyJob(db, None, _Recorder())
+    job.start()
+    start = time.perf_counter()
+    lags: list[float] = []
+    while job.status().state == "running":
+        before = time.perf_counter()
+        await asyncio.sleep(0.001)
+        lags.append((time.perf_counter() - before - 0.001) * 1000)
+    assert job.result is not None and job.result.ok, job.result
+    return lags, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="up to 100,000 entries")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     sizes = SIZES[:2] if args.quick else SIZES
+    lag_rows: list[tuple[int, float, list[float]]] = []
     print(f"{'entries':>9} {'what':<22} {'seconds':>8} {'entries/s':>10} {'result'}")
     for size in sizes:
         source = build(size)
@@ -87,8 +118,16 @@ def main() -> None:
             assert result.ok, result.summary()
             print(f"{size:>9,} {'NDJSON export':<22} {seconds:>8.2f} "
                   f"{size / seconds:>10,.0f} {result.summary()[:60]}")  # fmt: skip
+            if size == 100_000:
+                lags, took = asyncio.run(loop_lag_while_verifying(path))
+                lag_rows.append((size, took, lags))
+    print()
+    print("event loop while GET /activity/verify runs (1 ms timer; a 60 fps frame is 16.7 ms)")
+    print(f"{'entries':>9} {'seconds':>8} {'samples':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for size, took, lags in lag_rows:
+        print(f"{size:>9,} {took:>8.2f} {len(lags):>8} {pct(lags, 0.5):>8.3f} "
+              f"{pct(lags, 0.99):>8.3f} {max(lags):>8.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":
-    asyncio.set_event_loop_policy(None)
     main()

@@ -196,3 +196,19 @@ def test_an_unsigned_anchor_is_not_accepted(log):
     sql(path, ("UPDATE activity_anchors SET note = NULL",))
     failure = _failure(path)
     assert failure.seq == 1 and "not signed" in failure.reason
+
+
+def test_entries_after_a_seq_carry_their_full_chain_values(log):
+    """What a forwarder reads: the values meet the signed checkpoint at 150."""
+    path, _key = log
+    conn = sqlite3.connect(path)
+    try:
+        entries = chain.entries_after(conn, 100, 60)
+        signed = conn.execute("SELECT chain FROM activity_checkpoints WHERE seq = 150").fetchone()
+    finally:
+        conn.close()
+    assert [e[0] for e in entries] == list(range(101, 161))
+    by_seq = {e[0]: e[-1] for e in entries}
+    assert by_seq[150] == signed[0]
+    for entry in entries[1:]:
+        assert entry[-1] == chain.next_chain(by_seq[entry[0] - 1], entry[0], entry[1:12])
