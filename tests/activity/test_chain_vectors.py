@@ -20,16 +20,30 @@ def _vectors() -> dict:
     return json.loads(block.group(1))
 
 
-def _field(value) -> bytes:
+def _msgpack(value) -> bytes:
+    """The three MessagePack types an entry uses, each in its shortest form."""
     if value is None:
-        return b"\x00"
+        return b"\xc0"
+    if isinstance(value, int):
+        if 0 <= value < 128:
+            return bytes([value])
+        for tag, size in ((0xCC, 1), (0xCD, 2), (0xCE, 4), (0xCF, 8)):
+            if 0 <= value < 1 << (8 * size):
+                return bytes([tag]) + value.to_bytes(size, "big")
+        raise AssertionError("negative times are not in the vectors")
     data = value.encode("utf-8")
-    return b"\x01" + len(data).to_bytes(4, "big") + data
+    n = len(data)
+    if n < 32:
+        return bytes([0xA0 + n]) + data
+    for tag, size in ((0xD9, 1), (0xDA, 2), (0xDB, 4)):
+        if n < 1 << (8 * size):
+            return bytes([tag]) + n.to_bytes(size, "big") + data
+    raise AssertionError("string too long")
 
 
 def _canonical(fields: list) -> bytes:
-    ts = fields[1].to_bytes(8, "big", signed=True)
-    return _field(fields[0]) + ts + b"".join(_field(f) for f in fields[2:])
+    assert len(fields) == 11
+    return b"\x9b" + b"".join(_msgpack(f) for f in fields)
 
 
 def test_the_chain_values_follow_from_the_spec():
