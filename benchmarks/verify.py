@@ -23,12 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._stats import percentile as pct  # noqa: E402
 from benchmarks.query import build  # noqa: E402
-from ledgrab.core.activity_log.checkpoints import note_time  # noqa: E402
+from ledgrab.core.activity_log.chain_setup import register_device_key  # noqa: E402
 from ledgrab.core.activity_log.offline_export import export_to  # noqa: E402
 from ledgrab.core.activity_log.signing import DeviceKey  # noqa: E402
 from ledgrab.core.activity_log.verify import verify_database  # noqa: E402
 from ledgrab.core.activity_log.verify_export import verify_export  # noqa: E402
 from ledgrab.storage import activity_chain as chain  # noqa: E402
+from ledgrab.storage.activity_chain import note_time  # noqa: E402
 from ledgrab.storage.activity_log import ActivityLogFilters  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -40,8 +41,7 @@ def signed_copy(source: Path, work: Path) -> tuple[Path, DeviceKey]:
     key = DeviceKey.load_or_create(work)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    chain.register_key(conn, key.public.key_id.hex(), key.origin, key.public.raw, 0)
-    chain.sign_pending_anchors(conn, key)
+    register_device_key(conn, key)
     seq, value = chain.head(conn)
     ts_us = int(time.time() * 1_000_000)
     body = chain.checkpoint_body(key.origin, seq, value, note_time(ts_us), None)

@@ -17,6 +17,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -44,6 +45,7 @@ __all__ = [
     "latest_checkpoint",
     "newest_anchor",
     "next_chain",
+    "note_time",
     "register_key",
     "sign_pending_anchors",
     "store_checkpoint",
@@ -296,13 +298,17 @@ def write_anchor(
     )
 
 
+def note_time(ts_us: int) -> str:
+    """RFC 3339 UTC with microseconds: the form of every `time` line."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_us)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _anchor_note(signer, first_seq, prev, removed, reason, ts_us) -> str | None:
     if signer is None:
         return None
-    from ledgrab.storage.activity_log import from_us
-
-    stamp = from_us(ts_us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return signer.sign_note(anchor_body(signer.origin, first_seq, prev, removed, reason, stamp))
+    body = anchor_body(signer.origin, first_seq, prev, removed, reason, note_time(ts_us))
+    return signer.sign_note(body)
 
 
 def sign_pending_anchors(conn: sqlite3.Connection, signer: Signer) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ledgrab.core.activity_log.chain_setup import _register
+from ledgrab.core.activity_log.chain_setup import register_device_key
 from ledgrab.core.activity_log.checkpoints import Checkpointer
 from ledgrab.core.activity_log.settings import ActivityLogSettings
 from ledgrab.core.activity_log.signing import DeviceKey
@@ -24,7 +24,7 @@ def build_signed_log(
     path = data_dir / "ledgrab.db"
     settings = ActivityLogSettings(checkpoint_interval_s=0, commit_interval_s=300)
     with open_recorder(path, settings, checkpointer=Checkpointer(key)) as (db, recorder):
-        db.write_blocking(_register, key)
+        db.write_blocking(register_device_key, key)
         for i in range(entries):
             recorder.record(
                 "entity" if i % 3 else "device",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledgrab.core.activity_log.chain_setup import _register
+from ledgrab.core.activity_log.chain_setup import register_device_key
 from ledgrab.core.activity_log.signing import DeviceKey
 from ledgrab.core.activity_log.verify import verify_database
 from ledgrab.storage import activity_chain as chain
@@ -43,7 +43,7 @@ def test_an_existing_log_is_chained_and_anchored_by_the_migration(tmp_path):
     (tmp_path / "data").mkdir()
     key = DeviceKey.load_or_create(tmp_path / "data")
     conn = sqlite3.connect(path, isolation_level=None)
-    _register(conn, key)
+    register_device_key(conn, key)
     conn.close()
     result = verify_database(path, keys=[key.public])
     assert result.ok, result.summary()

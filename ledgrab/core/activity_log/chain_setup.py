@@ -13,7 +13,7 @@ from ledgrab.core.activity_log.signing import DeviceKey
 from ledgrab.storage import activity_chain as chain
 from ledgrab.storage.database import Database
 
-__all__ = ["attach_key"]
+__all__ = ["attach_key", "register_device_key"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ async def attach_key(db: Database, data_dir: str | os.PathLike[str]) -> DeviceKe
         key.path,
     )
     if await db.read(_needs_write, key):
-        await db.write(_register, key)
+        await db.write(register_device_key, key)
     return key
 
 
@@ -44,7 +44,11 @@ def _needs_write(conn: sqlite3.Connection, key: DeviceKey) -> bool:
     return known is None or unsigned is not None
 
 
-def _register(conn: sqlite3.Connection, key: DeviceKey) -> None:
-    now_us = int(time.time() * 1_000_000)
+def register_device_key(
+    conn: sqlite3.Connection, key: DeviceKey, now_us: int | None = None
+) -> None:
+    """Inside a write transaction: record the key's public half in the file, and sign the
+    anchors written without a key (a migration's)."""
+    now_us = now_us if now_us is not None else int(time.time() * 1_000_000)
     chain.register_key(conn, key.public.key_id.hex(), key.origin, key.public.raw, now_us)
     chain.sign_pending_anchors(conn, key)

@@ -8,8 +8,8 @@ from typing import Any
 
 import msgspec
 
-from ledgrab.core.activity_log.checkpoints import note_time
 from ledgrab.storage import activity_chain as chain
+from ledgrab.storage.activity_chain import note_time
 
 __all__ = ["ChainState", "chain_state"]
 

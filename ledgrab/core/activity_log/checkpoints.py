@@ -6,17 +6,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
+from ledgrab.core.activity_log.chain_setup import register_device_key
 from ledgrab.core.activity_log.signing import DeviceKey
 from ledgrab.storage import activity_chain as chain
 
-__all__ = ["Checkpointer", "note_time"]
-
-
-def note_time(ts_us: int) -> str:
-    """RFC 3339 UTC with microseconds: the form of every `time` line."""
-    return datetime.fromtimestamp(ts_us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+__all__ = ["Checkpointer"]
 
 
 class Checkpointer:
@@ -48,10 +43,7 @@ class Checkpointer:
         if conn is not self._known_conn:
             # A file this key has not seen in this run (the start, or a restore swapped it in):
             # record the key in it and sign the anchors its migration left unsigned.
-            now_us = int(self._wall() * 1_000_000)
-            key = self.key.public
-            chain.register_key(conn, key.key_id.hex(), key.origin, key.raw, now_us)
-            chain.sign_pending_anchors(conn, self.key)
+            register_device_key(conn, self.key, int(self._wall() * 1_000_000))
             self._known_conn = conn
             self._force = True  # and sign the new file's head at once
         now = self._clock()
@@ -60,7 +52,7 @@ class Checkpointer:
         ts_us = int(self._wall() * 1_000_000)
         anchor = chain.newest_anchor(conn)
         body = chain.checkpoint_body(
-            self.key.origin, seq, value, note_time(ts_us), anchor and (anchor[0], anchor[1])
+            self.key.origin, seq, value, chain.note_time(ts_us), anchor and (anchor[0], anchor[1])
         )
         chain.store_checkpoint(conn, seq, value, ts_us, self.key.sign_note(body))
         self._written_at = now
