@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from ledgrab.cli import main
 from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.activity_log.settings import ActivityLogSettings
-from ledgrab.core.activity_log.signing import KEY_FILE, PUBLIC_KEY_FILE
+from ledgrab.core.activity_log.signing import KEY_FILE, PUBLIC_KEY_FILE, DeviceKey
 from ledgrab.core.activity_log.verify import verify_database
 from ledgrab.core.activity_log.verify_export import verify_export
 from tests.activity.chain_helpers import build_signed_log, sql
@@ -237,3 +239,29 @@ def test_a_backup_from_another_device_or_from_before_the_chain_verifies_once_res
             result = verify_database(server.app.state.db.path, keys=keys)
             assert result.ok, (upload.name, result.summary())
             assert verify_database(server.app.state.db.path).ok  # the keys are in the file
+
+
+def test_ledgrab_verify_an_export_against_a_kept_checkpoint(tmp_path, capsys):
+    path, _key = build_signed_log(tmp_path / "data", entries=200)
+    conn = sqlite3.connect(path)
+    kept = conn.execute("SELECT note FROM activity_checkpoints WHERE seq = 150").fetchone()[0]
+    conn.close()
+    checkpoint = tmp_path / "checkpoint.txt"
+    checkpoint.write_text(kept)
+    export = tmp_path / "export.ndjson"
+    exporting = [sys.executable, "-m", "ledgrab", "export", "--data-dir", str(tmp_path / "data")]
+    subprocess.run([*exporting, "--format", "ndjson", "-o", str(export)], check=True)
+    public = str(tmp_path / "data" / PUBLIC_KEY_FILE)
+    args = ["verify", "--from-export", str(export), "--checkpoint", str(checkpoint)]
+    assert main([*args, "--public-key", public]) == 0
+    assert capsys.readouterr().out.startswith("verified 200 entries, seq 1..200")
+    # the export cut after 120 (newest first: drop the first 80 lines)
+    export.write_text("".join(export.read_text().splitlines(keepends=True)[80:]))
+    assert main([*args, "--public-key", public]) == 1
+    assert capsys.readouterr().out.startswith("FAILED at seq 121: the log ends at #120")
+    # a key that did not sign the checkpoint
+    (tmp_path / "other").mkdir()
+    other = DeviceKey.load_or_create(tmp_path / "other").public.line
+    assert main([*args, "--public-key", other]) == 1
+    assert "not trusted" in capsys.readouterr().out
+    assert main([*args, "--public-key", "not a key"]) == 2
