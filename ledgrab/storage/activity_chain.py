@@ -6,8 +6,9 @@ from 32 zero bytes before seq 1 (docs/activity-log-chain.md is the full specific
 Flash: a full 32-byte chain value on every row cost 13 % more bytes written per entry
 (flash_writes.py, 100 entries/s, 5 s commits: 643 instead of 568). The `chain` column therefore
 holds the full value only on the last row of each write batch (the head, which the next batch
-continues from) and the value's first 16 bytes on every other row: still enough to name the
-exact entry that was changed, and every full value is recomputed from the nearest full one.
+continues from) and on every 256th seq, and the value's first 16 bytes on every other row:
+still enough to name the exact entry that was changed; any full value is recomputed from the
+nearest full one, at most 255 rows back.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ __all__ = [
 FULL = 32
 TAG = 16
 GENESIS = bytes(FULL)
+# Every this-many seqs a row keeps its full value too (+16 bytes per 256 entries), so a full
+# value is never recomputed from further back than this, whatever the batch sizes were.
+FULL_EVERY = 256
 # Bounded tables: a checkpoint per checkpoint_interval_s, an anchor per pruning commit.
 CHECKPOINT_KEEP = 64
 ANCHOR_KEEP = 256
@@ -133,7 +137,7 @@ def create_chain_schema(conn: sqlite3.Connection) -> None:
         updates = []
         for row in rows:
             value = next_chain(value, row[0], row[1:])
-            updates.append((value[:TAG], row[0]))
+            updates.append((value if not row[0] % FULL_EVERY else value[:TAG], row[0]))
         seq = rows[-1][0]
         conn.executemany("UPDATE activity_log SET chain = ? WHERE seq = ?", updates)
     if seq:
@@ -193,7 +197,7 @@ def _base_at_or_before(conn: sqlite3.Connection, seq: int) -> tuple[int, bytes]:
 
 def chain_values(conn: sqlite3.Connection, low: int, high: int) -> dict[int, bytes]:
     """Full chain values of the rows low..high, recomputed from the nearest full value (at most
-    one write batch back). For export and forwarding, which carry full values."""
+    FULL_EVERY - 1 rows back). For export and forwarding, which carry full values."""
     base_seq, chain = _base_at_or_before(conn, low - 1)
     values: dict[int, bytes] = {}
     rows = conn.execute(
@@ -226,7 +230,7 @@ def append_rows(
     for row in rows:
         seq += 1
         chain = next_chain(chain, seq, row)
-        out.append([seq, *row, chain[:TAG]])
+        out.append([seq, *row, chain if not seq % FULL_EVERY else chain[:TAG]])
     if out:
         out[-1][-1] = chain  # the head keeps its full value: the next batch starts from it
         conn.executemany(_INSERT, out)
