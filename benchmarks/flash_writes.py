@@ -74,8 +74,10 @@ class SimClock:
 
 
 def child(workload: str, interval: float, path: str, marker: str, quick: bool) -> None:
+    from ledgrab.core.activity_log.checkpoints import Checkpointer
     from ledgrab.core.activity_log.recorder import ActivityRecorder
     from ledgrab.core.activity_log.settings import ActivityLogSettings
+    from ledgrab.core.activity_log.signing import DeviceKey
     from ledgrab.storage.database import Database
 
     clock = SimClock()
@@ -83,8 +85,13 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
     db = Database(path, clock=clock)
     db.open()
     settings = ActivityLogSettings(commit_interval_s=interval, max_batch=MAX_BATCH)
+    wall = lambda: epoch + clock.now  # noqa: E731
+    # As shipped: the device key signs a checkpoint every checkpoint_interval_s (60 s).
+    checkpointer = Checkpointer(
+        DeviceKey.load_or_create(Path(path).parent), clock=clock, wall_clock=wall
+    )
     recorder = ActivityRecorder(
-        db, None, settings, clock=clock, wall_clock=lambda: epoch + clock.now
+        db, None, settings, clock=clock, wall_clock=wall, checkpointer=checkpointer
     )
     db.add_batch_source(recorder)
     rng = random.Random(7)

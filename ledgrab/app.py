@@ -203,7 +203,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.health_providers["database"] = lambda: _database_health(db)
     new_database = 1 in opened.applied
 
-    activity = await ActivityLog.start(db, state.bus, settings.activity)
+    activity = await ActivityLog.start(db, state.bus, settings.activity, str(data_dir))
     state.activity = activity
     state.activity_recorder = activity.recorder
     state.activity_retention = activity.retention
