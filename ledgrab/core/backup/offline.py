@@ -63,7 +63,7 @@ def restore_offline(settings: Settings, db_name: str, source: Path) -> OfflineRe
             admitted = admit_backup(copied, staged)
             info, applied = admitted.info, admitted.migrated_to
             live = data_dir / db_name
-            check_chain(staged, live, force=False)  # a broken chain is refused here too
+            check_chain(copied, live, force=False)  # a broken chain is refused here too
             aside, undo = install_file(staged, live, "pre-restore")
         finally:
             copied.unlink(missing_ok=True)

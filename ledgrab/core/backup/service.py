@@ -218,13 +218,15 @@ class BackupService:
         self, staged: Path, force: bool = False
     ) -> tuple[BackupInfo, list[int], Path, ChainCheck]:
         """Admit a staged upload (admit_backup: checked, rebuilt into a fresh file, migrated)
-        and verify the rebuilt file's activity chain; return its info, the versions applied,
+        and verify the upload's activity chain; return its info, the versions applied,
         the rebuilt file and the chain check. The upload itself is deleted either way; a
         rejection re-raises BackupRejected."""
         rebuilt = staged.with_name(f"rebuilt-{staged.name}")
         try:
             admitted = await asyncio.to_thread(admit_backup, staged, rebuilt)
-            chain = await asyncio.to_thread(check_chain, rebuilt, self.db.path, force)
+            # The upload as it came (its schema is proven LedGrab's), before migrations chain
+            # and anchor a log that predates the chain.
+            chain = await asyncio.to_thread(check_chain, staged, self.db.path, force)
         except BaseException:
             await asyncio.to_thread(_remove_staged, rebuilt)
             raise
