@@ -11,7 +11,7 @@ from ledgrab.core.activity_log.settings import ActivityLogSettings
 from ledgrab.core.activity_log.signing import DeviceKey
 from tests.activity.helpers import open_recorder
 
-__all__ = ["build_signed_log", "sql"]
+__all__ = ["build_signed_log", "checkpoint_note", "sql"]
 
 
 def build_signed_log(
@@ -48,5 +48,16 @@ def sql(path: Path, *statements: tuple) -> None:
     try:
         for statement in statements:
             conn.execute(*statement)
+    finally:
+        conn.close()
+
+
+def checkpoint_note(path: Path, seq: int) -> str:
+    """The signed text of the stored checkpoint at `seq`."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT note FROM activity_checkpoints WHERE seq = ?", (seq,)
+        ).fetchone()[0]
     finally:
         conn.close()

@@ -15,7 +15,7 @@ from ledgrab.core.activity_log.settings import ActivityLogSettings
 from ledgrab.core.activity_log.signing import KEY_FILE, PUBLIC_KEY_FILE, DeviceKey
 from ledgrab.core.activity_log.verify import verify_database
 from ledgrab.core.activity_log.verify_export import verify_export
-from tests.activity.chain_helpers import build_signed_log, sql
+from tests.activity.chain_helpers import build_signed_log, checkpoint_note, sql
 from tests.support.live_server import wait_for
 
 
@@ -243,9 +243,7 @@ def test_a_backup_from_another_device_or_from_before_the_chain_verifies_once_res
 
 def test_ledgrab_verify_an_export_against_a_kept_checkpoint(tmp_path, capsys):
     path, _key = build_signed_log(tmp_path / "data", entries=200)
-    conn = sqlite3.connect(path)
-    kept = conn.execute("SELECT note FROM activity_checkpoints WHERE seq = 150").fetchone()[0]
-    conn.close()
+    kept = checkpoint_note(path, 150)
     checkpoint = tmp_path / "checkpoint.txt"
     checkpoint.write_text(kept)
     export = tmp_path / "export.ndjson"

@@ -10,7 +10,7 @@ import pytest
 from ledgrab.core.activity_log.signing import DeviceKey
 from ledgrab.core.activity_log.verify import verify_database
 from ledgrab.storage import activity_chain as chain
-from tests.activity.chain_helpers import build_signed_log, sql
+from tests.activity.chain_helpers import build_signed_log, checkpoint_note, sql
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +107,7 @@ def test_a_forged_row_with_a_fresh_chain_fails_at_the_next_signed_checkpoint(log
 
 def test_a_forged_checkpoint_without_a_valid_signature_is_named(log):
     path, _key = log
-    conn = sqlite3.connect(path)
-    body = conn.execute("SELECT note FROM activity_checkpoints WHERE seq = 300").fetchone()[0]
-    conn.close()
+    body = checkpoint_note(path, 300)
     forged = body.replace("\n300\n", "\n250\n")
     sql(path, ("UPDATE activity_checkpoints SET note = ? WHERE seq = 300", (forged,)))
     failure = _failure(path)
@@ -121,9 +119,7 @@ def test_a_log_cut_at_the_end_then_continued_fails_against_an_older_checkpoint(l
     200 (the attacker's or the server's): the log verifies on its own, but not against the
     checkpoint for 250 that the user kept elsewhere."""
     path, key = log
-    conn = sqlite3.connect(path)
-    kept = conn.execute("SELECT note FROM activity_checkpoints WHERE seq = 250").fetchone()[0]
-    conn.close()
+    kept = checkpoint_note(path, 250)
     sql(
         path,
         ("DELETE FROM activity_log WHERE seq > 200",),
@@ -174,9 +170,7 @@ def test_a_checkpoint_signed_by_another_key_is_refused(log, tmp_path):
     path, key = log
     (tmp_path / "other").mkdir()
     other = DeviceKey.load_or_create(tmp_path / "other")
-    conn = sqlite3.connect(path)
-    note = conn.execute("SELECT note FROM activity_checkpoints WHERE seq = 200").fetchone()[0]
-    conn.close()
+    note = checkpoint_note(path, 200)
     body = note.partition("\n\n")[0] + "\n"
     resigned = other.sign_note(body.replace(key.origin, other.origin, 1))
     sql(path, ("UPDATE activity_checkpoints SET note = ? WHERE seq = 200", (resigned,)))

@@ -42,10 +42,12 @@ def _has_chain(path: Path) -> bool:
 
 
 def head_of(database: Path) -> tuple[int, str] | None:
-    """The chain head (seq, base64 value) of a database file, or None without a chain."""
+    """The chain head (seq, base64 value) of a database file no one is writing (during the
+    swap, its WAL folded in and closed), or None without a chain. `immutable`: a reader of a
+    WAL file would otherwise leave a -wal and -shm beside it."""
     if not database.exists() or not _has_chain(database):
         return None
-    conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     try:
         seq, value = chain.head(conn)
     finally:
