@@ -52,6 +52,7 @@ from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.core.processing.target_runner import RunnerTimings
+from ledgrab.core.tls import TlsService
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
@@ -74,13 +75,20 @@ def _database_health(db: Database) -> ComponentHealth:
     return ComponentHealth("ok", details={"queued_writes": db.queued_writes})
 
 
-def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
+def _discovery_watcher(
+    settings: Settings, bus: EventBus, tls: TlsService | None
+) -> DiscoveryWatcher:
     config = settings.discovery
     port = config.advertise_port if config.advertise_port is not None else settings.port
     advertisement = None
     if config.advertise and port:
         name = config.instance_name or f"LedGrab {socket.gethostname().split('.')[0]}"
-        advertisement = Advertisement(instance_name=name, port=port, version=__version__)
+        advertisement = Advertisement(
+            instance_name=name,
+            port=port,
+            version=__version__,
+            fingerprint=tls.fingerprint if tls is not None else None,
+        )
     return DiscoveryWatcher(
         bus,
         interfaces=config.interfaces,
@@ -193,6 +201,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         )
 
     await _report_first_boot(state, data_dir, activity.recorder)
+    tls: TlsService | None = state.tls
+    if tls is not None:
+        state.health_providers["tls"] = lambda: ComponentHealth(*tls.health())
+        await tls.start(activity.recorder, settings.host, settings.port)
 
     state.capture_hub = CaptureHub(
         bus=state.bus,
@@ -231,7 +243,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             ),
         )
         state.device_health.start()
-    state.discovery = _discovery_watcher(settings, state.bus)
+    state.discovery = _discovery_watcher(settings, state.bus, tls)
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
 
@@ -268,6 +280,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         sd_notify.notify("STOPPING=1")
         log.info("LedGrab shutting down")
         await cancel_and_wait(watchdog)
+        if tls is not None:
+            await tls.stop()
         await state.engine.stop_all()
         if state.device_health is not None:
             await state.device_health.stop()
@@ -286,8 +300,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state.bus.unbind()
 
 
-def create_app(settings: Settings) -> Litestar:
-    """The LedGrab application; long-lived objects are created by its lifespan."""
+def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
+    """The LedGrab application; long-lived objects are created by its lifespan. `tls`, prepared,
+    is the HTTPS its server serves (renewed and reported here); None: plain HTTP in tests."""
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
@@ -310,6 +325,7 @@ def create_app(settings: Settings) -> Litestar:
             "bus": EventBus(),
             "log_broadcaster": LogBroadcaster(),
             "health_providers": {},
+            "tls": tls,
             "started_monotonic": time.monotonic(),
         }
     )

@@ -131,9 +131,16 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from ledgrab.app import create_app
+    from ledgrab.core.tls import TlsConfigError
+    from ledgrab.core.tls.serving import banner, prepare_tls
     from ledgrab.utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
+    try:
+        tls = prepare_tls(settings)
+    except TlsConfigError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -142,10 +149,12 @@ def _serve(settings: Settings) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     note = " (all interfaces)" if host in ("0.0.0.0", "::") else ""
-    print(f"LedGrab {__version__} serving on http://{shown}:{port}{note}", flush=True)
+    print(f"LedGrab {__version__} serving on {tls.scheme}://{shown}:{port}{note}", flush=True)
+    print(banner(tls), flush=True)
     config = uvicorn.Config(
         # The bound port, not 0: the activity log and the mDNS advertisement name the real one.
-        create_app(msgspec.structs.replace(settings, port=port)),
+        create_app(msgspec.structs.replace(settings, port=port), tls),
+        **tls.uvicorn_options(),
         log_config=None,
         access_log=False,
         lifespan="on",

@@ -7,7 +7,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -20,6 +20,7 @@ __all__ = [
     "DiscoverySettings",
     "EngineSettings",
     "HealthSettings",
+    "ServerSettings",
     "Settings",
     "load_settings",
     "parse_api_keys",
@@ -107,6 +108,24 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     http_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
 
 
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """HTTPS on `port` (docs/https.md): a certificate made here, the user's own, or none."""
+
+    # "self-signed": made and renewed here; "files": cert_file/key_file (PEM), reloaded on
+    # SIGHUP; "off": plain HTTP on `port`, for a reverse proxy that terminates TLS.
+    tls: Literal["self-signed", "files", "off"] = "self-signed"
+    cert_file: str | None = None
+    key_file: str | None = None
+    # Plain HTTP here only redirects to HTTPS. 80 lets a browser open http://<name>.local/; the
+    # service may bind it (CAP_NET_BIND_SERVICE), a user who may not gets a warning. -1: off;
+    # 0: any free port (tests).
+    http_redirect_port: Annotated[int, msgspec.Meta(ge=-1, le=65535)] = 80
+    # A certificate made here is replaced this many days before it expires.
+    renew_before_days: Annotated[int, msgspec.Meta(ge=1, le=300)] = 30
+    # How often the host name and addresses are compared with the certificate's.
+    check_interval_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 300.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)] = "0.0.0.0"
     port: Port = 8080
@@ -114,6 +133,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     log_level: Annotated[str, msgspec.Meta(pattern="^(debug|info|warning|error)$")] = "info"
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
     capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
@@ -129,6 +149,8 @@ _ENV_KEYS = {
     "LEDGRAB_PORT": ("port",),
     "LEDGRAB_DATA_DIR": ("data_dir",),
     "LEDGRAB_LOG_LEVEL": ("log_level",),
+    "LEDGRAB_TLS": ("server", "tls"),
+    "LEDGRAB_HTTP_REDIRECT_PORT": ("server", "http_redirect_port"),
     "LEDGRAB_AUTH_ENABLED": ("auth", "enabled"),
     "LEDGRAB_DISCOVERY_ENABLED": ("discovery", "enabled"),
 }

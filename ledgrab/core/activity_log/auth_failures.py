@@ -39,8 +39,12 @@ class AuthFailureLog:
         window_s: float = 60.0,
         max_addresses: int = 1024,
         clock: Callable[[], float] = time.monotonic,
+        action: str = "auth.failed",
+        nouns: tuple[str, str] = ("failed API-key attempt", "failed API-key attempts"),
     ) -> None:
         self._recorder = recorder
+        self._action = action
+        self._nouns = nouns
         self._window = window_s
         self._max = max_addresses
         self._clock = clock
@@ -85,9 +89,9 @@ class AuthFailureLog:
     def _record(self, address: str, count: int, hints: str, *, first: bool) -> None:
         seconds = int(self._window)
         message = (
-            f"Failed API-key attempt from {address}"
+            f"{self._nouns[0][0].upper()}{self._nouns[0][1:]} from {address}"
             if first
-            else f"{count} more failed API-key attempts from {address} in {seconds} s"
+            else f"{count} more {self._nouns[1]} from {address} in {seconds} s"
         )
         metadata: dict[str, Any] = {"address": address, "count": count}
         if not first:
@@ -95,7 +99,7 @@ class AuthFailureLog:
         if hints:
             metadata["key_starts_with"] = hints
         self._recorder.record(
-            "auth", "auth.failed", severity="warning", actor="unknown", message=message,
+            "auth", self._action, severity="warning", actor="unknown", message=message,
             metadata=metadata,
         )  # fmt: skip
 

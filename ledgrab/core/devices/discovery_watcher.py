@@ -41,6 +41,7 @@ log = logging.getLogger("ledgrab.discovery")
 WLED_TYPE = "_wled._tcp.local."
 LEDGRAB_TYPE = "_ledgrab._tcp.local."
 HTTP_TYPE = "_http._tcp.local."
+HTTPS_TYPE = "_https._tcp.local."
 
 
 class DiscoveryUnavailable(Exception):
@@ -64,6 +65,8 @@ class Advertisement(msgspec.Struct, kw_only=True):
     port: int
     version: str
     api_path: str = "/api/v1"
+    # SHA-256 of the server's TLS certificate (colon-separated hex); None: plain HTTP.
+    fingerprint: str | None = None
 
 
 LedCountFetcher = Callable[[str, int], int | None]
@@ -282,6 +285,10 @@ class DiscoveryWatcher:
             return
         hostname = socket.gethostname().split(".")[0] or "ledgrab"
         props: dict[str, Any] = {"version": ad.version, "api": ad.api_path, "path": "/"}
+        web_type = HTTP_TYPE
+        if ad.fingerprint:  # a client can pin the certificate before it sends a key
+            props.update(scheme="https", sha256=ad.fingerprint)
+            web_type = HTTPS_TYPE
         infos = [
             ServiceInfo(
                 service_type,
@@ -291,7 +298,7 @@ class DiscoveryWatcher:
                 server=f"{hostname}.local.",
                 parsed_addresses=addresses,
             )
-            for service_type in (LEDGRAB_TYPE, HTTP_TYPE)
+            for service_type in (LEDGRAB_TYPE, web_type)
         ]
 
         async def register_all() -> list[Any]:
