@@ -190,7 +190,10 @@ def load_settings(
 
     for var, key_path in _ENV_KEYS.items():
         if var in env:
-            _set_path(raw, key_path, _BOOL_WORDS.get(env[var].strip().lower(), env[var]))
+            value = env[var]
+            if key_path != ("server", "tls"):  # "off" is one of its words, not a boolean
+                value = _BOOL_WORDS.get(value.strip().lower(), value)
+            _set_path(raw, key_path, value)
             origin[key_path] = var
     if "LEDGRAB_DISCOVERY_INTERFACES" in env:  # "127.0.0.1[,192.168.1.5…]"; empty: all
         text = env["LEDGRAB_DISCOVERY_INTERFACES"]

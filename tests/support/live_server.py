@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import uvicorn
 
 from ledgrab.app import create_app
@@ -123,6 +124,8 @@ class LiveServer:
         sock.bind(("127.0.0.1", port))
         sock.listen(64)
         self.port = sock.getsockname()[1]
+        # The bound port, as `ledgrab serve` does: the log and the HTTPS redirect name it.
+        self.app.state.settings = msgspec.structs.replace(self.settings, port=self.port)
         config = uvicorn.Config(
             self.app, log_config=None, lifespan="on", access_log=False, **self.tls.uvicorn_options()
         )

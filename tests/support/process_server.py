@@ -27,8 +27,12 @@ __all__ = ["ServeProcess"]
 class ServeProcess:
     """Start with start(); stdout lines are collected in `lines`; terminate() sends SIGTERM."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, cert_file: Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
+        # The certificate the server should present: its own unless a test gives it one.
+        self.cert_file = cert_file or self.data_dir / TLS_DIR / CERT_FILE
         # mDNS would browse (multicast) on every interface: a test server keeps it off, and on
         # loopback should a test turn it on.
         self.env = {
@@ -71,7 +75,7 @@ class ServeProcess:
             self.kill()
             raise RuntimeError(f"no fingerprint on the second line: {self.lines}")
         self.fingerprint = line.removeprefix(FINGERPRINT_LINE).strip()
-        cert = self.data_dir / TLS_DIR / CERT_FILE
+        cert = self.cert_file
         if fingerprint_of_pem(cert.read_text()) != self.fingerprint:
             self.kill()
             raise RuntimeError(f"{cert} is not the certificate whose fingerprint was printed")

@@ -247,10 +247,14 @@ class TlsService:
             )
         self._flush_notes()
 
-    async def start(self, recorder: Any, host: str, https_port: int) -> None:
-        """Record what prepare did, then run renewal, SIGHUP and the redirect port."""
+    def attach(self, recorder: Any) -> None:
+        """Record through `recorder` from now on, starting with what happened before."""
         self._recorder = recorder
         self._flush_notes()
+
+    async def start(self, recorder: Any, host: str, https_port: int) -> None:
+        """Record what prepare did, then run renewal, SIGHUP and the redirect port."""
+        self.attach(recorder)
         if self.config.tls == "self-signed":
             self._task = asyncio.create_task(self._renew_loop(), name="tls-renewal")
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
@@ -342,21 +346,24 @@ def _new_server_context() -> ssl.SSLContext:
 
 def _context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     """A server context for the pair; TlsConfigError with one line saying what is wrong."""
+    for path in (cert_path, key_path):  # ssl's own errors do not say which file
+        try:
+            path.open("rb").close()
+        except FileNotFoundError:
+            raise TlsConfigError(f"TLS file {path} does not exist") from None
+        except PermissionError:
+            raise TlsConfigError(f"TLS file {path} cannot be read: permission denied") from None
+        except OSError as exc:
+            raise TlsConfigError(f"TLS file {path} cannot be read: {exc.strerror}") from None
     context = _new_server_context()
     try:
         context.load_cert_chain(cert_path, key_path)
-    except FileNotFoundError as exc:
-        raise TlsConfigError(f"TLS file {exc.filename} does not exist") from None
-    except PermissionError as exc:
-        raise TlsConfigError(f"TLS file {exc.filename} cannot be read: permission denied") from None
     except ssl.SSLError as exc:
         if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc):
             raise TlsConfigError(
                 f"TLS key_file {key_path} is not the key of cert_file {cert_path}"
             ) from None
         raise TlsConfigError(f"TLS files {cert_path} / {key_path} are not usable: {exc}") from None
-    except OSError as exc:
-        raise TlsConfigError(f"TLS files {cert_path} / {key_path}: {exc}") from None
     return context
 
 
