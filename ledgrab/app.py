@@ -52,7 +52,7 @@ from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.core.processing.target_runner import RunnerTimings
-from ledgrab.core.tls import TlsService
+from ledgrab.core.tls.service import TlsService
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore

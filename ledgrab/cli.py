@@ -131,7 +131,7 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from ledgrab.app import create_app
-    from ledgrab.core.tls import TlsConfigError
+    from ledgrab.core.tls.service import TlsConfigError
     from ledgrab.core.tls.serving import banner, prepare_tls
     from ledgrab.utils.logging_setup import configure_logging
 

@@ -14,6 +14,7 @@ from cryptography import x509
 
 from ledgrab.config import ServerSettings
 from ledgrab.core.tls import certificate as certs
+from ledgrab.core.tls.pinning import fingerprint_of_pem
 from ledgrab.core.tls.service import TlsService
 from tests.support.live_server import LiveServer
 
@@ -68,7 +69,7 @@ def test_first_start_makes_a_p256_certificate_naming_the_device(tmp_path):
     key_file = tmp_path / "tls" / "key.pem"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
-    assert tls.fingerprint == certs.fingerprint_of_pem((tmp_path / "tls/cert.pem").read_text())
+    assert tls.fingerprint == fingerprint_of_pem((tmp_path / "tls/cert.pem").read_text())
     assert len(tls.fingerprint.split(":")) == 32
 
 

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ledgrab.core.tls import certificate as certs
+from ledgrab.core.tls.pinning import fingerprint_of_pem, trusting_context
 from tests.support.live_server import wait_for
 from tests.support.process_server import ServeProcess
 
@@ -94,12 +95,14 @@ def test_sighup_reloads_the_files_without_stopping_the_leds(tmp_path):
             server.proc.send_signal(signal.SIGHUP)
 
             def swapped():
-                health = httpx.get(f"{server.base_url}/health", verify=_trusting(cert)).json()
+                health = httpx.get(
+                    f"{server.base_url}/health", verify=trusting_context(cert)
+                ).json()
                 return health["components"]["tls"]["details"]["fingerprint_sha256"]
 
             second = wait_for(lambda: _quiet(swapped), what="the new certificate")
             assert second != first
-            assert second == certs.fingerprint_of_pem(cert.read_text())
+            assert second == fingerprint_of_pem(cert.read_text())
             # The connection opened before the swap goes on; the strip never stopped (a restart
             # would have reset its frame count to 0).
             after = c.get(state).json()
@@ -158,12 +161,6 @@ def _actions(tmp_path: Path) -> list[str]:
         return [a for (a,) in conn.execute("SELECT action FROM activity_log ORDER BY seq")]
     finally:
         conn.close()
-
-
-def _trusting(cert: Path):
-    from ledgrab.core.tls.pinning import trusting_context
-
-    return trusting_context(cert)
 
 
 def _quiet(probe):

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from ledgrab.core.tls import fingerprint_of_pem
-from ledgrab.core.tls.pinning import trusting_context
+from ledgrab.core.tls.pinning import fingerprint_of_pem, trusting_context
 from ledgrab.core.tls.service import CERT_FILE, TLS_DIR
 from ledgrab.core.tls.serving import FINGERPRINT_LINE
 from tests.support.live_server import wait_for

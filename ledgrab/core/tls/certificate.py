@@ -4,11 +4,8 @@ host name, `<host>.local`, loopback and the board's addresses; fingerprints; whe
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
-import os
 import socket
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +15,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ledgrab.core.tls.pinning import colon_hex
+from ledgrab.utils.files import write_durably
+
 __all__ = [
     "HostNames",
     "current_host_names",
     "fingerprint",
-    "fingerprint_of_pem",
     "load_certificate",
     "load_or_create_key",
     "make_self_signed",
@@ -153,27 +152,10 @@ def renewal_reason(
 
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 of the DER certificate as browsers show it: upper-case hex pairs joined by ':'."""
-    return _colon_hex(cert.fingerprint(hashes.SHA256()))
-
-
-def fingerprint_of_pem(pem: str) -> str:
-    """The same fingerprint from PEM text with the standard library only (first certificate)."""
-    return _colon_hex(hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).digest())
-
-
-def _colon_hex(digest: bytes) -> str:
-    return ":".join(f"{b:02X}" for b in digest)
+    return colon_hex(cert.fingerprint(hashes.SHA256()))
 
 
 def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `data` whole or not at all (temporary file, fsync, rename), created with `mode`."""
+    """Write a file of the TLS directory (itself 0700: the key's name is nobody's business)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # an old temporary file keeps its mode through O_CREAT
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_durably(path, data, mode)

@@ -1,4 +1,4 @@
-"""Client side: an SSL context that trusts exactly one server certificate, and a fingerprint pin."""
+"""Fingerprints and the client side: trust one certificate, check a pin (standard library only)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,27 @@ import hashlib
 import ssl
 from pathlib import Path
 
-__all__ = ["FingerprintMismatch", "check_pin", "trusting_context"]
+__all__ = [
+    "FingerprintMismatch",
+    "check_pin",
+    "colon_hex",
+    "fingerprint_of_pem",
+    "trusting_context",
+]
 
 
 class FingerprintMismatch(ssl.SSLError):
     """The server's certificate is not the one whose fingerprint the client holds."""
+
+
+def colon_hex(digest: bytes) -> str:
+    """A digest as browsers show a fingerprint: upper-case hex pairs joined by ':'."""
+    return ":".join(f"{b:02X}" for b in digest)
+
+
+def fingerprint_of_pem(pem: str) -> str:
+    """SHA-256 fingerprint of the first certificate in PEM text."""
+    return colon_hex(hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).digest())
 
 
 def trusting_context(cert_file: Path | str) -> ssl.SSLContext:
