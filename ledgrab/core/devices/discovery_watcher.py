@@ -26,6 +26,7 @@ from ledgrab.core.devices.wled_info import WledUnreachable, fetch_wled_info
 from ledgrab.core.event_bus import EventBus
 
 __all__ = [
+    "HTTPS_TYPE",
     "HTTP_TYPE",
     "LEDGRAB_TYPE",
     "WLED_TYPE",
