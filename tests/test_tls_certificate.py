@@ -123,6 +123,17 @@ def test_a_changed_address_gets_a_new_certificate(tmp_path):
     assert "10.0.0.7" in recorder.entries[0][2]
 
 
+def test_a_certificate_made_while_the_clock_was_ahead_is_replaced_once_it_is_right(tmp_path):
+    world = World()
+    world.now = START + dt.timedelta(days=40)  # no RTC, NTP not there yet: a wrong clock
+    tls = _service(tmp_path, world)
+    tls.prepare_blocking()
+    tls.attach(Recorder())
+    world.now = START  # NTP corrected it
+    assert tls.check_blocking() is True
+    assert tls.certificate.not_valid_before_utc <= START
+
+
 def test_a_certificate_not_made_for_the_key_is_replaced(tmp_path):
     world = World()
     _service(tmp_path, world).prepare_blocking()

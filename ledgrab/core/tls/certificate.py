@@ -138,11 +138,14 @@ def load_certificate(path: Path) -> x509.Certificate:
 def renewal_reason(
     cert: x509.Certificate, names: HostNames, now: dt.datetime, renew_before: dt.timedelta
 ) -> str | None:
-    """Why `cert` must be replaced now, or None: it expires within `renew_before`, or it does
-    not name every current name and address."""
+    """Why `cert` must be replaced now, or None: it expires within `renew_before`, is not valid
+    yet, or does not name every current name and address."""
     expires = cert.not_valid_after_utc
     if expires - now <= renew_before:
         return f"it expires on {expires:%Y-%m-%d}"
+    # Made while the clock was ahead (a board without a real-time clock, before NTP set it).
+    if (starts := cert.not_valid_before_utc) > now:
+        return f"it is not valid until {starts:%Y-%m-%d %H:%M} UTC"
     named = names_in(cert)
     missing = [*sorted(set(names.dns) - set(named.dns)), *map(str, set(names.ips) - set(named.ips))]
     if missing:
