@@ -132,7 +132,7 @@ def _serve(settings: Settings) -> int:
 
     from ledgrab.app import create_app
     from ledgrab.core.tls.service import TlsConfigError
-    from ledgrab.core.tls.serving import banner, prepare_tls
+    from ledgrab.core.tls.serving import Server, banner, prepare_tls
     from ledgrab.utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
@@ -160,7 +160,7 @@ def _serve(settings: Settings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)  # uvicorn.Server, surviving a closing websocket at shutdown
     server.run(sockets=[sock])
     return 0 if server.started else 1
 

@@ -22,7 +22,7 @@ import uvicorn
 from ledgrab.app import create_app
 from ledgrab.config import Settings, load_settings
 from ledgrab.core.tls.pinning import trusting_context
-from ledgrab.core.tls.serving import prepare_tls
+from ledgrab.core.tls.serving import Server, prepare_tls
 from ledgrab.storage.api_keys import INITIAL_KEY_FILE
 
 __all__ = ["LiveServer", "wait_for"]
@@ -129,7 +129,7 @@ class LiveServer:
         config = uvicorn.Config(
             self.app, log_config=None, lifespan="on", access_log=False, **self.tls.uvicorn_options()
         )
-        self._server = uvicorn.Server(config)
+        self._server = Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="test-uvicorn"
         )
