@@ -46,6 +46,17 @@ def _service(tmp_path, world: World, **config) -> TlsService:
     )
 
 
+def _started(tmp_path, world: World, **config) -> tuple[TlsService, Recorder]:
+    """A prepared service whose first entry (the certificate made) is checked and set aside."""
+    tls = _service(tmp_path, world, **config)
+    tls.prepare_blocking()
+    recorder = Recorder()
+    tls.attach(recorder)
+    assert [a for _c, a, _m in recorder.entries] == ["tls.certificate_created"]
+    recorder.entries.clear()
+    return tls, recorder
+
+
 def _sans(cert: x509.Certificate) -> set[str]:
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return {
@@ -85,12 +96,7 @@ def test_a_second_start_keeps_the_certificate(tmp_path):
 
 def test_renewal_on_a_simulated_clock_keeps_the_key_and_is_recorded(tmp_path):
     world = World()
-    tls = _service(tmp_path, world, renew_before_days=30)
-    tls.prepare_blocking()
-    recorder = Recorder()
-    tls.attach(recorder)
-    assert [a for _c, a, _m in recorder.entries] == ["tls.certificate_created"]
-    recorder.entries.clear()
+    tls, recorder = _started(tmp_path, world, renew_before_days=30)
     original = tls.fingerprint
     key_before = (tmp_path / "tls/key.pem").read_bytes()
 
@@ -108,12 +114,7 @@ def test_renewal_on_a_simulated_clock_keeps_the_key_and_is_recorded(tmp_path):
 
 def test_a_changed_address_gets_a_new_certificate(tmp_path):
     world = World()
-    tls = _service(tmp_path, world)
-    tls.prepare_blocking()
-    recorder = Recorder()
-    tls.attach(recorder)
-    assert [a for _c, a, _m in recorder.entries] == ["tls.certificate_created"]
-    recorder.entries.clear()
+    tls, recorder = _started(tmp_path, world)
     original = tls.fingerprint
     world.addresses = ["192.168.1.20", "2001:db8::20"]  # gone: a subset is still covered
     assert tls.check_blocking() is False
