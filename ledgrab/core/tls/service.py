@@ -3,9 +3,13 @@
 `prepare_blocking()` runs before the server binds (a bad user certificate stops the start with
 one line); `start()` runs in the app's lifespan: it records what happened to the certificate,
 renews it when it nears expiry or when the host name or an address changes (checked every
-`check_interval_s`), reloads it on SIGHUP and runs the plain-HTTP redirect port. A new
-certificate is loaded into the same `ssl.SSLContext`: new handshakes get it, open connections
-and the LED frame loops go on untouched.
+`check_interval_s`), reloads it on SIGHUP and runs the plain-HTTP redirect port.
+
+A new certificate goes into a new `ssl.SSLContext`, built off the event loop; the context the
+server listens with never changes. Its SNI callback (OpenSSL calls it for every ClientHello,
+with or without a server name) moves each new handshake to the newest context. So nothing
+modifies a context that handshakes are using (OpenSSL does not lock that), open connections and
+the LED frame loops go on untouched, and the swap itself is one reference assignment.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ class TlsService:
         self.dir = Path(data_dir) / TLS_DIR
         self.clock = clock
         self.host_names = host_names
-        self.ssl_context: ssl.SSLContext | None = None
+        self.ssl_context: ssl.SSLContext | None = None  # the one the server listens with
+        self._live: ssl.SSLContext | None = None  # the newest: handshakes move to it
         self.certificate: x509.Certificate | None = None
         self._notes: list[_Note] = []
         self._recorder: Any = None
@@ -184,9 +189,7 @@ class TlsService:
             return False
         new = certs.make_self_signed(key, names, now)
         certs.write_private(self.cert_path, new.public_bytes(Encoding.PEM), 0o644)
-        context = self.ssl_context if self.ssl_context is not None else _new_server_context()
-        context.load_cert_chain(self.cert_path, self.key_path)
-        self._install(context, new)
+        self._install(_context(self.cert_path, self.key_path), new)
         action = "tls.certificate_created" if cert is None else "tls.certificate_renewed"
         verb = "Made" if cert is None else "Renewed"
         self._note(
@@ -207,7 +210,15 @@ class TlsService:
         return dt.timedelta(days=self.config.renew_before_days)
 
     def _install(self, context: ssl.SSLContext, cert: x509.Certificate) -> None:
-        self.ssl_context, self.certificate = context, cert
+        if self.ssl_context is None:
+            self.ssl_context = context
+            context.sni_callback = self._to_live_context
+        self._live, self.certificate = context, cert
+
+    def _to_live_context(self, conn: ssl.SSLObject, _name: str | None, base: ssl.SSLContext):
+        live = self._live
+        if live is not None and live is not base:
+            conn.context = live
 
     # -- while serving -----------------------------------------------------------------------
 
@@ -228,10 +239,9 @@ class TlsService:
         if self.config.tls != "files" or self.ssl_context is None:
             return
         try:
-            _context(self.cert_path, self.key_path)  # all checks on a scratch context first
+            context = _context(self.cert_path, self.key_path)  # checked whole before the swap
             with self._lock:
-                self.ssl_context.load_cert_chain(self.cert_path, self.key_path)
-                self.certificate = _read_cert(self.cert_path)
+                self._install(context, _read_cert(self.cert_path))
         except TlsConfigError as exc:
             self._note(
                 "tls.reload_failed",
