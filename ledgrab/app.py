@@ -246,6 +246,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.discovery = _discovery_watcher(settings, state.bus, tls)
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
+        if tls is not None:
+            tls.on_new_certificate.append(state.discovery.readvertise_fingerprint_blocking)
 
     await backups.start(state, opened.recovery)
 

@@ -322,6 +322,32 @@ class DiscoveryWatcher:
         if self._registered:
             log.info("advertising %r on port %d over mDNS", ad.instance_name, ad.port)
 
+    def readvertise_fingerprint_blocking(self, fingerprint: str) -> None:
+        """A renewed TLS certificate: announce the TXT records again with its fingerprint (off
+        the event loop; a failure leaves the old records and one warning)."""
+        zc = self._zc
+        if zc is None or not self._registered:
+            return
+        updated: list[ServiceInfo] = []
+        for info in self._registered:
+            props = {k.decode(): v for k, v in (info.properties or {}).items()}
+            props["sha256"] = fingerprint.encode()
+            new = ServiceInfo(
+                info.type,
+                info.name,
+                port=info.port,
+                properties=props,
+                server=info.server,
+                parsed_addresses=info.parsed_addresses(),
+            )
+            try:
+                asyncio.run_coroutine_threadsafe(zc.async_update_service(new), zc.loop).result(10)
+            except Exception as exc:  # advertising is optional, as at start
+                log.warning("could not announce the new fingerprint over mDNS: %s", exc)
+                new = info
+            updated.append(new)
+        self._registered = updated
+
     def _fail(self, message: str) -> None:
         self.state, self.error = "failed", message
         log.warning("%s", message)

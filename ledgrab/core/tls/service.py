@@ -83,6 +83,8 @@ class TlsService:
         self._redirect: RedirectListener | None = None
         self._key_reports: AuthFailureLog | None = None
         self._sighup = False
+        # Called (in a worker thread) with the new fingerprint after a renewal or a reload.
+        self.on_new_certificate: list[Callable[[str], None]] = []
 
     # -- what the rest of the server reads ---------------------------------------------------
 
@@ -229,7 +231,16 @@ class TlsService:
         with self._lock:
             renewed = self._ensure_self_signed(first=False)
         self._flush_notes()
+        if renewed:
+            self._announce()
         return renewed
+
+    def _announce(self) -> None:
+        for callback in self.on_new_certificate:
+            try:
+                callback(self.fingerprint or "")
+            except Exception:
+                log.exception("telling %r about the new certificate failed", callback)
 
     def reload_blocking(self) -> None:
         """SIGHUP: reread the user's files (refused whole if they do not fit), or recheck ours."""
@@ -249,6 +260,7 @@ class TlsService:
                 "error",
             )
         else:
+            self._announce()
             self._note(
                 "tls.reloaded",
                 f"Reloaded the TLS certificate from {self.cert_path}; "
