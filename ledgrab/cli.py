@@ -157,14 +157,20 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _serve(settings: Settings) -> int:
-    import uvicorn
 
     from ledgrab.app import DATABASE_FILE, create_app
+    from ledgrab.core.tls.service import TlsConfigError
+    from ledgrab.core.tls.serving import Server, banner, prepare_tls
     from ledgrab.server_limits import uvicorn_config
     from ledgrab.utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
     prepare_for_serving(Path(settings.data_dir), DATABASE_FILE)
+    try:
+        tls = prepare_tls(settings)
+    except TlsConfigError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -173,17 +179,19 @@ def _serve(settings: Settings) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     note = " (all interfaces)" if host in ("0.0.0.0", "::") else ""
-    print(f"LedGrab {__version__} serving on http://{shown}:{port}{note}", flush=True)
+    print(f"LedGrab {__version__} serving on {tls.scheme}://{shown}:{port}{note}", flush=True)
+    print(banner(tls), flush=True)
     config = uvicorn_config(
         # The bound port, not 0: the activity log and the mDNS advertisement name the real one.
-        create_app(msgspec.structs.replace(settings, port=port)),
+        create_app(msgspec.structs.replace(settings, port=port), tls),
         settings.server,
+        **tls.uvicorn_options(),
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)  # uvicorn.Server, surviving a closing websocket at shutdown
     server.run(sockets=[sock])
     return 0 if server.started else 1
 
