@@ -11,8 +11,12 @@ from typing import Any
 
 import msgspec
 
-from ledgrab.core.activity_log.unwritten import ListedEntry, export_entries
-from ledgrab.storage.activity_log import ActivityLogEntry, ActivityLogFilters
+from ledgrab.storage.activity_log import (
+    ActivityLogEntry,
+    ActivityLogFilters,
+    ActivityLogRepository,
+    ChainedEntry,
+)
 
 __all__ = ["FIELDS", "FORMATS", "csv_cell", "export_filename", "export_stream"]
 
@@ -22,7 +26,8 @@ FORMATS = {
     "json": ("application/json", "json"),
     "ndjson": ("application/x-ndjson", "ndjson"),
 }
-FIELDS = ListedEntry.__struct_fields__  # the 11 fields, then whether it was on the card yet
+# The 11 entry fields, then seq and chain (what `ledgrab verify --from-export` checks).
+FIELDS = ChainedEntry.__struct_fields__
 # Rows per read and per chunk sent: memory stays flat whatever the size of the log.
 CHUNK_ROWS = 500
 # A spreadsheet treats a cell as a formula when it starts with one of these, also after leading
@@ -55,14 +60,12 @@ def _csv_chunk(entries: list[ActivityLogEntry], header: bool) -> bytes:
     return buffer.getvalue().encode()
 
 
-async def export_stream(
-    db: Any, recorder: Any, filters: ActivityLogFilters, fmt: str
-) -> AsyncIterator[bytes]:
+async def export_stream(db: Any, filters: ActivityLogFilters, fmt: str) -> AsyncIterator[bytes]:
     chunk: list[ActivityLogEntry] = []
     first = True
     if fmt == "json":
         yield b"["
-    async for entry in export_entries(db, recorder, filters, CHUNK_ROWS):
+    async for entry in ActivityLogRepository.iter_export(db, filters, CHUNK_ROWS):
         chunk.append(entry)
         if len(chunk) >= CHUNK_ROWS:
             yield _encode(chunk, fmt, first)

@@ -1,10 +1,9 @@
 """Read your own writes: entries the recorder still holds are in the list, its total, one-entry
-reads, the stats and the export, with the same filters and order, marked `durable: false`; and
-paging stays exact (no duplicate, no gap) when a commit lands between two pages."""
+reads and the stats, with the same filters and order, marked `durable: false`; the export
+commits them first; and paging stays exact (no duplicate, no gap) when a commit lands between
+two pages."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
@@ -74,16 +73,15 @@ def test_waiting_entries_are_listed_counted_and_marked(slow_commits):
         assert sum(stats["by_category"].values()) == everything["total"]
         assert sum(stats["by_severity"].values()) == everything["total"]
 
+        # The export commits what waits first: every entry in it has its seq and chain value.
         exported = client.get(
-            "/api/v1/activity/export", params={"format": "json", "message_like": "waiting"}
-        )
-        assert [e["id"] for e in exported.json()] == waiting[::-1]
-        ndjson = client.get(
-            "/api/v1/activity/export", params={"format": "ndjson", "actor": "tester"}
-        ).text
-        assert [json.loads(line)["id"] for line in ndjson.splitlines()] == waiting[::-1] + stored[
-            ::-1
-        ]
+            "/api/v1/activity/export", params={"format": "json", "actor": "tester"}
+        ).json()
+        assert [e["id"] for e in exported] == waiting[::-1] + stored[::-1]
+        assert all(isinstance(e["seq"], int) and e["chain"] for e in exported)
+        assert server.app.state.activity_recorder.pending == 0
+        after = client.get("/api/v1/activity", params={"actor": "tester"}).json()["items"]
+        assert [e["durable"] for e in after] == [True] * 7
 
 
 def test_filters_apply_to_waiting_entries_as_to_stored_ones(slow_commits):

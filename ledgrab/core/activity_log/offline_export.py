@@ -93,7 +93,7 @@ def export_to(database: Path, filters: ActivityLogFilters, fmt: str, out: Binary
     source = _ReadOnlyFile(database)
 
     async def pump() -> None:
-        async for chunk in export_stream(source, None, filters, fmt):
+        async for chunk in export_stream(source, filters, fmt):
             out.write(chunk)
 
     try:

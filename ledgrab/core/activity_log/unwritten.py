@@ -1,6 +1,8 @@
-"""Read your own writes: the list, its total, one entry, the stats and the export include the
-entries the recorder still holds (not yet committed), with the same filters, in the same order,
-each marked `durable: false`, and paging stays exact when a commit lands between two pages.
+"""Read your own writes: the list, its total, one entry and the stats include the entries the
+recorder still holds (not yet committed), with the same filters, in the same order, each marked
+`durable: false`, and paging stays exact when a commit lands between two pages. (The export
+commits them first instead: it carries each entry's seq and chain value, which only a commit
+gives.)
 
 Why it is exact: the recorder's buffer is copied *before* the database is read, and an entry
 leaves the buffer only after its commit. So every buffered entry is either already stored at or
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -41,7 +43,7 @@ from ledgrab.storage.activity_query import (
     page_rows,
 )
 
-__all__ = ["ListedEntry", "ListedPage", "export_entries", "get_entry", "read_page", "stats"]
+__all__ = ["ListedEntry", "ListedPage", "get_entry", "read_page", "stats"]
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ID_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound on host parameters
@@ -213,17 +215,3 @@ async def stats(db: Any, recorder: Any) -> dict[str, Any]:
         figures["newest"] = _entry(waiting[-1]).ts
         figures["oldest"] = figures["oldest"] or _entry(waiting[0]).ts
     return figures
-
-
-async def export_entries(
-    db: Any, recorder: Any, filters: ActivityLogFilters, chunk: int
-) -> AsyncIterator[ListedEntry]:
-    """Every matching entry, newest first: the waiting ones, then the stored ones (only those
-    without a recorder: the command-line export of a file no server holds)."""
-    buffered = recorder.unwritten() if recorder is not None else []
-    _, newest_seq = await db.read(ActivityLogRepository.seq_bounds)
-    for row in reversed(await _waiting(db, buffered, newest_seq)):
-        if matches(row, filters):
-            yield _listed(_entry(row), False)
-    async for entry in ActivityLogRepository.iter_export(db, filters, chunk, newest_seq):
-        yield _listed(entry, True)
