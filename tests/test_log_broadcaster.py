@@ -64,7 +64,8 @@ def test_websocket_and_http_client_chatter_is_debug_level(tmp_path):
         for level in (logging.INFO, logging.DEBUG):
             root.setLevel(level)
             with LiveServer(tmp_path / f"d{level}") as live, live.client() as client:
-                with connect(live.ws_url, additional_headers={"X-API-Key": live.api_key}) as ws:
+                headers = {"X-API-Key": live.api_key}
+                with connect(live.ws_url, additional_headers=headers, ssl=live.ssl_context) as ws:
                     ws.recv(timeout=10)
                 with FakeWled({"leds": {"count": 3}}) as wled:
                     import httpx

@@ -46,7 +46,8 @@ def _query_all(client, params) -> list[dict]:
     items, cursor = [], None
     while True:
         body = client.get("/api/v1/activity", params={**params, "limit": 500, "cursor": cursor})
-        items += body.json()["items"]
+        # the list says whether each entry is on the card yet; the export commits first
+        items += [{k: v for k, v in e.items() if k != "durable"} for e in body.json()["items"]]
         cursor = body.json()["next_cursor"]
         if cursor is None:
             return items
