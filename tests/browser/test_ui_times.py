@@ -5,7 +5,9 @@ from __future__ import annotations
 
 
 def test_times_are_local_with_a_24_hour_option_and_the_offset_on_hover(ui, server):
-    context = ui.browser.new_context(locale="en-US", timezone_id="America/New_York")
+    context = ui.browser.new_context(
+        locale="en-US", timezone_id="America/New_York", ignore_https_errors=True
+    )
     page = context.new_page()
     ui.pages.append(page)
     page.goto(server.base_url + "/#/activity")
