@@ -68,6 +68,7 @@ from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.log_broadcaster import LogBroadcaster
 from ledgrab.utils.logging_setup import demote_chatter
+from ledgrab.utils.system_clock import boot_id, clock_synchronised
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["DATABASE_FILE", "WEB_DIR", "create_app"]
@@ -202,6 +203,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     demote_chatter()
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    state.boot_id = await asyncio.to_thread(boot_id)
     # Takes the data-dir lock; only a file SQLite calls corrupt is moved aside (then a fresh
     # one is created). A full, read-only or failing card stops the start and touches nothing.
     try:
@@ -382,6 +384,9 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
             "health_providers": {},
             "tls": tls,
             "started_monotonic": time.monotonic(),
+            # Injected in tests; the kernel's adjtimex view otherwise.
+            "clock_synchronised": clock_synchronised,
+            "boot_id": None,
         }
     )
     return Litestar(

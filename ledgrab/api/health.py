@@ -11,6 +11,7 @@ from litestar import get
 from litestar.datastructures import State
 
 from ledgrab import __version__
+from ledgrab.utils.system_clock import ClockStatus
 
 __all__ = ["ComponentHealth", "HealthResponse", "health"]
 
@@ -26,6 +27,10 @@ class HealthResponse(msgspec.Struct):
     version: str
     uptime_s: float
     components: dict[str, ComponentHealth]
+    # Whether the board's clock is synchronised (a Pi has no RTC): times in the activity log
+    # from an unsynchronised clock may be off by days. Not part of `status`: a LAN without a
+    # time server is a fact of the setup, not a fault.
+    clock: ClockStatus | None = None
 
 
 @get("/health", summary="Liveness and component state (public)", sync_to_thread=False)
@@ -38,4 +43,5 @@ def health(state: State) -> HealthResponse:
         version=__version__,
         uptime_s=round(time.monotonic() - state.started_monotonic, 3),
         components=components,
+        clock=ClockStatus(state.clock_synchronised(), state.boot_id),
     )

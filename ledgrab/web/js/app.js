@@ -74,7 +74,7 @@ function startSession() {
     badge.className = `feed-status ${status}`;
     badge.textContent = status === "live" ? "live" : status;
     badge.title = detail || "";
-    if (status === "live") $("actor").textContent = detail ? `signed in as ${detail}` : "";
+    if (status === "live") { $("actor").textContent = detail ? `signed in as ${detail}` : ""; showClock(); }
   });
   feed.on("unauthorized", () => signOut("Your API key is no longer accepted. Sign in again."));
   // Everything on screen came from the replaced database: draw the page again from the new one.
@@ -86,6 +86,19 @@ function startSession() {
   state.feed = feed;
   feed.start();
   route();
+}
+
+// "time not synchronised" in the top bar while /health says the board's clock is not.
+async function showClock() {
+  const badge = $("clock-status");
+  if (!badge) return;
+  try {
+    const response = await fetch("/health", { cache: "no-store" });
+    const clock = (await response.json()).clock;
+    badge.hidden = clock?.synchronised !== false;
+  } catch {
+    badge.hidden = true;
+  }
 }
 
 function signOut(message = "") {
