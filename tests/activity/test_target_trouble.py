@@ -9,6 +9,7 @@ import asyncio
 from ledgrab.core.activity_log.target_trouble import TargetTroubleLog
 from ledgrab.core.effects.patterns import Static, StaticParams
 from ledgrab.core.processing.target_runner import RunnerTimings
+from tests.support.entities import start_static_target
 from tests.support.live_server import LiveServer, wait_for
 from tests.test_frame_pacing import FlakyDriver, SimClock, _runner
 
@@ -113,30 +114,17 @@ def test_a_target_whose_device_cannot_open_is_failed_with_its_reason(tmp_path):
         LiveServer(tmp_path / "data", demo_on_first_start=False, engine=engine) as live,
         live.client() as client,
     ):
-        device = client.post(
-            "/api/v1/devices", json={"type": "ws281x", "name": "Porch strip", "led_count": 3}
-        ).json()
-        source = client.post(
-            "/api/v1/sources",
-            json={"name": "red", "kind": "static", "params": {"color": "#ff0000"}},
-        ).json()
-        target = client.post(
-            "/api/v1/targets",
-            json={"name": "Porch", "device_id": device["id"], "source_id": source["id"]},
-        ).json()
-        assert client.post(f"/api/v1/targets/{target['id']}/start").status_code == 200
+        device = {"type": "ws281x", "name": "Porch strip", "led_count": 3}
+        target_id, _ = start_static_target(client, device, "#ff0000", name="Porch")
         state = wait_for(
             lambda: (
-                (s := client.get(f"/api/v1/targets/{target['id']}/state").json())["errors"] >= 3
-                and s
+                (s := client.get(f"/api/v1/targets/{target_id}/state").json())["errors"] >= 3 and s
             ),
             what="three failed attempts",
         )
         assert state["status"] == "failed" and state["last_error"]
         entries = wait_for(
-            lambda: client.get("/api/v1/activity", params={"entity_id": target["id"]}).json()[
-                "items"
-            ],
+            lambda: client.get("/api/v1/activity", params={"entity_id": target_id}).json()["items"],
             what="the target's entries",
         )
         errors = [e for e in entries if e["action"] == "target.error"]

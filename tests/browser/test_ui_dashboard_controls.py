@@ -3,25 +3,16 @@ stores the value with one activity entry (not one per step); blackout and start-
 
 from __future__ import annotations
 
+from tests.support.entities import start_static_target
 from tests.support.live_server import wait_for
 
 
 def _lamp(server) -> str:
     with server.client() as client:
-        device = client.post(
-            "/api/v1/devices", json={"name": "Lamp", "type": "virtual", "led_count": 8}
-        ).json()
-        source = client.post(
-            "/api/v1/sources",
-            json={"name": "Grey", "kind": "static", "params": {"color": "#808080"}},
-        ).json()
-        target = client.post(
-            "/api/v1/targets",
-            json={"name": "Lamp", "device_id": device["id"], "source_id": source["id"],
-                  "gamma": 1.0, "brightness": 1.0},
-        ).json()  # fmt: skip
-        client.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
-        return target["id"]
+        device = {"name": "Lamp", "type": "virtual", "led_count": 8}
+        target_id, state = start_static_target(client, device, "#808080", name="Lamp")
+        assert state["running"]
+        return target_id
 
 
 def test_a_brightness_drag_dims_the_preview_and_makes_one_entry(ui, server):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.entities import start_static_target
 from tests.support.live_server import LiveServer, wait_for
 
 
@@ -21,25 +22,13 @@ def server(tmp_path) -> Iterator[LiveServer]:
 
 def _failing_target(server) -> str:
     with server.client() as client:
-        device = client.post(
-            "/api/v1/devices", json={"type": "ws281x", "name": "Porch strip", "led_count": 3}
-        ).json()
-        source = client.post(
-            "/api/v1/sources",
-            json={"name": "Red", "kind": "static", "params": {"color": "#ff0000"}},
-        ).json()
-        target = client.post(
-            "/api/v1/targets",
-            json={"name": "Porch", "device_id": device["id"], "source_id": source["id"]},
-        ).json()
-        client.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+        device = {"type": "ws281x", "name": "Porch strip", "led_count": 3}
+        target_id, _ = start_static_target(client, device, "#ff0000", name="Porch")
         wait_for(
-            lambda: (
-                client.get(f"/api/v1/targets/{target['id']}/state").json()["status"] == "failed"
-            ),
+            lambda: client.get(f"/api/v1/targets/{target_id}/state").json()["status"] == "failed",
             what="the target to fail",
         )
-        return target["id"]
+        return target_id
 
 
 def _colour(locator) -> str:

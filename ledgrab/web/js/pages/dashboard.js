@@ -134,7 +134,12 @@ export function mount(root, ctx) {
 
   function showRunning(entry, running, state = null) {
     entry.target.running = running;
-    entry.state.replaceChildren(targetStatus(statusOf(entry.target, state || { running })));
+    const status = statusOf(entry.target, state || { running });
+    const key = `${status.status}|${status.error || ""}`;
+    if (entry.shown !== key) {  // target_state comes every second: redraw only what changed
+      entry.shown = key;
+      entry.state.replaceChildren(targetStatus(status));
+    }
     entry.toggle.textContent = running ? "Stop" : "Start";
     entry.toggle.setAttribute("aria-label", `${running ? "Stop" : "Start"} ${entry.target.name}`);
     if (!running) entry.fps.textContent = "";
