@@ -29,6 +29,7 @@ from ledgrab.api.device_state import DeviceStateController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
+from ledgrab.api.forwarding import ForwardingController
 from ledgrab.api.health import ComponentHealth, health
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
@@ -48,6 +49,7 @@ from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.forwarding.service import ForwardingService
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager
@@ -151,6 +153,15 @@ async def _report_first_boot(state: State, data_dir: Path, recorder: ActivityRec
         )
 
 
+async def _start_forwarding(
+    db: Database, activity: ActivityLog, settings: Settings
+) -> ForwardingService:
+    """The activity-log forwarders (issue 15): off the event loop, each in its own thread."""
+    device_id = activity.key.origin.rsplit("/", 1)[-1] if activity.key else socket.gethostname()
+    service = await ForwardingService.start(db, activity.recorder, settings.forwarding, device_id)
+    return service
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start in dependency order; stop in the order DESIGN.md fixes."""
@@ -177,6 +188,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.activity_recorder = activity.recorder
     state.activity_retention = activity.retention
     state.health_providers["activity_log"] = lambda: _activity_health(activity.recorder)
+    state.forwarding = forwarding = await _start_forwarding(db, activity, settings)
+    state.health_providers["forwarding"] = lambda: ComponentHealth(*forwarding.health())
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     if settings.auth.enabled:
@@ -276,6 +289,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await state.discovery.stop()
         gc.unfreeze()
         await backups.stop(state)
+        await state.forwarding.stop()  # its cursors ride on the database's closing commit
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
@@ -301,6 +315,7 @@ def create_app(settings: Settings) -> Litestar:
             TargetController,
             PreviewController,
             BackupController,
+            ForwardingController,
             ActivityController,
         ],
     )

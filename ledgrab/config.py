@@ -19,6 +19,7 @@ __all__ = [
     "ConfigError",
     "DiscoverySettings",
     "EngineSettings",
+    "ForwardingConfig",
     "HealthSettings",
     "Settings",
     "load_settings",
@@ -97,6 +98,18 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retention_check_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 3600.0
 
 
+class ForwardingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Timings of the activity-log forwarders (the forwarders themselves live in the database)."""
+
+    poll_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0  # a quiet log's check
+    # TCP/TLS: a batch counts as delivered once the connection outlived it by this long.
+    confirm_after_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    # After a failure: wait retry_min_s, doubling per failure up to retry_max_s.
+    retry_min_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    retry_max_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 300.0
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0  # connect, send, HTTP reply
+
+
 class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The LED engine: device reconnect backoff, state-event cadence, where /dev/leds<n> live."""
 
@@ -121,6 +134,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
+    forwarding: ForwardingConfig = msgspec.field(default_factory=ForwardingConfig)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
