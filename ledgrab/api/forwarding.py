@@ -16,7 +16,6 @@ from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.forwarding.config import (
     ForwarderConfig,
-    keep_secrets,
     validate_forwarders,
     view_of,
 )
@@ -63,10 +62,10 @@ class ForwardingController(Controller):
     ) -> ForwardersResponse:
         service: ForwardingService = state.forwarding
         try:
-            configs = validate_forwarders(data)
+            configs = validate_forwarders(data, service.configs)
         except ValueError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
-        changed = await service.replace(keep_secrets(configs, service.configs))
+        changed = await service.replace(configs)
         if changed:
             fire_entity_event(
                 bus,

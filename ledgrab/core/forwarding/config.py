@@ -23,7 +23,6 @@ __all__ = [
     "Target",
     "WebhookTarget",
     "forwarders_from_stored",
-    "keep_secrets",
     "validate_forwarders",
     "view_of",
 ]
@@ -77,7 +76,8 @@ class OtlpTarget(msgspec.Struct, tag="otlp", tag_field="kind", **_Strict):
 
 class WebhookTarget(msgspec.Struct, tag="webhook", tag_field="kind", **_Strict):
     url: Url
-    secret: Annotated[str, msgspec.Meta(min_length=16, max_length=256)] | None = None  # secret
+    # Secret: 16..256 characters; "" clears it.
+    secret: Annotated[str, msgspec.Meta(pattern=r"^(?:|[\s\S]{16,256})$")] | None = None
     ca_pem: Pem | None = None
 
 
@@ -107,18 +107,20 @@ class ForwarderView(msgspec.Struct, kw_only=True):
     secrets_set: list[str]
 
 
-def validate_forwarders(raw: object) -> list[ForwarderConfig]:
-    """JSON-like -> configs; ValueError naming the field and what is wrong."""
+def validate_forwarders(raw: object, stored: list[ForwarderConfig]) -> list[ForwarderConfig]:
+    """JSON-like -> configs, secrets left out taken from `stored`; ValueError naming the field
+    and what is wrong."""
     try:
         configs = msgspec.convert(raw, ForwarderList, strict=True).forwarders
     except msgspec.ValidationError as exc:
         raise ValueError(str(exc)) from None
     if len(configs) > MAX_FORWARDERS:
         raise ValueError(f"at most {MAX_FORWARDERS} forwarders - at `$.forwarders`")
+    configs = _keep_secrets(configs, stored)
     names = [c.name for c in configs]
     for index, config in enumerate(configs):
         where = f"$.forwarders[{index}].target"
-        if names.count(config.name) > 1:
+        if config.name in names[:index]:
             raise ValueError(
                 f"name {config.name!r} is used twice - at `$.forwarders[{index}].name`"
             )
@@ -145,7 +147,7 @@ def _check_url(url: str, where: str) -> None:
         raise ValueError(f"no user:password in the URL (use headers or the secret) - at `{where}`")
 
 
-def keep_secrets(new: list[ForwarderConfig], old: list[ForwarderConfig]) -> list[ForwarderConfig]:
+def _keep_secrets(new: list[ForwarderConfig], old: list[ForwarderConfig]) -> list[ForwarderConfig]:
     """A secret left out (null) of a change keeps its stored value when the forwarder of that
     name stays the same kind; "" (or {} for headers) clears it."""
     stored = {c.name: c for c in old}
