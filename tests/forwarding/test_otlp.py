@@ -7,8 +7,14 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from tests.forwarding.helpers import fast_server, put_forwarders, record_tricky, status, stored
-from tests.forwarding.helpers import wait_delivered
+from tests.forwarding.helpers import (
+    fast_server,
+    put_forwarders,
+    record_tricky,
+    status,
+    stored,
+    wait_delivered,
+)
 from tests.support.http_collector import HttpCollector
 from tests.support.live_server import wait_for
 

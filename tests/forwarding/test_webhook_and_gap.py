@@ -9,8 +9,14 @@ import json
 
 import pytest
 
-from tests.forwarding.helpers import fast_server, put_forwarders, record_tricky, status, stored
-from tests.forwarding.helpers import wait_delivered
+from tests.forwarding.helpers import (
+    fast_server,
+    put_forwarders,
+    record_tricky,
+    status,
+    stored,
+    wait_delivered,
+)
 from tests.support.http_collector import HttpCollector
 from tests.support.live_server import wait_for
 
