@@ -114,8 +114,8 @@ def test_an_outage_loses_nothing_and_repeats_nothing(tmp_path, collector):
         collector.stop()
         record_tricky(server, 20, "refused ")
         wait_for(lambda: status(client, "otel")["state"] == "retrying", what="a failure")
-        collector.start()
         collector.answer = 503
+        collector.start()
         record_tricky(server, 20, "unavailable ")
         failing = wait_for(
             lambda: (

@@ -29,8 +29,11 @@ needs_private_network = pytest.mark.skipif(
 )
 
 
-def run_probe_in_private_network(module: str) -> Any:
-    """`python -m module` inside the namespace; the JSON on its last stdout line."""
+def run_probe_in_private_network(
+    module: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> Any:
+    """`python -m module` inside the namespace (extra `env` for it); the JSON on its last
+    stdout line."""
     script = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(
         [sys.executable, "-m", module]
     )
@@ -39,8 +42,8 @@ def run_probe_in_private_network(module: str) -> Any:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

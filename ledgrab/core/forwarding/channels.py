@@ -25,7 +25,8 @@ class Channel(Protocol):
 
     def send(self, items: Sequence[Outgoing]) -> None: ...
 
-    def alive(self) -> bool: ...
+    def check(self) -> str:
+        """ "ok", "pending" (written, not yet acknowledged) or "closed" (written may be lost)."""
 
     def close(self) -> None: ...
 
@@ -47,8 +48,8 @@ class _Syslog:
         facility = self._target.facility
         self._transport.send([format_message(i, facility, self._host, limit) for i in items])
 
-    def alive(self) -> bool:
-        return self._transport.alive()
+    def check(self) -> str:
+        return self._transport.check()
 
     def close(self) -> None:
         self._transport.close()
@@ -73,8 +74,8 @@ class _Http:
         extra = {SIGNATURE_HEADER: sign(self._secret, body)} if self._secret else {}
         self._poster.post(body, extra)
 
-    def alive(self) -> bool:
-        return True
+    def check(self) -> str:
+        return "ok"
 
     def close(self) -> None:
         self._poster.close()

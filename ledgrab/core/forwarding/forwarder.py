@@ -19,6 +19,7 @@ from ledgrab.core.activity_log.context import SYSTEM
 from ledgrab.core.forwarding.channels import Channel, open_channel
 from ledgrab.core.forwarding.config import ForwarderConfig
 from ledgrab.core.forwarding.records import SEVERITY_RANK, Gap, Outgoing, read_batch, to_chained
+from ledgrab.core.forwarding.transports import DeliveryError
 from ledgrab.storage.activity_log import ActivityLogFilters, Severity, from_us, to_us
 
 __all__ = ["Forwarder", "ForwarderStatus", "matches"]
@@ -176,14 +177,15 @@ class Forwarder:
     def _idle_wait(self) -> float:
         if self._marks:
             due = self._marks[0][1] + self._t.confirm_after_s - self._clock()
-            return max(0.01, min(self._t.poll_interval_s, due))
+            return max(0.05, min(self._t.poll_interval_s, due))
         return self._t.poll_interval_s
 
     def _step(self) -> bool:
         """Send the next batch; True when there may be more right away."""
         if self._channel is None:
             self._channel = open_channel(self.config, self._t.timeout_s, self._device_id)
-        self._confirm()
+        if not self._confirm():
+            return False
         newest, rows = self._db.read_blocking(read_batch, self._sent, self.config.batch_size)
         with self._lock:
             self._newest = newest
@@ -204,17 +206,28 @@ class Forwarder:
         self._delivered(rows[-1][0], items)
         return len(rows) >= self.config.batch_size
 
-    def _confirm(self) -> None:
-        """Streams: batches count once the connection outlived them; a closed one rewinds."""
+    def _confirm(self) -> bool:
+        """Streams: a batch counts once the collector's TCP acknowledged it and the connection
+        outlived it by confirm_after_s; a closed connection rewinds to the last confirmed seq;
+        nothing more is written while the collector has not acknowledged what it has (so at
+        most one batch is in flight), and one that acknowledges nothing for timeout_s fails.
+        True when the next batch may be sent."""
         if not self._marks:
-            return
-        if not self._channel.alive():
+            return True
+        state = self._channel.check()
+        if state == "closed":
             self._marks.clear()
             self._sent = self._acked
-            return
+            return True
         now = self._clock()
+        if state == "pending":
+            waited = now - self._marks[-1][1]
+            if waited > self._t.timeout_s:
+                raise DeliveryError(f"the collector acknowledged nothing for {waited:.1f} s")
+            return False
         while self._marks and self._marks[0][1] + self._t.confirm_after_s <= now:
             self._advance(self._marks.popleft()[0])
+        return True
 
     def _delivered(self, last: int, items: list[Outgoing]) -> None:
         gaps = [i for i in items if isinstance(i, Gap)]

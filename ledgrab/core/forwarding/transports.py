@@ -5,12 +5,15 @@ wait, not the server's."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
 import os
 import select
 import socket
 import ssl
+import struct
 import tempfile
+import termios
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -68,8 +71,8 @@ class SyslogDatagrams:
             self.close()
             raise
 
-    def alive(self) -> bool:
-        return True
+    def check(self) -> str:
+        return "ok"
 
     def close(self) -> None:
         if self._sock is not None:
@@ -112,35 +115,45 @@ class SyslogStream:
             self.close()
             raise
 
-    def alive(self) -> bool:
-        """False when the collector closed or reset the connection; what it may have sent (a
-        TLS session ticket) is read and dropped."""
+    def check(self) -> str:
+        """ "closed" when the collector closed or reset the connection (what it may have sent,
+        a TLS session ticket, is read and dropped); "pending" while its TCP has not acknowledged
+        everything written; else "ok"."""
         sock = self._sock
         if sock is None:
-            return False
+            return "closed"
         try:
             readable, _, _ = select.select([sock], [], [], 0)
             if not readable:
-                return True
+                return "pending" if _unacknowledged(sock) else "ok"
             sock.setblocking(False)
             try:
                 data = sock.recv(4096)
             finally:
                 sock.settimeout(self._timeout)
         except (ssl.SSLWantReadError, BlockingIOError):
-            return True
+            data = None
         except (OSError, ValueError):
             data = b""
-        if not data:
+        if data == b"":
             self.close()
-            return False
-        return True
+            return "closed"
+        return "pending" if _unacknowledged(sock) else "ok"
 
     def close(self) -> None:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
             self._sock = None
+
+
+def _unacknowledged(sock: socket.socket) -> int:
+    """Bytes written that the peer's TCP has not acknowledged (Linux SIOCOUTQ); 0 elsewhere.
+    A collector whose host went away never acknowledges: its batches are sent again."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    except OSError:
+        return 0
 
 
 class HttpPoster:
@@ -189,8 +202,8 @@ class HttpPoster:
             detail = reply.decode("utf-8", "replace").strip().splitlines()[:1]
             raise DeliveryError(f"HTTP {response.status} {response.reason}: {' '.join(detail)}")
 
-    def alive(self) -> bool:
-        return True
+    def check(self) -> str:
+        return "ok"
 
     def close(self) -> None:
         if self._conn is not None:
