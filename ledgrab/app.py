@@ -249,6 +249,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
 
     await backups.start(state, opened.recovery)
+    state.backup.after_restore.append(forwarding.load)  # the restored file's forwarders
 
     watchdog = None
     if (interval := sd_notify.watchdog_interval()) is not None:

@@ -164,3 +164,19 @@ def test_status_shows_on_health_and_forwarders_survive_a_restart(tmp_path):
             for f in client.get("/api/v1/activity/forwarders").json()["forwarders"]
         ]
         assert names == ["one"]
+
+
+def test_a_restore_brings_back_the_backed_up_forwarders(server, tmp_path):
+    kept = {"name": "kept", "target": {"kind": "syslog", "host": "127.0.0.1", "port": 9}}
+    later = {"name": "later", "target": {"kind": "syslog", "host": "127.0.0.1", "port": 9}}
+    with server.client() as client:
+        put_forwarders(client, [kept])
+        backup = tmp_path / "backup.db"
+        backup.write_bytes(client.get("/api/v1/system/backup").content)
+        put_forwarders(client, [later])
+        response = client.post(
+            "/api/v1/system/restore", params={"name": "backup.db"}, content=backup.read_bytes()
+        )
+        assert response.status_code == 200, response.text
+        assert [c["name"] for c in _configs(client)] == ["kept"]
+        assert list(server.app.state.forwarding.statuses()) == ["kept"]

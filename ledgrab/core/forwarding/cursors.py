@@ -22,6 +22,12 @@ class CursorStore:
         self._values = dict(stored)
         self._written = dict(stored)
 
+    def replace(self, stored: dict[str, int]) -> None:
+        """What the database holds now (a restore brought another file)."""
+        with self._lock:
+            self._values = dict(stored)
+            self._written = dict(stored)
+
     def get(self, name: str) -> int | None:
         with self._lock:
             return self._values.get(name)

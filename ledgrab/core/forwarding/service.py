@@ -40,23 +40,29 @@ class ForwardingService:
         cls, db: Database, recorder: Any, timings: Timings, device_id: str
     ) -> ForwardingService:
         service = cls(db, recorder, timings, device_id)
-        raw = await db.get_setting(FORWARDERS_KEY, [])
-        service.configs = forwarders_from_stored(raw)
-        if isinstance(raw, list) and len(service.configs) != len(raw):
-            skipped = len(raw) - len(service.configs)
+        db.add_batch_source(service._cursors)
+        await service.load()
+        return service
+
+    async def load(self) -> None:
+        """(Re)start from what the database holds: at start, and after a restore replaced it."""
+        await asyncio.to_thread(self._stop, list(self._running))
+        raw = await self._db.get_setting(FORWARDERS_KEY, [])
+        self.configs = forwarders_from_stored(raw)
+        if isinstance(raw, list) and len(self.configs) != len(raw):
+            skipped = len(raw) - len(self.configs)
             log.warning("%d stored forwarder(s) no longer valid: skipped", skipped)
-        stored = await db.get_setting(CURSORS_KEY, {})
+        stored = await self._db.get_setting(CURSORS_KEY, {})
         if not isinstance(stored, dict):
             stored = {}
-        service._cursors = CursorStore({k: v for k, v in stored.items() if isinstance(v, int)})
-        db.add_batch_source(service._cursors)
-        missing = [c for c in service.configs if service._cursors.get(c.name) is None]
-        if missing:  # a cursor lost (a damaged setting): start at the head, say so
-            head = await db.read(_start_seqs, missing)
-            for name, seq in head.items():
-                service._cursors.set(name, seq)
-        await asyncio.to_thread(service._start_all)
-        return service
+        self._cursors.replace({k: v for k, v in stored.items() if isinstance(v, int)})
+        missing = [c for c in self.configs if self._cursors.get(c.name) is None]
+        if missing:
+            log.warning("no stored cursor for %s: starting at the newest entry",
+                        ", ".join(c.name for c in missing))  # fmt: skip
+            for name, seq in (await self._db.read(_start_seqs, missing)).items():
+                self._cursors.set(name, seq)
+        await asyncio.to_thread(self._start_all)
 
     def _start_all(self) -> None:
         for config in self.configs:
