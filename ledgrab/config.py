@@ -108,6 +108,8 @@ class ForwardingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     retry_min_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     retry_max_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 300.0
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0  # connect, send, HTTP reply
+    # A moved cursor rides on at most one commit per this long (a page each; see cursors.py).
+    cursor_write_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 60.0
 
 
 class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

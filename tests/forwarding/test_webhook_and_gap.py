@@ -102,3 +102,15 @@ def test_entries_pruned_before_delivery_are_an_explicit_gap(tmp_path, collector)
     assert gap["severity"] == "warning" and gap["metadata"]["forwarder"] == "hook"
     assert (gap["metadata"]["first"], gap["metadata"]["last"]) == (marker["first"], marker["last"])
     assert counted == 1
+
+
+def test_a_clean_restart_sends_nothing_twice(tmp_path, collector):
+    with fast_server(tmp_path / "data") as server, server.client() as client:
+        put_forwarders(client, [_hook(collector)])
+        record_tricky(server, 15)
+        wait_delivered(server, client, "hook")
+    with fast_server(tmp_path / "data") as server, server.client() as client:
+        record_tricky(server, 5, "after restart ")
+        wait_delivered(server, client, "hook")
+        entries = stored(server)
+    assert [i["seq"] for i in _verified(collector.received)] == [e["seq"] for e in entries]

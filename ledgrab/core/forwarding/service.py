@@ -33,7 +33,7 @@ class ForwardingService:
         self._device_id = device_id
         self.configs: list[ForwarderConfig] = []
         self._running: dict[str, Forwarder] = {}
-        self._cursors = CursorStore({})
+        self._cursors = CursorStore({}, timings.cursor_write_interval_s)
 
     @classmethod
     async def start(
@@ -126,6 +126,7 @@ class ForwardingService:
         """Stop every thread; the cursors go with the database's last commit."""
         await asyncio.to_thread(self._stop, list(self._running))
         # The cursor store stays a batch source: the database's closing commit carries it.
+        self._cursors.write_with_next_commit()
 
 
 def _start_seqs(conn: sqlite3.Connection, configs: list[ForwarderConfig]) -> dict[str, int]:
