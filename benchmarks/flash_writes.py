@@ -89,7 +89,7 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
         db, None, settings, clock=clock, wall_clock=lambda: epoch + clock.now
     )
     db.add_batch_source(recorder)
-    forwarder = _bench_forwarder(db, recorder) if os.environ.get(FORWARD_ENV) else None
+    forwarder = _BenchForwarder(db, recorder, clock) if os.environ.get(FORWARD_ENV) else None
     rng = random.Random(7)
     duration, times = schedule(workload, quick)
     # "... i": info/warning entries only, so no entry asks for an immediate commit.
@@ -143,7 +143,7 @@ FORWARD_ENV = "LEDGRAB_BENCH_FORWARDER"
 class _BenchForwarder:
     """A real forwarder (syslog over UDP to a socket of this process) with its cursor store."""
 
-    def __init__(self, db, recorder) -> None:
+    def __init__(self, db, recorder, clock) -> None:
         from ledgrab.config import ForwardingConfig
         from ledgrab.core.forwarding.config import ForwarderConfig, SyslogTarget
         from ledgrab.core.forwarding.cursors import CursorStore
@@ -152,7 +152,9 @@ class _BenchForwarder:
         self.sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sink.bind(("127.0.0.1", 0))
         self.sink.setblocking(False)
-        self.db, self.cursors = db, CursorStore({})
+        # The shipped interval between cursor writes, on the simulated clock.
+        interval = ForwardingConfig().cursor_write_interval_s
+        self.db, self.cursors = db, CursorStore({}, interval, clock)
         db.add_batch_source(self.cursors)
         target = SyslogTarget(host="127.0.0.1", port=self.sink.getsockname()[1])
         self.forwarder = Forwarder(
@@ -185,10 +187,6 @@ class _BenchForwarder:
     def stop(self) -> None:
         self.forwarder.stop()
         self.sink.close()
-
-
-def _bench_forwarder(db, recorder) -> _BenchForwarder:
-    return _BenchForwarder(db, recorder)
 
 
 def _checkpoint(path: str) -> None:

@@ -54,8 +54,9 @@ def _entries_only(messages: list[dict]) -> list[dict]:
     return [m for m in messages if "ledgrab@32473" in m["sd"]]
 
 
-def _assert_same(message: dict, entry: dict) -> None:
+def _assert_same(message: dict, entry: dict, device: str) -> None:
     sd = message["sd"]["ledgrab@32473"]
+    assert sd["device"] == device
     assert message["pri"] == LOCAL3 * 8 + SEVERITY[entry["severity"]]
     assert message["app"] == "ledgrab"
     assert message["msgid"] == entry["action"]
@@ -77,6 +78,7 @@ def test_every_entry_arrives_as_stored(tmp_path, rsyslog, transport):
         record_tricky(server, 40)
         wait_delivered(server, client, f"rs-{transport}")
         entries = stored(server)
+        device = server.app.state.activity.key.origin.rsplit("/", 1)[-1]
     wait_for(
         lambda: len(_entries_only(_received(rsyslog, transport))) >= len(entries),
         what="rsyslog to write every message",
@@ -84,7 +86,7 @@ def test_every_entry_arrives_as_stored(tmp_path, rsyslog, transport):
     messages = _entries_only(_received(rsyslog, transport))
     assert [int(m["sd"]["ledgrab@32473"]["seq"]) for m in messages] == [e["seq"] for e in entries]
     for message, entry in zip(messages, entries, strict=True):
-        _assert_same(message, entry)
+        _assert_same(message, entry, device)
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])

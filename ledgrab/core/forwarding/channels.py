@@ -32,8 +32,8 @@ class Channel(Protocol):
 
 
 class _Syslog:
-    def __init__(self, target: SyslogTarget, timeout_s: float, host_name: str) -> None:
-        self._target, self._host = target, host_name
+    def __init__(self, target: SyslogTarget, timeout_s: float, host: str, device: str) -> None:
+        self._target, self._host, self._device = target, host, device
         if target.transport == "udp":
             self._transport: SyslogDatagrams | SyslogStream = SyslogDatagrams(target, timeout_s)
         else:
@@ -46,7 +46,9 @@ class _Syslog:
     def send(self, items: Sequence[Outgoing]) -> None:
         limit = self._target.message_limit()
         facility = self._target.facility
-        self._transport.send([format_message(i, facility, self._host, limit) for i in items])
+        self._transport.send(
+            [format_message(i, facility, self._host, limit, self._device) for i in items]
+        )
 
     def check(self) -> str:
         return self._transport.check()
@@ -85,5 +87,5 @@ def open_channel(config: ForwarderConfig, timeout_s: float, device_id: str) -> C
     """The channel for a forwarder's target (nothing connects until the first send)."""
     host = socket.gethostname()
     if isinstance(config.target, SyslogTarget):
-        return _Syslog(config.target, timeout_s, host)
+        return _Syslog(config.target, timeout_s, host, device_id)
     return _Http(config, timeout_s, host, device_id)

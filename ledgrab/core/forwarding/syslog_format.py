@@ -2,8 +2,8 @@
 
 `<PRI>1 TIMESTAMP HOSTNAME ledgrab - MSGID [ledgrab@32473 ...] BOM MSG`: PRI = facility * 8 +
 severity (info 6, warning 4, error 3, critical 2), MSGID the action, one SD-ELEMENT with every
-field but the message, `seq` and `chain`. 32473 is the enterprise number RFC 5612 reserves for
-documentation examples: LedGrab has none of its own (docs/forwarding.md).
+field but the message, `seq`, `chain` and the device id. 32473 is the enterprise number RFC 5612
+reserves for documentation examples: LedGrab has none of its own (docs/forwarding.md).
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ def _timestamp(entry: ChainedEntry) -> str:
     return entry.ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def format_message(item: Outgoing, facility: str, hostname: str, limit: int) -> bytes:
+def format_message(
+    item: Outgoing, facility: str, hostname: str, limit: int, device: str = "-"
+) -> bytes:
     """One RFC 5424 message of at most `limit` bytes: past it the metadata goes first (marked
     truncated="1"), then the end of the message text; seq and chain always stay."""
     if isinstance(item, Gap):
-        return _gap_message(item, facility, hostname)
+        return _gap_message(item, facility, hostname, device)
     pri = FACILITY_CODES[facility] * 8 + SEVERITY_CODES[str(item.severity)]
     head = (
         f"<{pri}>1 {_timestamp(item)} {_printable_ascii(hostname, 255)} ledgrab - "
@@ -53,6 +55,7 @@ def format_message(item: Outgoing, facility: str, hostname: str, limit: int) -> 
     params = [
         _param("seq", item.seq),
         _param("chain", item.chain),
+        _param("device", device),
         _param("id", item.id),
         _param("category", item.category),
         _param("severity", item.severity),
@@ -83,9 +86,12 @@ def _cut_utf8(data: bytes, size: int) -> bytes:
     return data[:size].decode("utf-8", "ignore").encode()
 
 
-def _gap_message(gap: Gap, facility: str, hostname: str) -> bytes:
+def _gap_message(gap: Gap, facility: str, hostname: str, device: str) -> bytes:
     pri = FACILITY_CODES[facility] * 8 + SEVERITY_CODES["warning"]
-    sd = f'[{GAP_SD_ID} first="{gap.first}" last="{gap.last}" count="{gap.count}"]'
+    sd = (
+        f'[{GAP_SD_ID} first="{gap.first}" last="{gap.last}" count="{gap.count}" '
+        f"{_param('device', device)}]"
+    )
     text = f"entries {gap.first}..{gap.last} were removed before they could be forwarded"
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     head = f"<{pri}>1 {stamp} {_printable_ascii(hostname, 255)} ledgrab - forward.gap {sd} "
