@@ -119,11 +119,15 @@ class Forwarder:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
-        """Blocking: end the thread (at most a socket timeout later)."""
+    def request_stop(self) -> None:
+        """Never blocks: the thread ends after its current socket call (at most a timeout)."""
         self._stopping = True
         self._stop.set()
         self._wake.set()
+
+    def stop(self) -> None:
+        """Blocking: end the thread."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(self._t.timeout_s * 3 + 1)
             self._thread = None
