@@ -49,6 +49,7 @@ from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.forwarding.config import validate_forwarders
 from ledgrab.core.forwarding.service import ForwardingService
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
@@ -158,8 +159,10 @@ async def _start_forwarding(
 ) -> ForwardingService:
     """The activity-log forwarders (issue 15): off the event loop, each in its own thread."""
     device_id = activity.key.origin.rsplit("/", 1)[-1] if activity.key else socket.gethostname()
-    service = await ForwardingService.start(db, activity.recorder, settings.forwarding, device_id)
-    return service
+    fixed = validate_forwarders({"forwarders": settings.forwarders}, [])  # checked at load
+    return await ForwardingService.start(
+        db, activity.recorder, settings.forwarding, device_id, fixed
+    )
 
 
 @asynccontextmanager

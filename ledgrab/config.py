@@ -137,6 +137,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
     forwarding: ForwardingConfig = msgspec.field(default_factory=ForwardingConfig)
+    # [[forwarders]] tables: fixed forwarders beside those set through the API (checked below
+    # with the API's own rules; docs/forwarding.md).
+    forwarders: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
@@ -202,9 +205,18 @@ def load_settings(
             origin[(key,)] = "command line"
 
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(_describe(exc, raw, origin)) from None
+    if settings.forwarders:
+        from ledgrab.core.forwarding.config import validate_forwarders  # it needs the entry types
+
+        try:
+            validate_forwarders({"forwarders": settings.forwarders}, [])
+        except ValueError as exc:
+            where = origin.get(("forwarders",), "config")
+            raise ConfigError(f"{where}: [[forwarders]]: {exc}") from None
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

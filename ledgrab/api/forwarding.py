@@ -28,6 +28,7 @@ __all__ = ["ForwarderState", "ForwardersResponse", "ForwardingController"]
 class ForwarderState(msgspec.Struct, kw_only=True):
     config: ForwarderConfig  # secrets are null here; `secrets_set` names those that are set
     secrets_set: list[str]
+    source: str  # "api" (PUT replaces it) or "config" (the TOML file's [[forwarders]])
     status: ForwarderStatus | None  # None: disabled
 
 
@@ -37,12 +38,16 @@ class ForwardersResponse(msgspec.Struct):
 
 def _response(service: ForwardingService) -> ForwardersResponse:
     statuses = service.statuses()
+    fixed = {c.name for c in service.fixed}
     out = []
     for config in service.configs:
         view = view_of(config)
         out.append(
             ForwarderState(
-                config=view.config, secrets_set=view.secrets_set, status=statuses.get(config.name)
+                config=view.config,
+                secrets_set=view.secrets_set,
+                source="config" if config.name in fixed else "api",
+                status=statuses.get(config.name),
             )
         )
     return ForwardersResponse(out)
@@ -56,15 +61,23 @@ class ForwardingController(Controller):
     async def list_forwarders(self, state: State) -> ForwardersResponse:
         return _response(state.forwarding)
 
-    @put("/", summary="Replace the forwarders; a secret sent as null keeps its stored value")
+    @put("/", summary="Replace the API's forwarders; a secret sent as null keeps its value")
     async def put_forwarders(
         self, state: State, bus: NamedDependency[EventBus], data: JSONBody[dict[str, Any]]
     ) -> ForwardersResponse:
         service: ForwardingService = state.forwarding
         try:
-            configs = validate_forwarders(data, service.configs)
+            configs = validate_forwarders(data, service.stored())
         except ValueError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
+        fixed = {c.name for c in service.fixed}
+        for index, config in enumerate(configs):
+            if config.name in fixed:
+                raise HTTPException(
+                    status_code=400,
+                    detail=f"forwarder {config.name!r} is set in the configuration file; change "
+                    f"it there - at `$.forwarders[{index}].name`",
+                )
         changed = await service.replace(configs)
         if changed:
             fire_entity_event(

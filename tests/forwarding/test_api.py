@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from ledgrab.config import ConfigError, load_settings
 from tests.forwarding.helpers import fast_server, put_forwarders, stored
 from tests.support.http_collector import HttpCollector
 
@@ -180,3 +181,32 @@ def test_a_restore_brings_back_the_backed_up_forwarders(server, tmp_path):
         assert response.status_code == 200, response.text
         assert [c["name"] for c in _configs(client)] == ["kept"]
         assert list(server.app.state.forwarding.statuses()) == ["kept"]
+
+
+FROM_TOML = {"name": "site", "target": {"kind": "webhook", "url": "http://127.0.0.1:9/h"}}
+
+
+def test_forwarders_from_the_config_file_run_beside_the_apis_and_stay_fixed(tmp_path):
+    extra = {"name": "extra", "target": {"kind": "syslog", "host": "127.0.0.1", "port": 9}}
+    server = fast_server(tmp_path / "data", forwarders=[FROM_TOML])
+    with server, server.client() as client:
+        listed = client.get("/api/v1/activity/forwarders").json()["forwarders"]
+        assert [(f["config"]["name"], f["source"]) for f in listed] == [("site", "config")]
+        changed = {**FROM_TOML, "enabled": False}
+        refused = client.put("/api/v1/activity/forwarders", json={"forwarders": [changed]})
+        assert refused.status_code == 400
+        assert "configuration file" in refused.json()["detail"]
+        body = put_forwarders(client, [extra])
+        sources = [(f["config"]["name"], f["source"]) for f in body["forwarders"]]
+        assert sources == [("site", "config"), ("extra", "api")]
+        assert set(server.app.state.forwarding.statuses()) == {"site", "extra"}
+
+
+def test_a_bad_forwarder_in_the_config_file_stops_the_start_naming_it(tmp_path):
+    config = tmp_path / "ledgrab.toml"
+    config.write_text(
+        '[[forwarders]]\nname = "site"\n[forwarders.target]\nkind = "syslog"\nhost = "h"\n'
+        "port = 99999\n"
+    )
+    with pytest.raises(ConfigError, match=r"forwarders.*\$\.forwarders\[0\]\.target\.port"):
+        load_settings(config)

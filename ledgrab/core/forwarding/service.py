@@ -28,18 +28,32 @@ log = logging.getLogger(__name__)
 
 
 class ForwardingService:
-    def __init__(self, db: Database, recorder: Any, timings: Timings, device_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        recorder: Any,
+        timings: Timings,
+        device_id: str,
+        fixed: list[ForwarderConfig] | None = None,
+    ) -> None:
         self._db, self._recorder, self._timings = db, recorder, timings
         self._device_id = device_id
-        self.configs: list[ForwarderConfig] = []
+        # From the TOML file: running beside the stored ones, not changeable through the API.
+        self.fixed = list(fixed or [])
+        self.configs: list[ForwarderConfig] = list(self.fixed)
         self._running: dict[str, Forwarder] = {}
         self._cursors = CursorStore({}, timings.cursor_write_interval_s)
 
     @classmethod
     async def start(
-        cls, db: Database, recorder: Any, timings: Timings, device_id: str
+        cls,
+        db: Database,
+        recorder: Any,
+        timings: Timings,
+        device_id: str,
+        fixed: list[ForwarderConfig] | None = None,
     ) -> ForwardingService:
-        service = cls(db, recorder, timings, device_id)
+        service = cls(db, recorder, timings, device_id, fixed)
         db.add_batch_source(service._cursors)
         await service.load()
         return service
@@ -48,18 +62,24 @@ class ForwardingService:
         """(Re)start from what the database holds: at start, and after a restore replaced it."""
         await asyncio.to_thread(self._stop, list(self._running))
         raw = await self._db.get_setting(FORWARDERS_KEY, [])
-        self.configs = forwarders_from_stored(raw)
-        if isinstance(raw, list) and len(self.configs) != len(raw):
-            skipped = len(raw) - len(self.configs)
+        stored = forwarders_from_stored(raw)
+        if isinstance(raw, list) and len(stored) != len(raw):
+            skipped = len(raw) - len(stored)
             log.warning("%d stored forwarder(s) no longer valid: skipped", skipped)
-        stored = await self._db.get_setting(CURSORS_KEY, {})
-        if not isinstance(stored, dict):
-            stored = {}
-        self._cursors.replace({k: v for k, v in stored.items() if isinstance(v, int)})
+        fixed_names = {c.name for c in self.fixed}
+        for config in stored:
+            if config.name in fixed_names:
+                log.warning("forwarder %s is set in the config file: the stored one is ignored",
+                            config.name)  # fmt: skip
+        self.configs = self.fixed + [c for c in stored if c.name not in fixed_names]
+        cursors = await self._db.get_setting(CURSORS_KEY, {})
+        if not isinstance(cursors, dict):
+            cursors = {}
+        self._cursors.replace({k: v for k, v in cursors.items() if isinstance(v, int)})
         missing = [c for c in self.configs if self._cursors.get(c.name) is None]
         if missing:
-            log.warning("no stored cursor for %s: starting at the newest entry",
-                        ", ".join(c.name for c in missing))  # fmt: skip
+            log.info("no cursor yet for %s: starting where `start` says",
+                     ", ".join(c.name for c in missing))  # fmt: skip
             for name, seq in (await self._db.read(_start_seqs, missing)).items():
                 self._cursors.set(name, seq)
         await asyncio.to_thread(self._start_all)
@@ -87,18 +107,23 @@ class ForwardingService:
         for forwarder in stopping:
             forwarder.stop()
 
+    def stored(self) -> list[ForwarderConfig]:
+        """The forwarders set through the API (the ones a PUT replaces)."""
+        fixed = {c.name for c in self.fixed}
+        return [c for c in self.configs if c.name not in fixed]
+
     async def replace(self, configs: list[ForwarderConfig]) -> list[str]:
-        """Persist `configs` (new forwarders' cursors in the same transaction) and restart the
-        changed ones; returns the names added, changed or removed."""
-        old = {c.name: c for c in self.configs}
+        """Persist `configs` (the API's list; new forwarders' cursors in the same transaction)
+        and restart the changed ones; returns the names added, changed or removed."""
+        old = {c.name: c for c in self.stored()}
         new = {c.name: c for c in configs}
         changed = sorted(
             {n for n in old if n not in new or old[n] != new[n]} | {n for n in new if n not in old}
         )
         await asyncio.to_thread(self._stop, [n for n in changed if n in self._running])
         added = [c for c in configs if c.name not in old]
-        await self._db.write(_save, configs, added, self._cursors)
-        self.configs = configs
+        await self._db.write(_save, configs, added, self._cursors, self.fixed)
+        self.configs = self.fixed + configs
         await asyncio.to_thread(self._start_all)
         return changed
 
@@ -144,10 +169,11 @@ def _save(
     configs: list[ForwarderConfig],
     added: list[ForwarderConfig],
     cursors: CursorStore,
+    fixed: list[ForwarderConfig],
 ) -> None:
     """One transaction: the list, and (through the cursor store, a batch source written right
     after this) the cursors of the forwarders kept and the starts of the new ones."""
     Database.put_setting(conn, FORWARDERS_KEY, msgspec.to_builtins(configs))
-    cursors.keep_only({c.name for c in configs})
+    cursors.keep_only({c.name for c in [*fixed, *configs]})
     for name, seq in _start_seqs(conn, added).items():
         cursors.set(name, seq)

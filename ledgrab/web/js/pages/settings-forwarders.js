@@ -99,8 +99,10 @@ export function mount(root) {
   let current = [];
   let timer = null;
 
-  // The list as sent back: every other forwarder unchanged, its secrets null (= kept).
-  const unchanged = (except) => current.filter((f) => f.config.name !== except).map((f) => f.config);
+  // The API's list as sent back: every other forwarder unchanged, its secrets null (= kept);
+  // those from the configuration file are not part of it.
+  const unchanged = (except) => current
+    .filter((f) => f.source !== "config" && f.config.name !== except).map((f) => f.config);
 
   async function refresh() {
     try {
@@ -118,9 +120,11 @@ export function mount(root) {
     return h("div", { class: "list-item", dataset: { forwarder: config.name } },
       h("div", {}, h("strong", {}, config.name), " ", h("code", { class: "muted" }, summary(config.target)),
         h("div", { class: "hint" }, statusLine(item.status))),
-      h("div", { class: "row" },
-        h("button", { type: "button", class: "small", onclick: () => edit(item) }, "Edit"),
-        h("button", { type: "button", class: "danger small", onclick: () => remove(config.name) }, "Remove")));
+      item.source === "config"
+        ? h("span", { class: "hint", title: "Set in the configuration file ([[forwarders]]); change it there." }, "from the config file")
+        : h("div", { class: "row" },
+          h("button", { type: "button", class: "small", onclick: () => edit(item) }, "Edit"),
+          h("button", { type: "button", class: "danger small", onclick: () => remove(config.name) }, "Remove")));
   }
 
   function edit(item) {
@@ -132,7 +136,8 @@ export function mount(root) {
         const config = toConfig(values, before);
         const others = unchanged(config.name);
         const index = current.findIndex((f) => f.config.name === config.name);
-        const next = index < 0 ? [...others, config] : current.map((f) => (f.config.name === config.name ? config : f.config));
+        const next = index < 0 ? [...others, config] : current.filter((f) => f.source !== "config")
+          .map((f) => (f.config.name === config.name ? config : f.config));
         await api.put(PATH, { forwarders: next });
         toast(`Forwarder "${config.name}" saved`);
         editor.replaceChildren();
