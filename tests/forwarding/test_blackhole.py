@@ -36,6 +36,7 @@ def test_dead_collectors_cost_bounded_memory_and_no_frames():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(450)
 def test_dead_collectors_for_minutes():
     env = {"LEDGRAB_PROBE_SECONDS": "180"}
     report = run_probe_in_private_network(
