@@ -155,3 +155,24 @@ def test_a_certificate_from_another_ca_is_refused_and_said(tmp_path, rsyslog):
             failing["state"] == "retrying" and failing["delivered_seq"] < stored(server)[-1]["seq"]
         )
     assert rsyslog.lines("tls") == []
+
+
+def test_a_client_certificate_is_presented_when_the_collector_asks_for_one(tmp_path):
+    ca = TestCA()
+    cert, key = ca.issue("board-1", server=False)
+    with Rsyslog(tmp_path / "rsyslog", ca, require_client_cert=True) as strict:
+        with fast_server(tmp_path / "data") as server, server.client() as client:
+            put_forwarders(client, [_forwarder(strict, "tls")])  # no client certificate
+            record_tricky(server, 2)
+            refused = wait_for(lambda: status(client, "rs-tls")["last_error"], what="a refusal")
+            assert "closed the connection" in refused
+            signed = _forwarder(strict, "tls", client_cert_pem=cert, client_key_pem=key)
+            put_forwarders(client, [{**signed, "name": "rs-tls-signed"}])
+            wait_delivered(server, client, "rs-tls-signed")
+            entries = stored(server)
+        wait_for(
+            lambda: len(_entries_only(_received(strict, "tls"))) >= len(entries),
+            what="rsyslog to write every message",
+        )
+    seqs = [int(m["sd"]["ledgrab@32473"]["seq"]) for m in _entries_only(_received(strict, "tls"))]
+    assert seqs == [e["seq"] for e in entries]

@@ -53,6 +53,10 @@ class _Syslog:
     def check(self) -> str:
         return self._transport.check()
 
+    @property
+    def closed_because(self) -> str:
+        return getattr(self._transport, "closed_because", "the connection closed")
+
     def close(self) -> None:
         self._transport.close()
 
@@ -78,6 +82,8 @@ class _Http:
 
     def check(self) -> str:
         return "ok"
+
+    closed_because = "the connection closed"
 
     def close(self) -> None:
         self._poster.close()

@@ -212,17 +212,18 @@ class Forwarder:
 
     def _confirm(self) -> bool:
         """Streams: a batch counts once the collector's TCP acknowledged it and the connection
-        outlived it by confirm_after_s; a closed connection rewinds to the last confirmed seq;
+        outlived it by confirm_after_s; a connection closed before that is a failure (so the
+        forwarder rewinds to the last confirmed seq);
         nothing more is written while the collector has not acknowledged what it has (so at
         most one batch is in flight), and one that acknowledges nothing for timeout_s fails.
         True when the next batch may be sent."""
+        state = self._channel.check()  # also notices (and drops) a connection closed while idle
         if not self._marks:
-            return True
-        state = self._channel.check()
+            return True  # nothing written is unconfirmed: the next send simply reconnects
         if state == "closed":
-            self._marks.clear()
-            self._sent = self._acked
-            return True
+            # Written, not confirmed, and the collector hung up (stopped, or refused us after the
+            # handshake): a failure, so it is reported and backed off, then sent again.
+            raise DeliveryError(self._channel.closed_because)
         now = self._clock()
         if state == "pending":
             waited = now - self._marks[-1][1]

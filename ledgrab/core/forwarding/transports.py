@@ -83,7 +83,8 @@ class SyslogDatagrams:
 class SyslogStream:
     """RFC 6587 octet-counted messages over one kept-open TCP connection, TLS (RFC 5425) when a
     context is given. Written is not delivered: a batch counts only once a later look at the
-    connection finds it still open (`alive`), so a collector that went away gets it again."""
+    connection (`check`) finds it acknowledged and still open; `closed_because` says why the
+    collector closed it (a TLS alert, a reset) when it said anything."""
 
     confirms = False
 
@@ -95,6 +96,7 @@ class SyslogStream:
         self._timeout = timeout_s
         self._context = context
         self._sock: socket.socket | None = None
+        self.closed_because = "the collector closed the connection"
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection(self._address, timeout=self._timeout)
@@ -133,8 +135,14 @@ class SyslogStream:
                 sock.settimeout(self._timeout)
         except (ssl.SSLWantReadError, BlockingIOError):
             data = None
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            self.closed_because = (
+                f"the collector closed the connection: {type(exc).__name__}: {exc}"
+            )
             data = b""
+        else:
+            if data == b"":
+                self.closed_because = "the collector closed the connection"
         if data == b"":
             self.close()
             return "closed"
