@@ -166,6 +166,8 @@ def test_a_client_certificate_is_presented_when_the_collector_asks_for_one(tmp_p
             record_tricky(server, 2)
             refused = wait_for(lambda: status(client, "rs-tls")["last_error"], what="a refusal")
             assert "closed the connection" in refused
+            # Each connection is taken, then dropped: the forwarder still backs off, doubling.
+            wait_for(lambda: status(client, "rs-tls")["consecutive_failures"] >= 3, what="backoff")
             signed = _forwarder(strict, "tls", client_cert_pem=cert, client_key_pem=key)
             put_forwarders(client, [{**signed, "name": "rs-tls-signed"}])
             wait_delivered(server, client, "rs-tls-signed")

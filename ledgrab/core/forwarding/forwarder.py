@@ -241,18 +241,20 @@ class Forwarder:
         with self._lock:
             self._sent = last
             self._delivered_total += len(items) - len(gaps)
-            if self._retry_at is not None:
-                log.info("forwarder %s delivers again", self.config.name)
-            self._state, self._failures, self._retry_at = "ok", 0, None
-            self._last_success = datetime.now(UTC)
         if self._channel.confirms or (not items and not self._marks):
             self._advance(last)
         else:
             self._marks.append((last, self._clock()))
 
     def _advance(self, seq: int) -> None:
+        """Delivery confirmed up to `seq`: only now is a failing forwarder well again (a stream
+        the collector accepts and then drops keeps backing off)."""
         with self._lock:
             self._acked = seq
+            if self._retry_at is not None:
+                log.info("forwarder %s delivers again", self.config.name)
+            self._state, self._failures, self._retry_at = "ok", 0, None
+            self._last_success = datetime.now(UTC)
         self._on_cursor(self.config.name, seq)
 
     def _report_gap(self, gap: Gap) -> None:
