@@ -14,7 +14,7 @@ from ledgrab.core.activity_log.settings import SETTINGS_KEY as ACTIVITY_SETTINGS
 from ledgrab.core.activity_log.settings import settings_from_stored
 from ledgrab.core.backup.check import BackupInfo, check_backup_file, prepare_for_use
 from ledgrab.core.backup.db_files import DataDirLock, install_file, prune_aside
-from ledgrab.core.backup.service import WORK_DIR, download_name
+from ledgrab.core.backup.service import WORK_DIR, check_chain, download_name
 from ledgrab.storage.database import Database
 
 __all__ = ["OfflineRestore", "backup_offline", "restore_offline"]
@@ -58,6 +58,8 @@ def restore_offline(settings: Settings, db_name: str, source: Path) -> OfflineRe
         shutil.copyfile(source, staged)
         try:
             info = check_backup_file(staged)
+            # The activity log's chain (issue 14): a self-contained check, re-attachable.
+            check_chain(staged, data_dir / db_name, force=False)
             applied = prepare_for_use(staged)
             live = data_dir / db_name
             aside, undo = install_file(staged, live, "pre-restore")

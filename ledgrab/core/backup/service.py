@@ -42,6 +42,7 @@ __all__ = [
     "RestoreResult",
     "SwapParticipant",
     "UploadTooLargeError",
+    "check_chain",
 ]
 
 log = logging.getLogger("ledgrab.backup")
@@ -222,7 +223,7 @@ class BackupService:
         try:
             info = await asyncio.to_thread(check_backup_file, staged)
             # The activity log's chain (issue 14): a self-contained check, re-attachable.
-            chain = await asyncio.to_thread(_check_chain, staged, self.db.path, force)
+            chain = await asyncio.to_thread(check_chain, staged, self.db.path, force)
             applied = await asyncio.to_thread(prepare_for_use, staged)
         except BaseException:
             await asyncio.to_thread(_remove_staged, staged)
@@ -310,7 +311,8 @@ def _nothing(_conn: object) -> None:
     return None
 
 
-def _check_chain(staged: Path, live: Path, force: bool) -> ChainCheck:
+def check_chain(staged: Path, live: Path, force: bool) -> ChainCheck:
+    """The upload's activity chain verified, or BackupRejected("chain_broken") unless `force`."""
     try:
         return check_restore_chain(staged, live, force=force)
     except ChainBroken as exc:
