@@ -55,7 +55,7 @@ def _first_run(data: Path) -> None:
         headers = {"Authorization": f"Bearer {server.api_key}"}
         created = httpx.post(
             f"{server.base_url}/api/v1/devices", json={**DEVICE, "name": "kept-strip"},
-            headers=headers, timeout=30,
+            headers=headers, timeout=30, verify=server.verify,
         )  # fmt: skip
         assert created.status_code == 201, created.text
     finally:
@@ -75,7 +75,9 @@ def _devices_after_restart(data: Path) -> list[str]:
     server = ServeProcess(data).start()
     try:
         headers = {"Authorization": f"Bearer {server.api_key}"}
-        listed = httpx.get(f"{server.base_url}/api/v1/devices", headers=headers, timeout=30)
+        listed = httpx.get(
+            f"{server.base_url}/api/v1/devices", headers=headers, timeout=30, verify=server.verify
+        )
         return sorted(d["name"] for d in listed.json())
     finally:
         server.terminate()

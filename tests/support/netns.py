@@ -31,10 +31,14 @@ needs_private_network = pytest.mark.skipif(
 
 
 def run_probe_in_private_network(
-    module: str, *args: str, timeout: float = 60, setup: str = ""
+    module: str,
+    *args: str,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    setup: str = "",
 ) -> Any:
-    """`python -m module args…` inside the namespace (after the shell commands `setup`, if
-    any); the JSON on its last stdout line."""
+    """`python -m module args…` inside the namespace (extra `env` for it; after the shell
+    commands `setup`, if any); the JSON on its last stdout line."""
     command = " ".join(shlex.quote(part) for part in [sys.executable, "-m", module, *args])
     before = f"{setup} && " if setup else ""
     script = f"ip link set lo up && ip route add 224.0.0.0/4 dev lo && {before}exec {command}"
@@ -44,7 +48,7 @@ def run_probe_in_private_network(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

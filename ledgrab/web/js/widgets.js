@@ -26,6 +26,10 @@ function control(spec, id) {
   if (spec.type === "checkbox") {
     return h("input", { ...common, type: "checkbox", checked: Boolean(spec.value) });
   }
+  if (spec.type === "textarea") {
+    return h("textarea", { ...common, rows: 4, spellcheck: "false", class: "mono", placeholder: spec.placeholder },
+      spec.value ?? "");
+  }
   if (spec.type === "json") {
     return h("textarea", { ...common, rows: 3, spellcheck: "false", class: "mono" },
       spec.value === undefined ? "" : JSON.stringify(spec.value));
