@@ -210,7 +210,8 @@ def test_an_unreachable_wled_is_retried_not_fatal(bare):
             lambda: (s := c.get(f"/api/v1/targets/{target['id']}/state").json())["errors"] and s,
             what="a failed open",
         )
-        assert state["running"] and state["status"] == "reconnecting"
+        # it never sent a frame: "failed" (retrying), not "reconnecting"
+        assert state["running"] and state["status"] == "failed"
         assert "does not answer" in state["last_error"]
         assert c.post(f"/api/v1/targets/{target['id']}/stop").json()["running"] is False
 

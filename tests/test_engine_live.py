@@ -87,7 +87,9 @@ def test_a_device_takes_one_running_target(bare):
         assert c.post(f"/api/v1/targets/{first['id']}/start").status_code == 200
         refused = c.post(f"/api/v1/targets/{second['id']}/start")
         assert refused.status_code == 409
-        assert first["id"] in refused.json()["detail"]
+        # the target in the way is named by its name, not its id
+        assert f'running target "{first["name"]}"' in refused.json()["detail"]
+        assert first["id"] not in refused.json()["detail"]
         assert c.get(f"/api/v1/targets/{second['id']}/state").json()["running"] is False
 
 

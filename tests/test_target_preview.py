@@ -32,6 +32,7 @@ def test_preview_follows_the_running_frame_loop(server):
             "running": False,
             "frames_sent": 0,
             "pixels": "",
+            "brightness": 1.0,
         }
 
 
