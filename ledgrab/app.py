@@ -15,6 +15,7 @@ from pathlib import Path
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
@@ -35,6 +36,7 @@ from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
 from ledgrab.api.unhandled import log_unhandled
+from ledgrab.api.validation import validation_error_handler
 from ledgrab.api.web_ui import web_ui_router
 from ledgrab.api.ws_feeds import AuthWaitingRoom, OpenFeeds
 from ledgrab.config import EngineSettings, Settings
@@ -362,7 +364,10 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[health, api, events_ws, web_ui_router(WEB_DIR)],
         lifespan=[lifespan],
-        exception_handlers=dict.fromkeys(STORAGE_ERRORS, storage_error_handler),
+        exception_handlers={
+            **dict.fromkeys(STORAGE_ERRORS, storage_error_handler),
+            ValidationException: validation_error_handler,
+        },
         logging_config=None,  # logging is configured once by `ledgrab serve`
         after_exception=[log_unhandled],
         state=state,

@@ -36,7 +36,7 @@ def text_problem(text: str) -> str | None:
 def check_name(field: str, text: str) -> None:
     """Raise ValueError naming `field` and the problem; msgspec turns it into a 400."""
     if (problem := text_problem(text)) is not None:
-        raise ValueError(f"{field} {problem}; use plain text")
+        raise ValueError(f"{field}: {problem}; use plain text")
 
 
 def displayable(text: str) -> str:

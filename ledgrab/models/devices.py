@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from ledgrab.core.devices.addresses import AddressRefused, check_lan_address
+from ledgrab.utils.lan_address import AddressRefused, check_lan_address
 from ledgrab.utils.plain_text import check_name
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "VirtualDevice",
     "WledDevice",
     "Ws281xDevice",
-    "decode_device",
 ]
 
 MAX_LEDS = 4096
@@ -59,7 +58,7 @@ class _NetworkDevice(_DeviceBase, kw_only=True):
         try:
             self.address = check_lan_address(self.address)
         except AddressRefused as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(f"address: {exc}") from None
 
 
 class VirtualDevice(_DeviceBase, tag="virtual", kw_only=True):
@@ -81,14 +80,16 @@ class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
         super().__post_init__()
         if self.pin not in WS281X_PIN_CHANNEL:
             pins = ", ".join(str(p) for p in sorted(WS281X_PIN_CHANNEL))
-            raise ValueError(f"GPIO {self.pin} cannot drive WS281x LEDs; use one of {pins}")
+            raise ValueError(f"pin: GPIO {self.pin} cannot drive WS281x LEDs; use one of {pins}")
         if self.dma in WS281X_DMA_FORBIDDEN:
-            raise ValueError(WS281X_DMA_FORBIDDEN[self.dma])
+            raise ValueError(f"dma: {WS281X_DMA_FORBIDDEN[self.dma]}")
         expected = WS281X_PIN_CHANNEL[self.pin]
         if self.channel is None:
             self.channel = expected
         elif self.channel != expected:
-            raise ValueError(f"GPIO {self.pin} belongs to channel {expected}, not {self.channel}")
+            raise ValueError(
+                f"channel: GPIO {self.pin} belongs to channel {expected}, not {self.channel}"
+            )
 
 
 class AdalightDevice(_DeviceBase, tag="adalight", kw_only=True):
@@ -99,7 +100,7 @@ class AdalightDevice(_DeviceBase, tag="adalight", kw_only=True):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not _SERIAL_RE.match(self.serial_port) or ".." in self.serial_port:
-            raise ValueError(f"serial_port {self.serial_port!r} is not a device path under /dev/")
+            raise ValueError(f"serial_port: {self.serial_port!r} is not a device path under /dev/")
 
 
 class WledDevice(_NetworkDevice, tag="wled", kw_only=True):
@@ -129,7 +130,9 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
         check_name("source_name", self.source_name)
         last = self.universe + (self.led_count - 1) // self.pixels_per_universe
         if last > 63999:
-            raise ValueError(f"{self.led_count} LEDs from universe {self.universe} pass 63999")
+            raise ValueError(
+                f"universe: {self.led_count} LEDs from universe {self.universe} pass 63999"
+            )
 
 
 DeviceConfig = VirtualDevice | Ws281xDevice | AdalightDevice | WledDevice | DdpDevice | E131Device
@@ -137,14 +140,3 @@ DEVICE_TYPES: dict[str, type[_DeviceBase]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
     for cls in (VirtualDevice, Ws281xDevice, AdalightDevice, WledDevice, DdpDevice, E131Device)
 }
-
-
-def decode_device(raw: dict) -> DeviceConfig:
-    """Validate a plain dict into its device Struct; raise ValueError with a readable reason."""
-    kind = raw.get("type")
-    if kind not in DEVICE_TYPES:
-        raise ValueError(f"unknown device type {kind!r}; expected one of {', '.join(DEVICE_TYPES)}")
-    try:
-        return msgspec.convert(raw, DEVICE_TYPES[kind])  # type: ignore[return-value]
-    except msgspec.ValidationError as exc:
-        raise ValueError(str(exc)) from None
