@@ -58,32 +58,32 @@ def test_source_params_are_validated_and_merged(bare):
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "needle"),
+    ("path", "body", "expected"),
     [
-        ("devices", {"type": "laser", "name": "x", "led_count": 3}, "unknown device type"),
-        ("devices", {"type": "virtual", "name": "x", "led_count": 0}, "led_count"),
-        ("devices", {"type": "virtual", "name": "x", "led_count": 99999}, "led_count"),
-        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "pin": 4}, "GPIO 4"),
-        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "dma": 5}, "SD card"),
+        ("devices", {"type": "laser", "name": "x", "led_count": 3}, ("type", "is not a device type")),
+        ("devices", {"type": "virtual", "name": "x", "led_count": 0}, ("led_count", "must be at least 1")),
+        ("devices", {"type": "virtual", "name": "x", "led_count": 99999}, ("led_count", "must be at most 4096")),
+        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "pin": 4}, ("pin", "GPIO 4")),
+        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "dma": 5}, ("dma", "SD card")),
         (
             "devices",
             {"type": "ws281x", "name": "x", "led_count": 3, "pin": 13, "channel": 0},
-            "channel 1",
+            ("channel", "channel 1"),
         ),
         (
             "devices",
             {"type": "ddp", "name": "x", "led_count": 3, "address": "8.8.8.8"},
-            "not a LAN address",
+            ("address", "not a LAN address"),
         ),
         (
             "devices",
             {"type": "wled", "name": "x", "led_count": 3, "address": "2606:4700::1111"},
-            "not a LAN address",
+            ("address", "not a LAN address"),
         ),
         (
             "devices",
             {"type": "adalight", "name": "x", "led_count": 3, "serial_port": "/etc/passwd"},
-            "serial_port",
+            ("serial_port", "not a device path"),
         ),
         (
             "devices",
@@ -94,25 +94,28 @@ def test_source_params_are_validated_and_merged(bare):
                 "serial_port": "/dev/ttyUSB0",
                 "baud_rate": 9600,
             },
-            "baud_rate",
+            ("baud_rate", "must be at least 115200"),
         ),
-        ("devices", {"type": "virtual", "name": "x", "led_count": 3, "colour": 1}, "colour"),
-        ("sources", {"name": "x", "kind": "lava"}, "unknown source kind"),
-        ("sources", {"name": "x", "kind": "static", "params": {"color": "red"}}, "color"),
-        ("sources", {"name": "x", "kind": "rainbow", "params": {"speed": 1e9}}, "speed"),
+        ("devices", {"type": "virtual", "name": "x", "led_count": 3, "colour": 1}, ("colour", "is not a field here")),
+        ("sources", {"name": "x", "kind": "lava"}, ("kind", "is not a source kind")),
+        ("sources", {"name": "x", "kind": "static", "params": {"color": "red"}}, ("params.color", "must be a colour like #ff8800")),
+        ("sources", {"name": "x", "kind": "rainbow", "params": {"speed": 1e9}}, ("params.speed", "must be at most 100")),
         (
             "targets",
             {"name": "x", "device_id": "dev_nope", "source_id": "src_nope"},
-            "names no device",
+            ("device_id", "names no device"),
         ),
     ],
 )
-def test_bad_input_is_refused_with_a_reason_and_changes_nothing(bare, path, body, needle):
+def test_bad_input_is_refused_with_a_reason_and_changes_nothing(bare, path, body, expected):
     with bare.client() as c:
         before = _snapshot(c)
         response = c.post(f"/api/v1/{path}", json=body)
         assert response.status_code == 400, response.text
-        assert needle in response.json()["detail"]
+        field, words = expected
+        answer = response.json()
+        assert [e for e in answer["errors"] if e["field"] == field and words in e["message"]], answer
+        assert words in answer["detail"]
         assert _snapshot(c) == before
 
 
@@ -135,13 +138,16 @@ def test_patch_refuses_a_type_change_and_bad_values_without_changing_anything(ba
         device = c.post(
             "/api/v1/devices", json={"type": "virtual", "name": "v", "led_count": 10}
         ).json()
-        for body, needle in (
-            ({"type": "ddp"}, "type cannot be changed"),
-            ({"led_count": -1}, "led_count"),
+        for body, field, words in (
+            ({"type": "ddp"}, "type", "cannot be changed"),
+            ({"led_count": -1}, "led_count", "must be at least 1"),
+            ({"rgbw": 1}, "rgbw", "must be true or false"),
+            ({"address": "10.0.0.2"}, "address", "does not apply to a virtual device"),
         ):
             response = c.patch(f"/api/v1/devices/{device['id']}", json=body)
             assert response.status_code == 400
-            assert needle in response.json()["detail"]
+            errors = response.json()["errors"]
+            assert [e for e in errors if e["field"] == field and words in e["message"]], errors
         assert c.get(f"/api/v1/devices/{device['id']}").json() == device
         assert c.patch("/api/v1/devices/dev_missing", json={}).status_code == 404
 
