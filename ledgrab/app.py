@@ -17,7 +17,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 
 from ledgrab import __version__, firstboot
 from ledgrab.api import dependencies as deps
@@ -30,6 +29,7 @@ from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
 from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
 from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
@@ -394,6 +394,6 @@ def create_app(settings: Settings) -> Litestar:
             version=__version__,
             path="/schema",
             # Only the JSON document: the HTML renderers load scripts from a CDN, blank offline.
-            render_plugins=[JsonRenderPlugin()],
+            render_plugins=[FinishedJsonRenderPlugin()],
         ),
     )
