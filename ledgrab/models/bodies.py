@@ -26,6 +26,7 @@ __all__ = [
     "TargetPatch",
     "out_type",
     "patch_fields",
+    "patch_type_of",
 ]
 
 Timestamp = Annotated[str, msgspec.Meta(description="ISO 8601 UTC with milliseconds")]
@@ -60,6 +61,12 @@ def _patch_type(name: str, fields: dict[str, Any], doc: str) -> type[msgspec.Str
     )
 
 
+def patch_type_of(struct: type[msgspec.Struct], doc: str) -> type[msgspec.Struct]:
+    """A PATCH type for `struct`: its fields, bounds kept, each optional."""
+    fields = {f.name: f.type for f in msgspec.structs.fields(struct)}
+    return _patch_type(struct.__name__ + "Patch", fields, doc)
+
+
 def patch_fields(patch: msgspec.Struct) -> dict[str, Any]:
     """The fields a PATCH body sets, as plain values."""
     return {
@@ -91,10 +98,8 @@ SourcePatch = _patch_type(
     },
     "A new name, params merged into the current ones, or a new kind (its params from defaults).",
 )
-TargetPatch = _patch_type(
-    "TargetPatch",
-    {f.name: f.type for f in msgspec.structs.fields(TargetConfig)},
-    "Any of a target's fields; a running target follows the change at once.",
+TargetPatch = patch_type_of(
+    TargetConfig, "Any of a target's fields; a running target follows the change at once."
 )
 
 
