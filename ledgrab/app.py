@@ -21,6 +21,7 @@ from litestar.openapi import OpenAPIConfig
 from ledgrab import __version__, firstboot
 from ledgrab.api import dependencies as deps
 from ledgrab.api.activity import ActivityController
+from ledgrab.api.allow_header import fix_allow_header
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.capture import CaptureController
@@ -370,6 +371,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         logging_config=None,  # logging is configured once by `ledgrab serve`
         after_exception=[log_unhandled],
+        before_send=[fix_allow_header],
         state=state,
         # Bodies of the JSON API; the restore route sets its own bound ([backup] max_upload_bytes).
         request_max_body_size=settings.server.max_body_bytes,

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, put
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from ledgrab.api.activity_export import FORMATS, export_filename, export_stream
+from ledgrab.api.openapi_doc import streamed_answer_operation
 from ledgrab.api.validation import FieldError, decode_strict, invalid_fields
 from ledgrab.config import Settings
 from ledgrab.core.activity_log.context import current_actor
@@ -41,6 +43,11 @@ _SEVERITY = QueryParameter(description="repeatable: info, warning, error, critic
 _TIME = "ISO 8601 with a UTC offset, e.g. 2026-05-01T12:00:00+02:00"
 # A time is a date-time string only: a bare number is not read as a timestamp.
 _MOMENT = QueryParameter(description=_TIME, min_length=20, max_length=40, format="date-time")
+EXPORT_DISPOSITION = ResponseHeader(
+    name="Content-Disposition",
+    description='attachment; filename="ledgrab-activity-<time>.<format>"',
+    documentation_only=True,
+)
 ActivityLogSettingsPatch = patch_type_of(
     ActivityLogSettings, "The settings to change; the others keep their values."
 )
@@ -122,7 +129,14 @@ class ActivityController(Controller):
                 "filters", [FieldError("cursor", "is not one this server handed out")]
             ) from None
 
-    @get("/export", summary="Every matching entry as csv, json or ndjson (streamed)")
+    @get(
+        "/export",
+        summary="Every matching entry as csv, json or ndjson (streamed)",
+        operation_class=streamed_answer_operation(
+            tuple(media for media, _ in FORMATS.values()), "the entries, in the format asked for"
+        ),
+        response_headers=[EXPORT_DISPOSITION],
+    )
     async def export(
         self,
         db: NamedDependency[Database],

@@ -8,15 +8,30 @@ one validation shape), 401, 413 for a body over the limit, 503/507 for a failing
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 
-from ledgrab.api.validation import ValidationErrorBody
+from ledgrab.api.validation import ErrorBody, ValidationErrorBody
 
-__all__ = ["FinishedJsonRenderPlugin", "finish_document"]
+__all__ = [
+    "FinishedJsonRenderPlugin",
+    "binary_body_operation",
+    "finish_document",
+    "streamed_answer_operation",
+]
 
 API_PREFIX = "/api/v1/"
 SECURITY_SCHEMES = {
@@ -24,14 +39,6 @@ SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
 _METHODS = {"get", "put", "post", "patch", "delete"}
-
-
-class ErrorBody(msgspec.Struct):
-    """Every other 4xx/5xx answer: the status again and a sentence saying what is wrong."""
-
-    status_code: int
-    detail: str
-    extra: dict[str, str] | None = None
 
 
 def _schemas() -> dict[str, Any]:
@@ -84,6 +91,37 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
                 if status[0] in "45" and status not in extra and "content" in answer:
                     answer["content"] = _answer("", "ErrorBody")["content"]
     return doc
+
+
+def _binary_content(media_types: tuple[str, ...]) -> dict[str, OpenAPIMediaType]:
+    binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+    return {media: OpenAPIMediaType(schema=binary) for media in media_types}
+
+
+def binary_body_operation(media_types: tuple[str, ...], description: str) -> type[Operation]:
+    """`operation_class=` for a route whose request body is raw bytes of these media types."""
+
+    @dataclass
+    class BinaryBodyOperation(Operation):
+        def __post_init__(self) -> None:
+            content = _binary_content(media_types)
+            self.request_body = RequestBody(content=content, required=True, description=description)
+
+    return BinaryBodyOperation
+
+
+def streamed_answer_operation(media_types: tuple[str, ...], description: str) -> type[Operation]:
+    """`operation_class=` for a route whose 200 is a stream in one of these media types."""
+
+    @dataclass
+    class StreamedAnswerOperation(Operation):
+        def __post_init__(self) -> None:
+            if self.responses is not None:
+                self.responses["200"] = OpenAPIResponse(
+                    description=description, content=_binary_content(media_types)
+                )
+
+    return StreamedAnswerOperation
 
 
 class FinishedJsonRenderPlugin(JsonRenderPlugin):

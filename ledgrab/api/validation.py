@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from ledgrab.models.devices import DEVICE_TYPES
@@ -19,9 +20,11 @@ from ledgrab.models.sources import SOURCE_TYPES
 
 __all__ = [
     "VALIDATION_STATUS",
+    "ErrorBody",
     "FieldError",
     "ValidationErrorBody",
     "decode_strict",
+    "error_answers",
     "field_error",
     "invalid_fields",
     "validation_error_handler",
@@ -36,12 +39,29 @@ class FieldError(msgspec.Struct):
     message: str
 
 
+class ErrorBody(msgspec.Struct):
+    """Every other 4xx/5xx answer: the status again and a sentence saying what is wrong."""
+
+    status_code: int
+    detail: str
+    extra: dict[str, str] | None = None
+
+
+def error_answers(**described: str) -> dict[int, Any]:
+    """`responses=` for a route: `error_answers(e409="…")` declares a 409 with ErrorBody."""
+    return {
+        int(key[1:]): ResponseSpec(data_container=ErrorBody, description=text)
+        for key, text in described.items()
+    }
+
+
 class ValidationErrorBody(msgspec.Struct):
     """What every 400 carries; `errors` names each field that is wrong and why."""
 
     status_code: int
     detail: str
     errors: list[FieldError] = []
+    extra: dict[str, str] | None = None  # e.g. {"reason": "not_sqlite"} for a refused backup
 
 
 _TYPE_WORDS = {
@@ -150,5 +170,6 @@ def validation_error_handler(request: Request, exc: ValidationException) -> Resp
     if detail.startswith("Validation failed for") or not detail:
         said = "; ".join(f"{e.field} {e.message}".strip() for e in errors)
         detail = f"invalid request: {said}" if said else "invalid request"
-    body = ValidationErrorBody(VALIDATION_STATUS, detail, errors)
-    return Response(msgspec.to_builtins(body), status_code=VALIDATION_STATUS)
+    extra = exc.extra if isinstance(exc.extra, dict) else None
+    body = ValidationErrorBody(VALIDATION_STATUS, detail, errors, extra)
+    return Response(msgspec.to_builtins(body, omit_defaults=False), status_code=VALIDATION_STATUS)

@@ -80,7 +80,7 @@ def main(max_examples: str, phases: str) -> dict:
         "errors": report["errors"],
         "server_errors": [f for f in report["failures"] if f["code"] in SERVER_ERRORS],
         "unhandled_in_server_log": unhandled[:20],
-        "output_tail": run.stdout[-4000:],
+        "output_tail": run.stdout[-60000:],
     }
 
 
