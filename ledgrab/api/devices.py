@@ -10,13 +10,14 @@ from ledgrab.api.entity_common import (
     MISSING,
     MISSING_OR_CONFLICT,
     changed_fields,
+    conflict,
     create_entity,
     delete_unused,
     merge_patch,
     require,
     shaped,
 )
-from ledgrab.api.validation import FieldError, decode_strict, invalid_fields
+from ledgrab.api.validation import decode_strict
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.processor_manager import ProcessorManager
@@ -52,7 +53,11 @@ class DeviceController(Controller):
     ) -> DeviceOut:
         return shaped(require(entities, "device", device_id))
 
-    @patch("/{device_id:str}", summary="Change some of a device's fields", raises=MISSING)
+    @patch(
+        "/{device_id:str}",
+        summary="Change some of a device's fields",
+        raises=MISSING_OR_CONFLICT,
+    )
     async def update_device(
         self,
         request: Request,
@@ -67,8 +72,12 @@ class DeviceController(Controller):
             current = require(entities, "device", device_id)
             old_type = current.config.__struct_config__.tag
             if changes.pop("type", old_type) != old_type:
-                message = "cannot be changed; create a new device instead"
-                raise invalid_fields("device", [FieldError("type", message)])
+                raise conflict(
+                    f"device {device_id} is a {old_type} device; its type cannot change "
+                    "(create a new device instead)"
+                )
+            if stray := sorted(set(changes) - set(current.config.__struct_fields__)):
+                raise conflict(f"{', '.join(stray)}: not a field of a {old_type} device")
             config = merge_patch("device", current.config, changes)
             changed = changed_fields(current.config, config)
             entity = await entities.update("device", device_id, config) if changed else current

@@ -72,6 +72,10 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
     components = doc.setdefault("components", {})
     components.setdefault("schemas", {}).update(_schemas())
     components["securitySchemes"] = SECURITY_SCHEMES
+    for schema in components["schemas"].values():
+        # Every body Struct forbids unknown fields; say so, so that clients know.
+        if "properties" in schema:
+            schema.setdefault("additionalProperties", False)
     for path, item in doc.get("paths", {}).items():
         if not path.startswith(API_PREFIX):
             continue
@@ -87,6 +91,11 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
                 extra |= _WRITES
             for status, answer in extra.items():
                 responses[status] = answer if status == "400" else responses.get(status, answer)
+            for answer in responses.values():
+                # An HTTP-date ("Thu, 03 Dec 2026 17:07:12 GMT"), not an ISO date-time.
+                modified = answer.get("headers", {}).get("Last-Modified", {}).get("schema", {})
+                if modified.get("format") == "date-time":
+                    del modified["format"]
             for status, answer in responses.items():
                 if status[0] in "45" and status not in extra and "content" in answer:
                     answer["content"] = _answer("", "ErrorBody")["content"]

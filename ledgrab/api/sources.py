@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
@@ -28,13 +30,11 @@ from ledgrab.storage.entities import EntityStore
 
 __all__ = ["SourceController", "SourceKindInfo"]
 
-ParamValue = float | str | list[str]
-
 
 class SourceKindInfo(msgspec.Struct):
     kind: str
     description: str
-    defaults: dict[str, ParamValue]
+    defaults: dict[str, Any]  # the kind's params Struct with its defaults; typed in SourceOut
 
 
 def _params_type(kind: str) -> type[msgspec.Struct]:
@@ -95,11 +95,12 @@ class SourceController(Controller):
         source_id: FromPath[str],
         data: JSONBody[SourcePatch],
     ) -> SourceOut:
-        changes = patch_fields(await decode_strict(request, SourcePatch, "source"))
+        sent = await decode_strict(request, SourcePatch, "source")
+        changes = patch_fields(sent)
         async with entities.lock:
             current = require(entities, "source", source_id)
             old = current.config
-            kind = changes.get("kind", old.kind)
+            kind = sent.__struct_config__.tag
             # Same kind: the given params change those fields; a new kind starts from defaults.
             base = old.params if kind == old.kind else _params_type(kind)()
             params = merge_patch(

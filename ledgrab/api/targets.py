@@ -9,13 +9,14 @@ from litestar.params import FromPath, JSONBody
 from ledgrab.api.entity_common import (
     MISSING,
     MISSING_OR_CONFLICT,
+    ConflictException,
     changed_fields,
     conflict,
     merge_patch,
     require,
     shaped,
 )
-from ledgrab.api.validation import FieldError, decode_strict, invalid_fields
+from ledgrab.api.validation import decode_strict
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.processor_manager import EngineError, ProcessorManager
@@ -28,14 +29,15 @@ __all__ = ["TargetController"]
 
 
 def _check_links(entities: EntityStore, config: TargetConfig) -> TargetConfig:
-    """400 unless the device and the source a target names exist."""
+    """409 unless the device and the source a target names exist (well-formed ids that name
+    nothing are a clash with what is stored, not a malformed request)."""
     wrong = [
-        FieldError(f"{kind}_id", f"{value!r} names no {kind}")
+        f"{kind}_id {value!r} names no {kind}"
         for kind, value in (("device", config.device_id), ("source", config.source_id))
         if entities.get(kind, value) is None  # type: ignore[arg-type]
     ]
     if wrong:
-        raise invalid_fields("target", wrong)
+        raise conflict("; ".join(wrong))
     return config
 
 
@@ -53,7 +55,7 @@ class TargetController(Controller):
     ) -> list[TargetOut]:
         return [_shape(e, engine) for e in entities.all("target")]
 
-    @post("/", summary="Create a target (a device fed by a source)")
+    @post("/", summary="Create a target (a device fed by a source)", raises=[ConflictException])
     async def create_target(
         self,
         request: Request,

@@ -93,9 +93,9 @@ _TAGS = {"type": ("device type", DEVICE_TYPES), "kind": ("source kind", SOURCE_T
 
 def _words(text: str, path: str) -> FieldError:
     """One msgspec message as a field and a sentence."""
-    if m := re.match(r"Object missing required field `(\w+)`", text):
+    if m := re.match(r"Object missing required field `([^`]*)`", text):
         return FieldError(_join(path, m[1]), "is required")
-    if m := re.match(r"Object contains unknown field `(\w+)`", text):
+    if m := re.match(r"Object contains unknown field `([^`]*)`", text):
         return FieldError(_join(path, m[1]), "is not a field here")
     if m := re.match(r"Expected `\w+` (>=|<=|>|<) (\S+)", text):
         return FieldError(path, f"must be {_BOUND_WORDS[m[1]]} {m[2]}")
@@ -142,11 +142,25 @@ def invalid_fields(what: str, errors: list[FieldError]) -> ValidationException:
 async def decode_strict(request: Request, body_type: type[T], what: str) -> T:
     """The request body as `body_type`, decoded strictly (Litestar's own pass is lenient)."""
     try:
-        return msgspec.json.decode(await request.body(), type=body_type, strict=True)
-    except msgspec.ValidationError as exc:
-        raise invalid_fields(what, [field_error(exc)]) from None
+        raw = msgspec.json.decode(await request.body())
     except msgspec.DecodeError as exc:
         raise invalid_fields(what, [FieldError("", f"the body is not JSON: {exc}")]) from None
+    try:
+        return msgspec.convert(_whole_numbers(raw), body_type, strict=True)
+    except msgspec.ValidationError as exc:
+        raise invalid_fields(what, [field_error(exc)]) from None
+
+
+def _whole_numbers(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (JSON Schema says so too), so it is one
+    here; booleans and strings are never numbers."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 def _errors_of(exc: ValidationException) -> list[FieldError]:
@@ -172,4 +186,4 @@ def validation_error_handler(request: Request, exc: ValidationException) -> Resp
         detail = f"invalid request: {said}" if said else "invalid request"
     extra = exc.extra if isinstance(exc.extra, dict) else None
     body = ValidationErrorBody(VALIDATION_STATUS, detail, errors, extra)
-    return Response(msgspec.to_builtins(body, omit_defaults=False), status_code=VALIDATION_STATUS)
+    return Response(msgspec.to_builtins(body), status_code=VALIDATION_STATUS)

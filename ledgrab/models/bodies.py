@@ -7,13 +7,12 @@ document and the UI forms follow.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from ledgrab.models.devices import DEVICE_TYPES, DeviceConfig
-from ledgrab.models.effects import EFFECT_PARAMS, CaptureParams
+from ledgrab.models.devices import DEVICE_TYPES, DeviceConfig, Name
 from ledgrab.models.sources import SOURCE_TYPES, SourceConfig
 from ledgrab.models.targets import TargetConfig
 
@@ -31,23 +30,6 @@ __all__ = [
 
 Timestamp = Annotated[str, msgspec.Meta(description="ISO 8601 UTC with milliseconds")]
 _STORED = [("id", str), ("created_at", Timestamp), ("updated_at", Timestamp)]
-
-
-def _plain(annotation: Any) -> Any:
-    """The annotation without its bounds (for a field whose bounds differ between types)."""
-    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
-
-
-def _merged_fields(structs: list[type[msgspec.Struct]]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for struct in structs:
-        hints = msgspec.structs.fields(struct)
-        for field in hints:
-            if field.name in fields and fields[field.name] != field.type:
-                fields[field.name] = _plain(field.type)
-            else:
-                fields.setdefault(field.name, field.type)
-    return fields
 
 
 def _patch_type(name: str, fields: dict[str, Any], doc: str) -> type[msgspec.Struct]:
@@ -68,7 +50,7 @@ def patch_type_of(struct: type[msgspec.Struct], doc: str) -> type[msgspec.Struct
 
 
 def patch_fields(patch: msgspec.Struct) -> dict[str, Any]:
-    """The fields a PATCH body sets, as plain values."""
+    """The fields a PATCH body sets, as plain values (a nested PATCH as its own set fields)."""
     return {
         f: msgspec.to_builtins(v)
         for f in patch.__struct_fields__
@@ -76,28 +58,55 @@ def patch_fields(patch: msgspec.Struct) -> dict[str, Any]:
     }
 
 
-_device_fields = _merged_fields(list(DEVICE_TYPES.values()))
-_device_fields["type"] = Literal[tuple(DEVICE_TYPES)]  # type: ignore[valid-type]
+def _tagged_patch(cls: type[msgspec.Struct], tag_field: str, doc: str) -> type[msgspec.Struct]:
+    """A PATCH type for one member of a tagged union: its tag required, every field optional."""
+    tag = cls.__struct_config__.tag
+    fields = [(f.name, f.type | UnsetType, UNSET) for f in msgspec.structs.fields(cls)]
+    return msgspec.defstruct(
+        cls.__name__ + "Patch",
+        fields,
+        tag_field=tag_field,
+        tag=tag,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        module=__name__,
+        namespace={"__doc__": doc},
+    )
+
+
+def _source_patch(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    params = next(f.type for f in msgspec.structs.fields(cls) if f.name == "params")
+    params_patch = patch_type_of(params, "Params to change; the others keep their values.")
+    tag = cls.__struct_config__.tag
+    return msgspec.defstruct(
+        cls.__name__ + "Patch",
+        [("name", Name | UnsetType, UNSET), ("params", params_patch | UnsetType, UNSET)],
+        tag_field="kind",
+        tag=tag,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        module=__name__,
+        namespace={"__doc__": f"Change a source to (or keep it) {tag}."},
+    )
+
+
+def _all_fields(structs: list[type[msgspec.Struct]]) -> dict[str, Any]:
+    """Every field of these Structs by name (a name has one type across them all)."""
+    fields: dict[str, Any] = {}
+    for struct in structs:
+        for field in msgspec.structs.fields(struct):
+            assert fields.setdefault(field.name, field.type) == field.type, field.name
+    return fields
+
+
+# `type` may be left out; a field of another type, or another type, is a 409 (see api/devices).
 DevicePatch = _patch_type(
     "DevicePatch",
-    _device_fields,
-    "Any of a device's fields; `type` may be sent but not changed; a field must apply to the type.",
+    {"type": Literal[tuple(DEVICE_TYPES)], **_all_fields(list(DEVICE_TYPES.values()))},  # type: ignore[misc]
+    "Fields to change (those of the device's type); `type` may be sent but not changed.",
 )
-_params_fields = _merged_fields([*EFFECT_PARAMS.values(), CaptureParams])
-ParamsPatch = _patch_type(
-    "ParamsPatch",
-    _params_fields,
-    "Some params of the source's kind; they merge into the current ones.",
-)
-SourcePatch = _patch_type(
-    "SourcePatch",
-    {
-        "name": msgspec.structs.fields(SOURCE_TYPES["static"])[0].type,
-        "kind": Literal[tuple(SOURCE_TYPES)],  # type: ignore[valid-type]
-        "params": ParamsPatch,
-    },
-    "A new name, params merged into the current ones, or a new kind (its params from defaults).",
-)
+# Same kind: the params sent change those fields; another kind starts from its defaults.
+SourcePatch = Union[tuple(_source_patch(cls) for cls in SOURCE_TYPES.values())]  # type: ignore[valid-type]  # noqa: UP007
 TargetPatch = patch_type_of(
     TargetConfig, "Any of a target's fields; a running target follows the change at once."
 )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 import msgspec
 
 __all__ = [
+    "EFFECTS",
     "EFFECT_KINDS",
     "EFFECT_PARAMS",
     "BreathingParams",
     "CaptureParams",
     "ChaseParams",
     "Color",
+    "Effect",
     "EffectKind",
     "FireParams",
     "GradientParams",
@@ -101,6 +103,23 @@ EFFECT_KINDS: tuple[str, ...] = EffectKind.__args__  # type: ignore[attr-defined
 assert set(EFFECT_KINDS) == set(EFFECT_PARAMS)
 
 
+def _effect(kind: str, params: type[_Params]) -> type[msgspec.Struct]:
+    return msgspec.defstruct(
+        kind.capitalize() + "Effect",
+        [("params", params, msgspec.field(default_factory=params))],
+        tag_field="kind",
+        tag=kind,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        module=__name__,
+    )
+
+
+# An effect on its own (kind and params), as a capture source's fallback.
+EFFECTS = {kind: _effect(kind, params) for kind, params in EFFECT_PARAMS.items()}
+Effect = Union[tuple(EFFECTS.values())]  # type: ignore[valid-type]  # noqa: UP007
+
+
 class CaptureParams(_Params):
     """Frames received over DDP or E1.31; `fallback` says what shows while no stream is live."""
 
@@ -113,15 +132,6 @@ class CaptureParams(_Params):
     universe_size: Annotated[int, msgspec.Meta(ge=3, le=510, multiple_of=3)] = 510
     # Seconds without a packet before the stream counts as stopped (E1.31's own figure: 2.5).
     timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.5
-    # What the strip shows while no stream is live: black, the last frame, or an effect.
+    # What the strip shows while no stream is live: black, the last frame, or `fallback_effect`.
     fallback: Literal["black", "hold", "effect"] = "black"
-    fallback_kind: EffectKind = "rainbow"
-    # The fallback effect's params; checked against fallback_kind's Struct when decoded.
-    fallback_params: dict[str, float | str | list[str]] = {}
-
-    def __post_init__(self) -> None:
-        try:
-            params = msgspec.convert(self.fallback_params, EFFECT_PARAMS[self.fallback_kind])
-        except msgspec.ValidationError as exc:
-            raise ValueError(f"fallback_params: {exc}") from None
-        self.fallback_params = msgspec.to_builtins(params)
+    fallback_effect: Effect = msgspec.field(default_factory=EFFECTS["rainbow"])

@@ -20,7 +20,6 @@ from ledgrab.core.effects.capture_receiver import CaptureBindError, CaptureHub
 from ledgrab.core.effects.registry import (
     SourceKind,
     build_source,
-    decode_params,
     register_source_kind,
 )
 from ledgrab.models.effects import CaptureParams
@@ -116,8 +115,8 @@ class CaptureSource:
         self._input: CaptureInput | None = None
         self._fallback: FrameSource | None = None
         if params.fallback == "effect":
-            kind = params.fallback_kind
-            self._fallback = build_source(kind, decode_params(kind, params.fallback_params))
+            effect = params.fallback_effect
+            self._fallback = build_source(effect.__struct_config__.tag, effect.params)
 
     def render(self, t: float, led_count: int) -> bytes | bytearray:
         target = self._input or self._open(led_count)
