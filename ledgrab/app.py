@@ -29,7 +29,7 @@ from ledgrab.api.device_state import DeviceStateController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
-from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.health import health
 from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.sources import SourceController
@@ -59,15 +59,16 @@ from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.log_broadcaster import LogBroadcaster
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.core.processing.target_runner import RunnerTimings
+from ledgrab.models.health import ComponentHealth
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
-from ledgrab.utils.log_broadcaster import LogBroadcaster
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["DATABASE_FILE", "WEB_DIR", "create_app"]
@@ -180,7 +181,7 @@ async def _report_first_boot(state: State, data_dir: Path, recorder: ActivityRec
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Start in dependency order; stop in the order DESIGN.md fixes."""
+    """Start in dependency order; stop in the order docs/architecture.md gives."""
     state = app.state
     settings: Settings = state.settings
     data_dir = Path(settings.data_dir)

@@ -13,17 +13,17 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from ledgrab.api.activity_export import FORMATS, export_filename, export_stream
 from ledgrab.api.openapi_doc import streamed_answer_operation
 from ledgrab.api.validation import FieldError, decode_strict, invalid_fields
 from ledgrab.config import Settings
 from ledgrab.core.activity_log.context import current_actor
+from ledgrab.core.activity_log.export import FORMATS, export_filename, export_stream
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
-from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
-from ledgrab.models.bodies import patch_fields, patch_type_of
+from ledgrab.models.bodies import patch_fields
 from ledgrab.storage import activity_query
 from ledgrab.storage.activity_log import (
     ActivityLogEntry,
@@ -47,9 +47,6 @@ EXPORT_DISPOSITION = ResponseHeader(
     name="Content-Disposition",
     description='attachment; filename="ledgrab-activity-<time>.<format>"',
     documentation_only=True,
-)
-ActivityLogSettingsPatch = patch_type_of(
-    ActivityLogSettings, "The settings to change; the others keep their values."
 )
 
 
@@ -133,7 +130,9 @@ class ActivityController(Controller):
         "/export",
         summary="Every matching entry as csv, json or ndjson (streamed)",
         operation_class=streamed_answer_operation(
-            tuple(media for media, _ in FORMATS.values()), "the entries, in the format asked for"
+            tuple(media for media, _ in FORMATS.values()),
+            "the entries, in the format asked for",
+            json_items="ActivityLogEntry",
         ),
         response_headers=[EXPORT_DISPOSITION],
     )

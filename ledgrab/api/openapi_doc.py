@@ -20,11 +20,15 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Reference,
     RequestBody,
     Schema,
 )
 
 from ledgrab.api.validation import ErrorBody, ValidationErrorBody
+from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
+from ledgrab.core.backup.auto_backup import AutoBackupConfig
+from ledgrab.models.bodies import BODY_TYPES
 
 __all__ = [
     "FinishedJsonRenderPlugin",
@@ -41,9 +45,15 @@ SECURITY_SCHEMES = {
 _METHODS = {"get", "put", "post", "patch", "delete"}
 
 
+_SERVICE_BODIES = [ActivityLogSettings, ActivityLogSettingsPatch, AutoBackupConfig]
+
+
 def _schemas() -> dict[str, Any]:
+    """msgspec's own schemas of the body types: they keep what Litestar's generator drops
+    (a bound of 0, the pattern of a list's items, the patterns meant for clients)."""
     _, defs = msgspec.json.schema_components(
-        [ValidationErrorBody, ErrorBody], ref_template="#/components/schemas/{name}"
+        [ValidationErrorBody, ErrorBody, *BODY_TYPES, *_SERVICE_BODIES],
+        ref_template="#/components/schemas/{name}",
     )
     return defs
 
@@ -93,9 +103,10 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
                 responses[status] = answer if status == "400" else responses.get(status, answer)
             for answer in responses.values():
                 # An HTTP-date ("Thu, 03 Dec 2026 17:07:12 GMT"), not an ISO date-time.
-                modified = answer.get("headers", {}).get("Last-Modified", {}).get("schema", {})
-                if modified.get("format") == "date-time":
-                    del modified["format"]
+                for name, header in answer.get("headers", {}).items():
+                    if name.lower() == "last-modified":
+                        header["schema"] = {"type": "string"}
+                        header["description"] = "HTTP-date of the snapshot"
             for status, answer in responses.items():
                 if status[0] in "45" and status not in extra and "content" in answer:
                     answer["content"] = _answer("", "ErrorBody")["content"]
@@ -119,16 +130,22 @@ def binary_body_operation(media_types: tuple[str, ...], description: str) -> typ
     return BinaryBodyOperation
 
 
-def streamed_answer_operation(media_types: tuple[str, ...], description: str) -> type[Operation]:
-    """`operation_class=` for a route whose 200 is a stream in one of these media types."""
+def streamed_answer_operation(
+    media_types: tuple[str, ...], description: str, json_items: str | None = None
+) -> type[Operation]:
+    """`operation_class=` for a route whose 200 is a stream in one of these media types;
+    `json_items` names the component schema of the items of its application/json array."""
 
     @dataclass
     class StreamedAnswerOperation(Operation):
         def __post_init__(self) -> None:
             if self.responses is not None:
-                self.responses["200"] = OpenAPIResponse(
-                    description=description, content=_binary_content(media_types)
-                )
+                content = _binary_content(media_types)
+                if json_items and "application/json" in content:
+                    items = Reference(f"#/components/schemas/{json_items}")
+                    array = Schema(type=OpenAPIType.ARRAY, items=items)
+                    content["application/json"] = OpenAPIMediaType(schema=array)
+                self.responses["200"] = OpenAPIResponse(description=description, content=content)
 
     return StreamedAnswerOperation
 

@@ -17,6 +17,7 @@ from ledgrab.models.sources import SOURCE_TYPES, SourceConfig
 from ledgrab.models.targets import TargetConfig
 
 __all__ = [
+    "BODY_TYPES",
     "DeviceOut",
     "DevicePatch",
     "SourceOut",
@@ -134,3 +135,17 @@ TargetOut = _OUT[TargetConfig]
 
 def out_type(config: msgspec.Struct) -> type[msgspec.Struct]:
     return _OUT[type(config)]
+
+
+# Every entity body and answer, for the OpenAPI document's schemas.
+BODY_TYPES: list[Any] = [
+    DeviceConfig,
+    SourceConfig,
+    TargetConfig,
+    DevicePatch,
+    SourcePatch,
+    TargetPatch,
+    DeviceOut,
+    SourceOut,
+    TargetOut,
+]

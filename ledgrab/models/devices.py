@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from ledgrab.utils.lan_address import AddressRefused, check_lan_address
-from ledgrab.utils.plain_text import check_name
+from ledgrab.utils.lan_address import LAN_ADDRESS_PATTERN, AddressRefused, check_lan_address
+from ledgrab.utils.plain_text import PLAIN_TEXT_PATTERN, check_name
 
 __all__ = [
     "DEVICE_TYPES",
@@ -26,11 +26,17 @@ __all__ = [
 ]
 
 MAX_LEDS = 4096
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# The patterns are for clients (the OpenAPI document); the server's own checks (check_name,
+# check_lan_address) run in __post_init__ and say in words what is wrong.
+PlainText = {"pattern": PLAIN_TEXT_PATTERN}
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, extra_json_schema=PlainText)]
 LedCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_LEDS)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 ColorOrder = Literal["rgb", "rbg", "grb", "gbr", "brg", "bgr"]
-Address = Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
+Address = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=253, extra_json_schema={"pattern": LAN_ADDRESS_PATTERN}),
+]
 
 # rpi_ws281x drives these GPIOs: PWM channel 0 on 12/18, PWM channel 1 on 13/19, PCM on 21 and
 # SPI on 10 (both use channel 0). Other pins have no peripheral that can make the waveform.
@@ -38,6 +44,7 @@ WS281X_PIN_CHANNEL = {12: 0, 18: 0, 13: 1, 19: 1, 21: 0, 10: 0}
 # DMA channel 5 is used by the SD card controller on Raspberry Pi OS: using it corrupts the card.
 WS281X_DMA_FORBIDDEN = {5: "DMA channel 5 is used by the SD card and would corrupt it"}
 _SERIAL_RE = re.compile(r"^/dev/[A-Za-z0-9_.:+/-]+$")
+_SERIAL_PATTERN = r"^(?!.*\.\.)/dev/[A-Za-z0-9_.:+/-]+$"  # the same rule, for clients
 
 
 class _DeviceBase(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
@@ -93,7 +100,10 @@ class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
 
 
 class AdalightDevice(_DeviceBase, tag="adalight", kw_only=True):
-    serial_port: Annotated[str, msgspec.Meta(min_length=6, max_length=200)]
+    serial_port: Annotated[
+        str,
+        msgspec.Meta(min_length=6, max_length=200, extra_json_schema={"pattern": _SERIAL_PATTERN}),
+    ]
     baud_rate: Annotated[int, msgspec.Meta(ge=115200, le=2000000)] = 115200
     protocol: Literal["ada", "awa"] = "ada"
 
@@ -119,7 +129,9 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
     universe: Annotated[int, msgspec.Meta(ge=1, le=63999)] = 1
     multicast: bool = False
     priority: Annotated[int, msgspec.Meta(ge=0, le=200)] = 100
-    source_name: Annotated[str, msgspec.Meta(min_length=1, max_length=63)] = "LedGrab"
+    source_name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=63, extra_json_schema=PlainText)
+    ] = "LedGrab"
 
     @property
     def pixels_per_universe(self) -> int:

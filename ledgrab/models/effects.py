@@ -28,7 +28,10 @@ __all__ = [
 Color = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^#[0-9a-fA-F]{6}\Z", examples=["#ff8800"], extra_json_schema={"format": "color"}
+        pattern=r"^#[0-9a-fA-F]{6}\Z",
+        examples=["#ff8800"],
+        # For clients: the same rule in the regex dialect of JSON Schema and browsers.
+        extra_json_schema={"pattern": "^#[0-9a-fA-F]{6}$", "format": "color"},
     ),
 ]
 ColorList = Annotated[list[Color], msgspec.Meta(min_length=2, max_length=16)]

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["SETTINGS_KEY", "ActivityLogSettings", "settings_from_stored"]
+from ledgrab.models.bodies import patch_type_of
+
+__all__ = [
+    "SETTINGS_KEY",
+    "ActivityLogSettings",
+    "ActivityLogSettingsPatch",
+    "settings_from_stored",
+]
 
 SETTINGS_KEY = "activity_log"
 MIB = 1024 * 1024
@@ -25,6 +32,11 @@ class ActivityLogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     # 0 = one commit per entry (a sync per entry: only for a disk that does not wear).
     commit_interval_s: Annotated[float, msgspec.Meta(ge=0, le=300, description="0..300")] = 5.0
     max_batch: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="1..10000")] = 500
+
+
+ActivityLogSettingsPatch = patch_type_of(
+    ActivityLogSettings, "The settings to change; the others keep their values."
+)
 
 
 def settings_from_stored(value: object) -> ActivityLogSettings:

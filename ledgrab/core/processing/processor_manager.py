@@ -3,7 +3,7 @@
 The manager is the only owner of drivers and frame loops. Entity routes tell it what changed
 (`device_changed`, `source_changed`, `target_changed`); it applies target and source changes in
 place and restarts a target whose device changed. `resume()` starts auto_start targets at
-startup; `stop_all()` is the shutdown step DESIGN.md orders after `server.shutting_down`.
+startup; `stop_all()` is the shutdown step docs/architecture.md orders after `server.shutting_down`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-// A generic list/create/edit/delete page for devices, sources and targets (DESIGN.md shapes).
+// A generic list/create/edit/delete page for devices, sources and targets (the shapes in docs/architecture.md).
 
 import { api } from "./api.js";
 import { confirmDialog, h, toast } from "./dom.js";
