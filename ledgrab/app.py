@@ -32,6 +32,7 @@ from ledgrab.api.events import events_ws
 from ledgrab.api.health import health
 from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
+from ledgrab.api.reference_page import api_reference
 from ledgrab.api.sources import SourceController
 from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
 from ledgrab.api.system import SystemController
@@ -364,7 +365,7 @@ def create_app(settings: Settings) -> Litestar:
         }
     )
     return Litestar(
-        route_handlers=[health, api, events_ws, web_ui_router(WEB_DIR)],
+        route_handlers=[health, api_reference, api, events_ws, web_ui_router(WEB_DIR)],
         lifespan=[lifespan],
         exception_handlers={
             **dict.fromkeys(STORAGE_ERRORS, storage_error_handler),
