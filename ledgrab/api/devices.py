@@ -78,6 +78,8 @@ class DeviceController(Controller):
                 )
             if stray := sorted(set(changes) - set(current.config.__struct_fields__)):
                 raise conflict(f"{', '.join(stray)}: not a field of a {old_type} device")
+            if "pin" in changes and "channel" not in changes and old_type == "ws281x":
+                changes["channel"] = None  # the new pin's channel, not the old pin's
             config = merge_patch("device", current.config, changes)
             changed = changed_fields(current.config, config)
             entity = await entities.update("device", device_id, config) if changed else current

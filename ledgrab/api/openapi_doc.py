@@ -29,6 +29,7 @@ from ledgrab.api.validation import ErrorBody, ValidationErrorBody
 from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
 from ledgrab.core.backup.auto_backup import AutoBackupConfig
 from ledgrab.models.bodies import BODY_TYPES
+from ledgrab.models.devices import WS281X_CHANNEL_RULE
 
 __all__ = [
     "FinishedJsonRenderPlugin",
@@ -82,6 +83,8 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
     components = doc.setdefault("components", {})
     components.setdefault("schemas", {}).update(_schemas())
     components["securitySchemes"] = SECURITY_SCHEMES
+    for name in ("Ws281xDevice", "Ws281xDeviceOut"):
+        components["schemas"][name]["allOf"] = [WS281X_CHANNEL_RULE]
     for schema in components["schemas"].values():
         # Every body Struct forbids unknown fields; say so, so that clients know.
         if "properties" in schema:

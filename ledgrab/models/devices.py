@@ -74,9 +74,9 @@ class VirtualDevice(_DeviceBase, tag="virtual", kw_only=True):
 
 class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
     color_order: ColorOrder = "grb"  # WS2812 parts take green first
-    pin: int = 18
-    dma: Annotated[int, msgspec.Meta(ge=0, le=14)] = 10
-    channel: int | None = None  # derived from the pin when left out
+    pin: Annotated[int, msgspec.Meta(extra_json_schema={"enum": sorted(WS281X_PIN_CHANNEL)})] = 18
+    dma: Annotated[int, msgspec.Meta(ge=0, le=14, extra_json_schema={"not": {"enum": [5]}})] = 10
+    channel: Literal[0, 1] | None = None  # derived from the pin when left out
     strip_type: Literal["ws2811", "ws2812", "sk6812"] = "ws2812"
     invert: bool = False
     # "auto": /dev/leds<n> (Raspberry Pi 5, ws2812-pio overlay) if present, else rpi-ws281x.
@@ -146,6 +146,17 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
                 f"universe: {self.led_count} LEDs from universe {self.universe} pass 63999"
             )
 
+
+# For clients, the pin/channel rule of Ws281xDevice.__post_init__ as JSON Schema (added to the
+# ws281x schemas by the OpenAPI document).
+WS281X_CHANNEL_RULE = {
+    "if": {
+        "properties": {"pin": {"enum": [p for p, c in WS281X_PIN_CHANNEL.items() if c == 1]}},
+        "required": ["pin"],
+    },
+    "then": {"properties": {"channel": {"enum": [1, None]}}},
+    "else": {"properties": {"channel": {"enum": [0, None]}}},
+}
 
 DeviceConfig = VirtualDevice | Ws281xDevice | AdalightDevice | WledDevice | DdpDevice | E131Device
 DEVICE_TYPES: dict[str, type[_DeviceBase]] = {
