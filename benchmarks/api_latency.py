@@ -1,5 +1,6 @@
-"""GET /api/v1/activity over a real `ledgrab serve` holding 1,000,000 entries: p50/p95 per filter
-and deep paging; a full export: rows per second and the server's peak RSS growth."""
+"""HTTPS against plain HTTP on the same server (TLS handshake, a new connection, a request on an
+open one); GET /api/v1/activity over a real `ledgrab serve` holding 1,000,000 entries: p50/p95
+per filter and deep paging; a full export: rows per second and the server's peak RSS growth."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._stats import percentile as pct  # noqa: E402
 from benchmarks.query import build  # noqa: E402
+from ledgrab.core.tls.pinning import trusting_context  # noqa: E402
 from ledgrab.storage.activity_query import encode_cursor  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
@@ -50,32 +53,95 @@ def cases(now: datetime) -> list[tuple[str, dict]]:
     ]
 
 
-def serve(data: Path) -> tuple[subprocess.Popen, str]:
+Verify = ssl.SSLContext | bool
+
+
+def serve(data: Path, tls: str = "self-signed") -> tuple[subprocess.Popen, str, Verify]:
+    """`ledgrab serve` on a free port: (process, base URL, httpx `verify=`: its certificate only;
+    False for plain HTTP, so that httpx does not load a CA bundle for every new client)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "LEDGRAB_API_KEYS": f"bench:{KEY}", "LEDGRAB_DATA_DIR": str(data),
-           "LEDGRAB_DISCOVERY_ENABLED": "false", "LEDGRAB_LOG_LEVEL": "warning"}  # fmt: skip
+           "LEDGRAB_DISCOVERY_ENABLED": "false", "LEDGRAB_LOG_LEVEL": "warning",
+           "LEDGRAB_TLS": tls, "LEDGRAB_HTTP_REDIRECT_PORT": "-1"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    scheme = "http" if tls == "off" else "https"
+    url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
         try:
-            httpx.get(f"{url}/health", timeout=2)
-            return proc, url
-        except httpx.HTTPError:
+            verify = trusting_context(data / "tls" / "cert.pem") if scheme == "https" else False
+            httpx.get(f"{url}/health", timeout=2, verify=verify)
+            return proc, url, verify
+        except (httpx.HTTPError, OSError):
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("the server did not start") from None
             time.sleep(0.2)
 
 
+def tls_cost(repeat: int) -> None:
+    """Each measure on two servers that differ only in `[server] tls`."""
+    measures: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("off", "self-signed"):
+            proc, url, verify = serve(Path(tmp) / mode, mode)
+            try:
+                for name, times in _tls_measures(url, verify, repeat).items():
+                    measures.setdefault(name, {})[mode] = times
+            finally:
+                proc.terminate()
+                proc.wait(60)
+    print(f"HTTP against HTTPS (TLS 1.3, ECDSA P-256), 127.0.0.1, {repeat} samples each")
+    print(f"{'measure':<40} {'HTTP p50':>9} {'p95':>7} {'HTTPS p50':>10} {'p95':>7}  ms")
+    for name, by_mode in measures.items():
+        http_t, https_t = by_mode["off"], by_mode["self-signed"]
+        print(f"{name:<40} {pct(http_t, 0.5):>9.2f} {pct(http_t, 0.95):>7.2f} "
+              f"{pct(https_t, 0.5):>10.2f} {pct(https_t, 0.95):>7.2f}")  # fmt: skip
+    print()
+
+
+def _tls_measures(url: str, verify: Verify, repeat: int) -> dict[str, list[float]]:
+    port = int(url.rsplit(":", 1)[1])
+    context = verify if isinstance(verify, ssl.SSLContext) else None
+    out: dict[str, list[float]] = {"TCP connect (+ TLS handshake)": []}
+    for _ in range(repeat):
+        start = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            if context is not None:
+                context.wrap_socket(raw, server_hostname="127.0.0.1").close()
+        out["TCP connect (+ TLS handshake)"].append((time.perf_counter() - start) * 1000)
+    out["new connection + GET /health"] = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        httpx.get(f"{url}/health", verify=verify).raise_for_status()
+        out["new connection + GET /health"].append((time.perf_counter() - start) * 1000)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=url, verify=verify, headers=headers) as client:
+        client.get("/health")
+        for name, path in (
+            ("GET /health, open connection", "/health"),
+            ("GET /api/v1/devices, open connection", "/api/v1/devices"),
+        ):
+            out[name] = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                client.get(path).raise_for_status()
+                out[name].append((time.perf_counter() - start) * 1000)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100,000 entries, 5 requests")
+    parser.add_argument("--tls-only", action="store_true", help="only HTTP against HTTPS")
     args = parser.parse_args()
+    tls_cost(50 if args.quick else 200)
+    if args.tls_only:
+        return
     rows, repeat = (100_000, 5) if args.quick else (1_000_000, 20)
     source = build(rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,16 +156,17 @@ def main() -> None:
         )
         conn.commit()
         conn.close()
-        proc, url = serve(data)
+        proc, url, verify = serve(data)
         try:
-            run(url, proc.pid, repeat)
+            run(url, verify, proc.pid, repeat)
         finally:
             proc.terminate()
             proc.wait(60)
 
 
-def run(url: str, pid: int, repeat: int) -> None:
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120)
+def run(url: str, verify: Verify, pid: int, repeat: int) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    client = httpx.Client(base_url=url, headers=headers, timeout=120, verify=verify)
     now = datetime.now(UTC)
     print(f"GET /api/v1/activity (limit 50), {repeat} requests each; target p95 <= 50 ms")
     print(f"{'case':<30} {'total':>10} {'p50 ms':>8} {'p95 ms':>8}")

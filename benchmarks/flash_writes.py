@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._activity_data import entry_kwargs, info_entry_kwargs  # noqa: E402
+from ledgrab.core.tls.pinning import trusting_context  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 CARD_BYTES = 16 * 2**30  # a 16 GiB card ...
@@ -74,8 +75,10 @@ class SimClock:
 
 
 def child(workload: str, interval: float, path: str, marker: str, quick: bool) -> None:
+    from ledgrab.core.activity_log.checkpoints import Checkpointer
     from ledgrab.core.activity_log.recorder import ActivityRecorder
     from ledgrab.core.activity_log.settings import ActivityLogSettings
+    from ledgrab.core.activity_log.signing import DeviceKey
     from ledgrab.storage.database import Database
 
     clock = SimClock()
@@ -83,8 +86,13 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
     db = Database(path, clock=clock)
     db.open()
     settings = ActivityLogSettings(commit_interval_s=interval, max_batch=MAX_BATCH)
+    wall = lambda: epoch + clock.now  # noqa: E731
+    # As shipped: the device key signs a checkpoint every checkpoint_interval_s (60 s).
+    checkpointer = Checkpointer(
+        DeviceKey.load_or_create(Path(path).parent), clock=clock, wall_clock=wall
+    )
     recorder = ActivityRecorder(
-        db, None, settings, clock=clock, wall_clock=lambda: epoch + clock.now
+        db, None, settings, clock=clock, wall_clock=wall, checkpointer=checkpointer
     )
     db.add_batch_source(recorder)
     rng = random.Random(7)
@@ -204,7 +212,11 @@ def idle_server(seconds: float, tmp: Path) -> dict:
         port = s.getsockname()[1]
     config = work / "loopback.toml"  # mDNS on loopback only: never multicast on the LAN side
     # Discovery off as well: another program's mDNS device on loopback is real news, not idling.
-    config.write_text('[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n')
+    # HTTPS as on the device; its plain-HTTP redirect on a free port rather than 80.
+    config.write_text(
+        '[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n'
+        "[server]\nhttp_redirect_port = 0\n"
+    )
     proc = traced([sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port",
                    str(port), "--data-dir", str(work / "data"), "--config", str(config)], trace,
                   stdout=subprocess.DEVNULL)  # fmt: skip
@@ -212,7 +224,9 @@ def idle_server(seconds: float, tmp: Path) -> dict:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+                trust = trusting_context(work / "data" / "tls" / "cert.pem")
+                url = f"https://127.0.0.1:{port}/health"
+                urllib.request.urlopen(url, timeout=1, context=trust).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:

@@ -94,7 +94,11 @@ class Server:
         self.key = "bench-" + secrets.token_hex(16)
         self.port = _free_port()
         config = workdir / "ledgrab.toml"
-        config.write_text('demo_on_first_start = false\nlog_level = "warning"\n')
+        # Plain HTTP: this measures frames; what TLS costs a request is in api_latency.py.
+        config.write_text(
+            'demo_on_first_start = false\nlog_level = "warning"\n'
+            '[server]\ntls = "off"\nhttp_redirect_port = -1\n'
+        )
         env = {
             **os.environ,
             "LEDGRAB_API_KEYS": f"bench:{self.key}",

@@ -17,10 +17,16 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._activity_data import entry_kwargs  # noqa: E402
 from benchmarks._stats import percentile as pct  # noqa: E402
+from ledgrab.core.activity_log.checkpoints import Checkpointer  # noqa: E402
 from ledgrab.core.activity_log.recorder import ActivityRecorder  # noqa: E402
 from ledgrab.core.activity_log.settings import ActivityLogSettings  # noqa: E402
+from ledgrab.core.activity_log.signing import DeviceKey  # noqa: E402
 from ledgrab.core.event_bus import EventBus  # noqa: E402
 from ledgrab.storage.database import Database  # noqa: E402
+
+
+def _checkpointer(db: Database) -> Checkpointer:
+    return Checkpointer(DeviceKey.load_or_create(db.path.parent))
 
 
 async def record_cost(db: Database, subscribers: int, n: int) -> tuple[list[float], list[float]]:
@@ -29,8 +35,10 @@ async def record_cost(db: Database, subscribers: int, n: int) -> tuple[list[floa
     bus = EventBus(backlog=n + 10)
     bus.bind(asyncio.get_running_loop())
     subs = [bus.subscribe() for _ in range(subscribers)]
-    recorder = ActivityRecorder(db, bus, ActivityLogSettings(commit_interval_s=5, max_batch=500),
-                                max_pending=n + 10)  # fmt: skip
+    # As shipped, and the worst case for the chain: every commit also signs a checkpoint.
+    settings = ActivityLogSettings(commit_interval_s=5, max_batch=500, checkpoint_interval_s=0)
+    recorder = ActivityRecorder(db, bus, settings, max_pending=n + 10,
+                                checkpointer=_checkpointer(db))  # fmt: skip
     db.add_batch_source(recorder)
     rng = random.Random(1)
     calls = [entry_kwargs(rng) for _ in range(n)]
@@ -52,8 +60,9 @@ async def record_cost(db: Database, subscribers: int, n: int) -> tuple[list[floa
 
 async def loop_lag(db: Database, batch: int, rounds: int) -> tuple[list[float], int]:
     """Lateness (ms) of a 1 ms timer on the loop while the writer commits `batch` rows at once."""
+    settings = ActivityLogSettings(commit_interval_s=300, max_batch=batch, checkpoint_interval_s=0)
     recorder = ActivityRecorder(
-        db, None, ActivityLogSettings(commit_interval_s=300, max_batch=batch), max_pending=batch
+        db, None, settings, max_pending=batch, checkpointer=_checkpointer(db)
     )
     db.add_batch_source(recorder)
     rng = random.Random(2)

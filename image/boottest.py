@@ -1,26 +1,29 @@
 """Boots a built image under qemu (amd64 smoke, arm64 virt or raspi3b) and checks what it did.
 
-Passes when ledgrab.service is up (GET /health through a port forwarded to 127.0.0.1 for amd64
-and virt; "Started ledgrab.service" on the console for raspi3b) and the first-boot file was
-applied: new hostname, secrets gone from the file on the FAT partition, the report written.
+Passes when ledgrab.service is up (GET /health over HTTPS through a port forwarded to 127.0.0.1
+for amd64 and virt, the server's certificate pinned to the SHA-256 fingerprint the device wrote
+to ledgrab-report.txt on the FAT partition; "Started ledgrab.service" on the console for
+raspi3b) and the first-boot file was applied: new hostname, secrets gone from the file on the FAT
+partition, the report written.
 The guest network is qemu's user mode with restrict=on: it reaches nothing but the forward.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 MIB = 1024 * 1024
@@ -203,23 +206,46 @@ def power_off(qemu: subprocess.Popen, monitor: Path) -> None:
         qemu.wait()
 
 
-def health(port: int) -> dict | None:
+def fat_report(disk: Path) -> dict[str, str]:
+    """ledgrab-report.txt from the FAT partition (the guest may still be running): its fields."""
+    out = subprocess.run(
+        ["mtype", "-i", fat(disk, partitions(disk)[0]["start"]), "::ledgrab-report.txt"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+
+
+def pinned_get(port: int, path: str, fingerprint: str, key: str | None = None) -> tuple[int, bytes]:
+    """GET over TLS, trusting nothing but the fingerprint: checked before a header is sent."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
-            return json.loads(r.read()) if r.status == 200 else None
-    except (OSError, ValueError, urllib.error.URLError):
+        conn.connect()
+        der = conn.sock.getpeercert(binary_form=True) or b""
+        if hashlib.sha256(der).hexdigest() != fingerprint.replace(":", "").lower():
+            raise ssl.SSLError(f"the server's certificate is not {fingerprint}")
+        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def health(port: int, fingerprint: str) -> dict | None:
+    try:
+        status, body = pinned_get(port, "/health", fingerprint)
+        return json.loads(body) if status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
         return None
 
 
-def api_status(port: int, key: str | None) -> int | None:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/system/api-keys", headers=headers)
+def api_status(port: int, fingerprint: str, key: str | None) -> int | None:
     try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
+        return pinned_get(port, "/api/v1/system/api-keys", fingerprint, key)[0]
+    except (OSError, http.client.HTTPException):
         return None
 
 
@@ -295,17 +321,26 @@ def main(argv: list[str] | None = None) -> int:
             if not console.wait_for("ledgrab started", deadline):
                 failures.append("console never showed ledgrab.service started")
         else:
+            fingerprint = ""
             while time.monotonic() < deadline and qemu.poll() is None:
-                result = health(port)
+                fingerprint = fat_report(disk).get("tls_fingerprint_sha256", "")
+                result = health(port, fingerprint) if fingerprint else None
                 if result is not None:
                     break
                 time.sleep(2)
-            if result is None:
-                failures.append("GET /health never answered through the forwarded port")
+            if not fingerprint:
+                failures.append("no TLS fingerprint in ledgrab-report.txt on the FAT partition")
+            elif result is None:
+                failures.append("GET /health (pinned HTTPS) never answered through the forward")
             else:
                 t = time.monotonic() - start
-                log(f"[{t:7.1f}s] GET /health -> {json.dumps(result)}")
-                with_key, without = api_status(port, API_KEY), api_status(port, None)
+                log(f"[{t:7.1f}s] fingerprint from ledgrab-report.txt: {fingerprint}")
+                log(f"[{t:7.1f}s] GET https /health (pinned) -> {json.dumps(result)}")
+                served = result.get("components", {}).get("tls", {}).get("details", {})
+                if served.get("fingerprint_sha256") != fingerprint:
+                    failures.append("/health names another fingerprint than the FAT report")
+                with_key = api_status(port, fingerprint, API_KEY)
+                without = api_status(port, fingerprint, None)
                 log(f"[{t:7.1f}s] GET /api/v1/system/api-keys: key from ledgrab.txt -> {with_key}")
                 log(f"[{t:7.1f}s] GET /api/v1/system/api-keys: no key -> {without}")
                 if without != 401:

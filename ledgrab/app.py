@@ -65,6 +65,7 @@ from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.core.processing.target_runner import RunnerTimings
+from ledgrab.core.tls.service import TlsService
 from ledgrab.models.health import ComponentHealth
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
@@ -103,13 +104,20 @@ def _recovery_health(notice: RecoveryNotice) -> ComponentHealth:
     return ComponentHealth("degraded", reason, dict(notice.pending or {}))
 
 
-def _discovery_watcher(settings: Settings, bus: EventBus) -> DiscoveryWatcher:
+def _discovery_watcher(
+    settings: Settings, bus: EventBus, tls: TlsService | None
+) -> DiscoveryWatcher:
     config = settings.discovery
     port = config.advertise_port if config.advertise_port is not None else settings.port
     advertisement = None
     if config.advertise and port:
         name = config.instance_name or f"LedGrab {socket.gethostname().split('.')[0]}"
-        advertisement = Advertisement(instance_name=name, port=port, version=__version__)
+        advertisement = Advertisement(
+            instance_name=name,
+            port=port,
+            version=__version__,
+            fingerprint=tls.fingerprint if tls is not None else None,
+        )
     return DiscoveryWatcher(
         bus,
         interfaces=config.interfaces,
@@ -208,7 +216,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.health_providers["database"] = lambda: _database_health(db)
     new_database = 1 in opened.applied
 
-    activity = await ActivityLog.start(db, state.bus, settings.activity)
+    activity = await ActivityLog.start(db, state.bus, settings.activity, str(data_dir))
     state.activity = activity
     state.activity_recorder = activity.recorder
     state.activity_retention = activity.retention
@@ -240,6 +248,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         )
 
     await _report_first_boot(state, data_dir, activity.recorder)
+    tls: TlsService | None = state.tls
+    if tls is not None:
+        state.health_providers["tls"] = lambda: ComponentHealth(*tls.health())
+        await tls.start(activity.recorder, settings.host, settings.port)
 
     state.capture_hub = CaptureHub(
         bus=state.bus,
@@ -278,9 +290,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             ),
         )
         state.device_health.start()
-    state.discovery = _discovery_watcher(settings, state.bus)
+    state.discovery = _discovery_watcher(settings, state.bus, tls)
     if settings.discovery.enabled:
         await state.discovery.start()  # in the background: mDNS probing takes seconds
+        if tls is not None:
+            tls.on_new_certificate.append(state.discovery.readvertise_fingerprint_blocking)
 
     await backups.start(state)
 
@@ -319,6 +333,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         log.info("LedGrab shutting down")
         await cancel_and_wait(watchdog)
         await cancel_and_wait(key_watch)
+        if tls is not None:
+            await tls.stop()
         await state.engine.stop_all()
         if state.device_health is not None:
             await state.device_health.stop()
@@ -337,8 +353,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state.bus.unbind()
 
 
-def create_app(settings: Settings) -> Litestar:
-    """The LedGrab application; long-lived objects are created by its lifespan."""
+def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
+    """The LedGrab application; long-lived objects are created by its lifespan. `tls`, prepared,
+    is the HTTPS its server serves (renewed and reported here); None: plain HTTP in tests."""
     api = Router(
         path="/api/v1",
         guards=[require_api_key],
@@ -361,6 +378,7 @@ def create_app(settings: Settings) -> Litestar:
             "bus": EventBus(),
             "log_broadcaster": LogBroadcaster(),
             "health_providers": {},
+            "tls": tls,
             "started_monotonic": time.monotonic(),
         }
     )

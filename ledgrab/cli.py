@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--since", help="ISO 8601 with an offset, e.g. 2026-11-01T00:00+00:00")
     export.add_argument("--until", help="ISO 8601 with an offset")
 
+    _add_verify_parser(commands, common)
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     for name, text in (("list", "list labels"), ("create", "create a key"), ("revoke", "revoke")):
@@ -98,6 +100,8 @@ def _run(args: argparse.Namespace) -> int:
             return _backup_or_restore(settings, args)
         if args.command == "export":
             return _export(settings, args)
+        if args.command == "verify":
+            return _verify(settings, args)
         return _keys(settings, args)
     except DataDirError as exc:
         print(f"ledgrab: {exc}", file=sys.stderr)
@@ -153,14 +157,20 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _serve(settings: Settings) -> int:
-    import uvicorn
 
     from ledgrab.app import DATABASE_FILE, create_app
+    from ledgrab.core.tls.service import TlsConfigError
+    from ledgrab.core.tls.serving import Server, banner, prepare_tls
     from ledgrab.server_limits import uvicorn_config
     from ledgrab.utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
     prepare_for_serving(Path(settings.data_dir), DATABASE_FILE)
+    try:
+        tls = prepare_tls(settings)
+    except TlsConfigError as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -169,17 +179,19 @@ def _serve(settings: Settings) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     note = " (all interfaces)" if host in ("0.0.0.0", "::") else ""
-    print(f"LedGrab {__version__} serving on http://{shown}:{port}{note}", flush=True)
+    print(f"LedGrab {__version__} serving on {tls.scheme}://{shown}:{port}{note}", flush=True)
+    print(banner(tls), flush=True)
     config = uvicorn_config(
         # The bound port, not 0: the activity log and the mDNS advertisement name the real one.
-        create_app(msgspec.structs.replace(settings, port=port)),
+        create_app(msgspec.structs.replace(settings, port=port), tls),
         settings.server,
+        **tls.uvicorn_options(),
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)  # uvicorn.Server, surviving a closing websocket at shutdown
     server.run(sockets=[sock])
     return 0 if server.started else 1
 
@@ -263,3 +275,65 @@ def _backup_destination(text: str) -> Path:
             "(end FILE with / to have it created)"
         )
     return dest
+
+
+# -- `ledgrab verify` (the activity log's chain; self-contained) -------------------------------
+
+
+def _add_verify_parser(commands, common) -> None:
+    verify = commands.add_parser(
+        "verify", help="prove the activity log unaltered: its hash chain, anchors and signatures"
+    )
+    common(verify)
+    verify.add_argument("--database", help="a database file (a backup, a copy of the card)")
+    verify.add_argument("--from-export", help="a JSON, NDJSON or CSV export (or a backup file)")
+    verify.add_argument(
+        "--checkpoint", help="a signed checkpoint kept elsewhere: the log must reach and match it"
+    )
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        help="trust only this key: an activity-key.pub file or its '<origin> <base64>' line "
+        "(repeatable; default: the keys recorded in the database and <data-dir>'s key)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 with a one-line summary; 1 naming the first seq that fails and why; 2 for bad
+    arguments."""
+    from ledgrab.app import DATABASE_FILE
+    from ledgrab.core.activity_log.signing import PUBLIC_KEY_FILE, parse_public_key
+    from ledgrab.core.activity_log.verify import verify_database
+    from ledgrab.core.activity_log.verify_export import ExportFormatError, verify_export
+
+    data_dir = Path(settings.data_dir)
+    try:
+        pinned = [parse_public_key(_file_or_text(k)) for k in args.public_key or []]
+        own = data_dir / PUBLIC_KEY_FILE
+        extra = [parse_public_key(own.read_text())] if own.exists() else []
+        checkpoint = Path(args.checkpoint).read_text() if args.checkpoint else None
+        if args.from_export:
+            result = verify_export(
+                args.from_export, keys=pinned or extra or None, checkpoint=checkpoint
+            )
+        else:
+            database = Path(args.database) if args.database else data_dir / DATABASE_FILE
+            result = verify_database(
+                database, keys=pinned or None, extra_keys=extra, checkpoint=checkpoint
+            )
+    except (OSError, ValueError, ExportFormatError) as exc:
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        print(msgspec.json.encode(result).decode())
+    else:
+        print(result.summary())
+        for note in result.notes:
+            print(f"note: {note}")
+    return 0 if result.ok else 1
+
+
+def _file_or_text(value: str) -> str:
+    path = Path(value)
+    return path.read_text() if path.is_file() else value

@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -103,7 +103,8 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The HTTP/websocket server's limits; docs/server-limits.md gives the reason for each."""
+    """The HTTP/websocket server: its limits (docs/server-limits.md gives the reason for each) and
+    HTTPS on `port` (docs/https.md): a certificate made here, the user's own, or none."""
 
     # Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed. Empty:
     # proxy headers are ignored and the recorded client is the TCP peer.
@@ -125,6 +126,20 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Request bodies of the JSON API (the restore upload has its own, [backup] max_upload_bytes).
     max_body_bytes: Annotated[int, msgspec.Meta(ge=4096, le=1 << 30)] = 1 << 20
 
+    # "self-signed": made and renewed here; "files": cert_file/key_file (PEM), reloaded on
+    # SIGHUP; "off": plain HTTP on `port`, for a reverse proxy that terminates TLS.
+    tls: Literal["self-signed", "files", "off"] = "self-signed"
+    cert_file: str | None = None
+    key_file: str | None = None
+    # Plain HTTP here only redirects to HTTPS. 80 lets a browser open http://<name>.local/; the
+    # service may bind it (CAP_NET_BIND_SERVICE), a user who may not gets a warning. -1: off;
+    # 0: any free port (tests).
+    http_redirect_port: Annotated[int, msgspec.Meta(ge=-1, le=65535)] = 80
+    # A certificate made here is replaced this many days before it expires.
+    renew_before_days: Annotated[int, msgspec.Meta(ge=1, le=300)] = 30
+    # How often the host name and addresses are compared with the certificate's.
+    check_interval_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 300.0
+
 
 class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The LED engine: device reconnect backoff, state-event cadence, where /dev/leds<n> live."""
@@ -143,6 +158,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     log_level: Annotated[str, msgspec.Meta(pattern="^(debug|info|warning|error)$")] = "info"
     # Create a virtual strip and a demo target when the database is new, so a newcomer sees frames.
     demo_on_first_start: bool = True
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     discovery: DiscoverySettings = msgspec.field(default_factory=DiscoverySettings)
     capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
@@ -150,7 +166,6 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
-    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
@@ -159,6 +174,8 @@ _ENV_KEYS = {
     "LEDGRAB_PORT": ("port",),
     "LEDGRAB_DATA_DIR": ("data_dir",),
     "LEDGRAB_LOG_LEVEL": ("log_level",),
+    "LEDGRAB_TLS": ("server", "tls"),
+    "LEDGRAB_HTTP_REDIRECT_PORT": ("server", "http_redirect_port"),
     "LEDGRAB_AUTH_ENABLED": ("auth", "enabled"),
     "LEDGRAB_DISCOVERY_ENABLED": ("discovery", "enabled"),
 }
@@ -198,7 +215,10 @@ def load_settings(
 
     for var, key_path in _ENV_KEYS.items():
         if var in env:
-            _set_path(raw, key_path, _BOOL_WORDS.get(env[var].strip().lower(), env[var]))
+            value = env[var]
+            if key_path != ("server", "tls"):  # "off" is one of its words, not a boolean
+                value = _BOOL_WORDS.get(value.strip().lower(), value)
+            _set_path(raw, key_path, value)
             origin[key_path] = var
     if "LEDGRAB_DISCOVERY_INTERFACES" in env:  # "127.0.0.1[,192.168.1.5…]"; empty: all
         text = env["LEDGRAB_DISCOVERY_INTERFACES"]

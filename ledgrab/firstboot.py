@@ -3,6 +3,9 @@
 The file (`ledgrab.txt` on the FAT partition) holds `key = value` lines. Every valid field is
 applied and every bad one is reported, never raised: the device must boot whatever the file says.
 The report lands in `<data-dir>/firstboot-report.json`, which LedGrab reads with `read_report`.
+`--publish` (run by ledgrab.service once it is up) copies a summary of it, with the SHA-256
+fingerprint of the HTTPS certificate LedGrab made, to `ledgrab-report.txt` beside the settings
+file, so whoever flashed the card can check the certificate their browser is shown.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import socket
 import subprocess
@@ -20,9 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledgrab.core.tls.pinning import fingerprint_of_pem
+from ledgrab.utils.files import write_durably
+
 DEFAULT_FILE = Path("/boot/firmware/ledgrab.txt")
 DEFAULT_DATA_DIR = Path("/var/lib/ledgrab")
 REPORT_NAME = "firstboot-report.json"
+PUBLIC_REPORT_NAME = "ledgrab-report.txt"  # on the FAT partition: nothing secret goes in it
+CERT_FILE = Path("tls/cert.pem")  # LedGrab's certificate in its data directory
 # The hash of the file as last applied lives on the root file system, so a card re-flashed with a
 # fresh root applies its file again, and an unchanged file is not applied at every boot.
 STATE_FILE = Path("var/lib/ledgrab-image/firstboot.sha256")
@@ -233,21 +240,7 @@ class System:
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        # Durable before it counts as applied: a Pi is often unplugged rather than shut down.
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_durably(path, text.encode(), mode)
 
 
 def apply(settings: Settings, root: Path, system: System) -> tuple[list[str], list[Problem]]:
@@ -375,6 +368,41 @@ def summary(report: dict) -> tuple[str, str | None, dict]:
     return "degraded", f"{report.get('source', 'ledgrab.txt')}: {listed}", details
 
 
+def public_report(data_dir: Path, hostname: str, port: int) -> str:
+    """The text of ledgrab-report.txt: the address, the certificate's fingerprint, and what the
+    first boot applied or refused (keys and line numbers only, never a value)."""
+    lines = [
+        "# Written by LedGrab at each start. Nothing in it is secret.",
+        f"hostname = {hostname}",
+    ]
+    try:
+        fingerprint = fingerprint_of_pem((data_dir / CERT_FILE).read_text())
+    except (OSError, ValueError):
+        lines.append("https = off (no certificate made on this device)")
+    else:
+        lines.append(f"address = https://{hostname}.local:{port}/")
+        lines.append(f"tls_fingerprint_sha256 = {fingerprint}")
+    report = read_report(data_dir)
+    if report is not None:
+        _state, reason, details = summary(report)
+        lines.append(f"first_boot_applied = {', '.join(details['applied']) or 'nothing'}")
+        lines.append(f"first_boot_problems = {reason or 'none'}")
+    return "\n".join(lines) + "\n"
+
+
+def publish(boot_dir: Path, data_dir: Path, hostname: str, port: int) -> bool:
+    """Write ledgrab-report.txt into `boot_dir` when its text changed; True when written."""
+    path = boot_dir / PUBLIC_REPORT_NAME
+    text = public_report(data_dir, hostname, port)
+    try:
+        if path.read_text() == text:
+            return False  # no write to the card when nothing changed
+    except (OSError, UnicodeDecodeError):
+        pass
+    _write(path, text, 0o644)
+    return True
+
+
 def run(file: Path, data_dir: Path, root: Path, system: System, log=print) -> int:
     """Apply `file` if it changed since it was last applied; report and strip secrets."""
     try:
@@ -411,7 +439,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--root", type=Path, default=Path("/"))
+    parser.add_argument(
+        "--publish", action="store_true", help=f"only write {PUBLIC_REPORT_NAME} beside --file"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="LedGrab's HTTPS port (--publish)")
     args = parser.parse_args(argv)
+    if args.publish:
+        hostname = socket.gethostname().split(".")[0]
+        written = publish(args.file.parent, args.data_dir, hostname, args.port)
+        print(f"{args.file.parent / PUBLIC_REPORT_NAME} {'written' if written else 'unchanged'}")
+        return 0
 
     def log(message: str) -> None:
         print(message, flush=True)

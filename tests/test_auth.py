@@ -15,7 +15,7 @@ UNAUTHORIZED = {"status_code": 401, "detail": "Missing or invalid API key"}
 
 
 def api_routes(server):
-    schema = httpx.get(f"{server.base_url}/schema/openapi.json").json()
+    schema = httpx.get(f"{server.base_url}/schema/openapi.json", verify=server.verify).json()
     for path, operations in schema["paths"].items():
         for method in operations:
             if method in {"get", "post", "put", "patch", "delete"}:
@@ -42,7 +42,9 @@ def test_public_routes_are_only_health_and_schema(server):
 def test_bearer_and_x_api_key_headers_both_work(server):
     key = server.api_key
     assert httpx.get(
-        f"{server.base_url}/api/v1/system/api-keys", headers={"X-API-Key": key}
+        f"{server.base_url}/api/v1/system/api-keys",
+        headers={"X-API-Key": key},
+        verify=server.verify,
     ).is_success
     with server.client() as client:
         assert client.get("/api/v1/system/api-keys").is_success

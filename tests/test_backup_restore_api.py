@@ -80,8 +80,10 @@ def test_round_trip_restores_exactly_the_backed_up_state(server, tmp_path):
         live = activity_rows(db)
         assert live[: len(backed_up)] == backed_up
         after = {row[1]: row for row in live[len(backed_up) :]}
-        # The restore, and the restored file's auto-start target starting again.
-        assert sorted(after) == ["restore.completed", "target.started"]
+        # The restore (first, the head of the activity chain it replaced), and the restored
+        # file's auto-start target starting again.
+        assert sorted(after) == ["restore.completed", "restore.replaced_chain", "target.started"]
+        assert live[len(backed_up)][1] == "restore.replaced_chain"
         assert after["target.started"][1:4] == ("target.started", "info", "admin")
         entry = after["restore.completed"]
         assert entry[1:4] == ("restore.completed", "info", "admin")

@@ -69,7 +69,9 @@ def test_ddp_stream_reaches_the_strip_then_falls_back_to_an_effect(server):
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with (
         server.client() as client,
-        connect(server.ws_url, additional_headers={"X-API-Key": server.api_key}) as ws,
+        connect(
+            server.ws_url, ssl=server.ssl_context, additional_headers={"X-API-Key": server.api_key}
+        ) as ws,
     ):
         assert json.loads(ws.recv(timeout=10))["type"] == "hello"
         source_id, target_id = _setup(client, params)

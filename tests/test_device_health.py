@@ -47,7 +47,9 @@ def test_wled_goes_offline_once_and_comes_back(fast_health, caplog):
         with (
             fast_health.client() as client,
             connect(
-                fast_health.ws_url, additional_headers={"X-API-Key": fast_health.api_key}
+                fast_health.ws_url,
+                ssl=fast_health.ssl_context,
+                additional_headers={"X-API-Key": fast_health.api_key},
             ) as ws,
         ):
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"

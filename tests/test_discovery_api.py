@@ -42,7 +42,11 @@ def test_found_listed_rescanned_and_lost(discovering):
     with (
         FakeWled(led_count=64) as wled,
         discovering.client() as client,
-        connect(discovering.ws_url, additional_headers={"X-API-Key": discovering.api_key}) as ws,
+        connect(
+            discovering.ws_url,
+            ssl=discovering.ssl_context,
+            additional_headers={"X-API-Key": discovering.api_key},
+        ) as ws,
     ):
         assert json.loads(ws.recv(timeout=10))["type"] == "hello"
         advertiser = AdvertiserProcess(name, wled.port)

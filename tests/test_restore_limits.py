@@ -12,7 +12,8 @@ from tests.support.live_server import LiveServer, wait_for
 
 def _open_upload(live: LiveServer, length: int, first: bytes) -> socket.socket:
     """Start a restore upload by hand and leave it hanging after `first` bytes of the body."""
-    sock = socket.create_connection(("127.0.0.1", live.port))
+    raw = socket.create_connection(("127.0.0.1", live.port))
+    sock = live.ssl_context.wrap_socket(raw, server_hostname="127.0.0.1")  # HTTPS, as the server
     head = (
         f"POST /api/v1/system/restore HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Bearer {live.api_key}\r\nContent-Type: application/octet-stream\r\n"

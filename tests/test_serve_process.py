@@ -46,12 +46,14 @@ def test_logs_are_one_line_per_event_and_never_carry_the_key(tmp_path):
             f"{server.base_url}/api/v1/system/api-keys",
             json={"label": "evil\nINFO ledgrab: forged"},
             headers={"Authorization": f"Bearer {key}"},
+            verify=server.verify,
         )
         server.terminate()
     finally:
         server.kill()
     assert (
-        server.lines[0].startswith("LedGrab ") and "serving on http://127.0.0.1:" in server.lines[0]
+        server.lines[0].startswith("LedGrab ")
+        and "serving on https://127.0.0.1:" in server.lines[0]
     )
     assert not any(key in line for line in server.lines)
     assert not any(line.startswith("INFO ledgrab: forged") for line in server.lines)

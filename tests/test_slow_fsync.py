@@ -45,6 +45,7 @@ def test_event_loop_serves_while_a_write_waits_on_fsync(tmp_path, fsync_gate_lib
             json={"label": "written-slowly"},
             headers=headers,
             timeout=60,
+            verify=server.verify,
         )
 
     try:
@@ -53,8 +54,10 @@ def test_event_loop_serves_while_a_write_waits_on_fsync(tmp_path, fsync_gate_lib
         writer.start()
         wait_for(mark.exists, what="the write to reach fsync")
 
-        health = httpx.get(f"{server.base_url}/health", timeout=10)
-        listing = httpx.get(f"{server.base_url}/api/v1/system/api-keys", headers=headers)
+        health = httpx.get(f"{server.base_url}/health", timeout=10, verify=server.verify)
+        listing = httpx.get(
+            f"{server.base_url}/api/v1/system/api-keys", headers=headers, verify=server.verify
+        )
         assert health.status_code == 200
         assert [k["label"] for k in listing.json()] == ["admin"]
         assert "response" not in result, "the write answered before its fsync finished"

@@ -15,10 +15,10 @@ def test_unit_verifies(tmp_path):
         pytest.fail("systemd-analyze is missing (make test installs the systemd package)")
     # verify checks that ExecStart exists: give it a root where /opt/ledgrab/bin/ledgrab does.
     root = tmp_path / "root"
-    exe = root / "opt" / "ledgrab" / "bin" / "ledgrab"
-    exe.parent.mkdir(parents=True)
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
+    for exe in (root / "opt" / "ledgrab" / "bin" / "ledgrab", root / "bin" / "kill"):  # ExecReload
+        exe.parent.mkdir(parents=True)
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
     # ...and the distribution's own units (sysinit.target and the like) that ours pulls in.
     (root / "usr" / "lib" / "systemd").mkdir(parents=True)
     (root / "usr" / "lib" / "systemd" / "system").symlink_to("/usr/lib/systemd/system")

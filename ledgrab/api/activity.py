@@ -1,4 +1,5 @@
-"""/api/v1/activity: list (8 filters, keyset pages), get, stats, settings, clear and export."""
+"""/api/v1/activity: list (8 filters, keyset pages), get, stats, settings, clear, export, and the
+chain: its state, the latest signed checkpoint and a background verification."""
 
 from __future__ import annotations
 
@@ -6,25 +7,27 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, put
+from litestar import Controller, MediaType, Request, Response, delete, get, put
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from ledgrab.api.openapi_doc import streamed_answer_operation
-from ledgrab.api.validation import FieldError, decode_strict, invalid_fields
+from ledgrab.api.validation import FieldError, decode_strict, error_answers, invalid_fields
 from ledgrab.config import Settings
+from ledgrab.core.activity_log.chain_state import ChainState, chain_state
 from ledgrab.core.activity_log.context import current_actor
 from ledgrab.core.activity_log.export import FORMATS, export_filename, export_stream
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
+from ledgrab.core.activity_log.verify_job import VerifyStatus
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.models.bodies import patch_fields
-from ledgrab.storage import activity_query
+from ledgrab.storage import activity_chain, activity_query
 from ledgrab.storage.activity_log import (
     ActivityLogEntry,
     ActivityLogFilters,
@@ -203,6 +206,45 @@ class ActivityController(Controller):
         actor = current_actor.get()
         await db.write(_clear, activity_recorder, actor)
 
+    @get("/chain", summary="The chain's head, anchor, latest checkpoint and signing key")
+    async def chain(
+        self, db: NamedDependency[Database], activity: NamedDependency[ActivityLog]
+    ) -> ChainState:
+        return await db.read(chain_state, activity.key, activity.recorder.settings)
+
+    @get(
+        "/checkpoint",
+        summary="The latest signed checkpoint (C2SP tlog-checkpoint style text)",
+        media_type=MediaType.TEXT,
+        raises=[NotFoundException],
+    )
+    async def checkpoint(self, db: NamedDependency[Database]) -> Response[str]:
+        latest = await db.read(activity_chain.latest_checkpoint)
+        if latest is None:
+            raise NotFoundException("no checkpoint yet: one is signed with the next entries")
+        return Response(
+            latest[3],
+            media_type=MediaType.TEXT,
+            headers={"Content-Disposition": f'attachment; filename="checkpoint-{latest[0]}.txt"'},
+        )
+
+    @get(
+        "/verify",
+        summary="Verify the chain in the background: progress and result",
+        responses=error_answers(e503="Verification is not available"),
+    )
+    async def verify(
+        self,
+        activity: NamedDependency[ActivityLog],
+        run: Annotated[bool, QueryParameter(description="start a new check")] = False,
+    ) -> VerifyStatus:
+        job = activity.verify_job
+        if job is None:
+            raise HTTPException(status_code=503, detail="verification is not available")
+        if run or job.status().state == "idle":
+            job.start()
+        return job.status()
+
     @get("/{entry_id:str}", summary="One activity entry", raises=[NotFoundException])
     async def get_entry(
         self, db: NamedDependency[Database], entry_id: FromPath[str]
@@ -226,7 +268,9 @@ def _validated(
 def _clear(conn: Any, recorder: ActivityRecorder, actor: str) -> None:
     """In one transaction: empty the table, drop what waited, and write the clearing entry
     (it rides on this very commit, so it is the first entry of the new log)."""
-    removed = ActivityLogRepository.clear(conn) + recorder.discard_pending()
+    removed = ActivityLogRepository.clear(conn, signer=recorder.signer) + recorder.discard_pending()
+    if recorder.checkpointer is not None:  # a clear is signed at once, not an interval later
+        recorder.checkpointer.seal_next()
     recorder.record(
         "system",
         "activity.cleared",

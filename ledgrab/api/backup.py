@@ -110,6 +110,13 @@ class BackupController(Controller):
             str | None,
             QueryParameter(max_length=64, description="echoed in the database_restored event"),
         ] = None,
+        force: Annotated[
+            bool,
+            QueryParameter(
+                description="accept a file whose activity log does not verify (recorded as a "
+                "critical entry)"
+            ),
+        ] = False,
     ) -> RestoreResult:
         if request.headers.get("content-type", "").startswith("multipart/"):
             raise HTTPException(
@@ -126,7 +133,7 @@ class BackupController(Controller):
             )
         try:
             return await backup.restore_upload(
-                request.stream(), request.content_length, name, origin=origin
+                request.stream(), request.content_length, name, origin=origin, force=force
             )
         except UploadTooLargeError as exc:
             raise HTTPException(status_code=413, detail=str(exc)) from None

@@ -73,8 +73,9 @@ def seal_completed_blocks(conn: sqlite3.Connection, newest_before: int, newest_a
 
 
 def forget_pruned_blocks(conn: sqlite3.Connection) -> None:
-    """Drop the counts of blocks whose rows are all gone (all of them once the log is empty,
-    because SQLite then hands out seqs from 1 again)."""
+    """Drop the counts of blocks whose rows are all gone (all of them once the log is empty).
+    Seqs never restart, even after a clear (the chain goes on), so a block once sealed is only
+    ever dropped, never sealed again with other rows."""
     oldest = conn.execute("SELECT seq FROM activity_log ORDER BY seq LIMIT 1").fetchone()
     if oldest is None:
         conn.execute("DELETE FROM activity_log_counts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from ledgrab.storage import activity_chain as chain
 from ledgrab.storage.activity_counts import forget_pruned_blocks, seal_completed_blocks
 from ledgrab.storage.data_migrations import run_script
 
@@ -20,6 +22,7 @@ __all__ = [
     "ActivityLogPage",
     "ActivityLogRepository",
     "Category",
+    "ChainedEntry",
     "Severity",
     "column_filter",
     "create_activity_log_schema",
@@ -62,6 +65,14 @@ class ActivityLogEntry(msgspec.Struct, frozen=True):
     metadata: dict[str, Any] = {}
 
 
+class ChainedEntry(ActivityLogEntry, frozen=True, kw_only=True):
+    """An entry as exported: the 11 fields, then its seq and its chain value (base64), so an
+    export can be verified on its own (`ledgrab verify --from-export`)."""
+
+    seq: int
+    chain: str
+
+
 class ActivityLogFilters(msgspec.Struct, frozen=True, kw_only=True):
     """All optional; set filters combine with AND, list values within one filter with OR."""
 
@@ -90,10 +101,6 @@ class ActivityLogPage(msgspec.Struct):
 COLUMNS = (
     "seq, id, ts, category, action, severity, actor, message, "
     "entity_type, entity_id, entity_name, metadata"
-)
-_INSERT = (
-    "INSERT INTO activity_log (id, ts, category, action, severity, actor, message, "
-    "entity_type, entity_id, entity_name, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _metadata_decoder = msgspec.json.Decoder(dict[str, Any])
 
@@ -143,6 +150,10 @@ def from_us(us: int) -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _now_us(now_us: int | None) -> int:
+    return now_us if now_us is not None else to_us(datetime.now(UTC))
 
 
 def entry_from_row(row: Sequence[Any]) -> ActivityLogEntry:
@@ -261,12 +272,14 @@ class ActivityLogRepository:
     # -- writes (writer thread, inside a transaction) ----------------------------------------
 
     @staticmethod
-    def insert_rows(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    def insert_rows(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> tuple[int, bytes]:
         """Rows are (id, ts_us, category, action, severity, actor, message, entity_type,
-        entity_id, entity_name, metadata_json). Seals the count blocks the rows complete."""
-        before = ActivityLogRepository.seq_bounds(conn)[1] or 0
-        conn.executemany(_INSERT, rows)
-        seal_completed_blocks(conn, before, ActivityLogRepository.seq_bounds(conn)[1] or 0)
+        entity_id, entity_name, metadata_json). Chains them after the head, seals the count
+        blocks they complete, and returns the new head (seq, chain value)."""
+        before = chain.head(conn)
+        new_head = chain.append_rows(conn, rows, before)
+        seal_completed_blocks(conn, before[0], new_head[0])
+        return new_head
 
     @staticmethod
     def prune_oldest(
@@ -275,28 +288,45 @@ class ActivityLogRepository:
         *,
         through_seq: int | None = None,
         before_us: int | None = None,
+        reason: str = "retention",
+        signer: chain.Signer | None = None,
+        now_us: int | None = None,
     ) -> int:
-        """Delete rows among the `limit` oldest (by seq): those with seq <= through_seq, or ts <
-        before_us, or all of them when neither is given; return how many went. Looking only at
-        the oldest `limit` keeps every call bounded: an entry stamped by a clock that stepped
-        back waits until it reaches the old end."""
-        condition, params = "", []
-        if through_seq is not None:
-            condition, params = " AND seq <= ?", [through_seq]
-        elif before_us is not None:
-            condition, params = " AND ts < ?", [before_us]
-        cursor = conn.execute(
-            "DELETE FROM activity_log WHERE seq IN "
-            f"(SELECT seq FROM activity_log ORDER BY seq LIMIT ?){condition}",
-            [limit, *params],
-        )
-        if cursor.rowcount:
-            forget_pruned_blocks(conn)
-        return cursor.rowcount
+        """Delete the oldest rows, at most `limit`: those with seq <= through_seq, or the run of
+        oldest rows with ts < before_us, or all `limit` when neither is given; leave an anchor
+        (the first seq kept, the chain value before it, how many went, `reason`); return how
+        many went. Looking only at the oldest `limit` keeps every call bounded: an entry stamped
+        by a clock that stepped back waits until it reaches the old end."""
+        oldest = conn.execute(
+            "SELECT seq, ts FROM activity_log ORDER BY seq LIMIT ?", (limit,)
+        ).fetchall()
+        cut = None
+        for seq, ts in oldest:
+            if (through_seq is not None and seq > through_seq) or (
+                through_seq is None and before_us is not None and ts >= before_us
+            ):
+                break
+            cut = seq
+        if cut is None:
+            return 0
+        prev = chain.full_chain_at(conn, cut)
+        removed = conn.execute("DELETE FROM activity_log WHERE seq <= ?", (cut,)).rowcount
+        chain.write_anchor(conn, cut + 1, prev, removed, reason, _now_us(now_us), signer)
+        forget_pruned_blocks(conn)
+        return removed
 
     @staticmethod
-    def clear(conn: sqlite3.Connection) -> int:
+    def clear(
+        conn: sqlite3.Connection,
+        *,
+        signer: chain.Signer | None = None,
+        now_us: int | None = None,
+    ) -> int:
+        """Empty the log; the chain goes on: an anchor at the next seq holds the head's value,
+        and the entry written next (the clearing's own record) is the first after it."""
+        seq, value = chain.head(conn)
         removed = conn.execute("DELETE FROM activity_log").rowcount
+        chain.write_anchor(conn, seq + 1, value, removed, "clear", _now_us(now_us), signer)
         forget_pruned_blocks(conn)
         return removed
 
@@ -348,19 +378,38 @@ class ActivityLogRepository:
         return conn.execute(sql, [low, high, *params, limit]).fetchall()
 
     @classmethod
+    def fetch_chained(
+        cls, conn: sqlite3.Connection, filters: ActivityLogFilters, limit: int, before_seq: int
+    ) -> list[ChainedEntry]:
+        """fetch_rows as exported entries, each with its full chain value."""
+        rows = cls.fetch_rows(conn, filters, limit, before_seq)
+        if not rows:
+            return []
+        values = chain.chain_values(conn, rows[-1][0], rows[0][0])
+        return [
+            ChainedEntry(
+                **msgspec.structs.asdict(entry_from_row(row)),
+                seq=row[0],
+                chain=base64.b64encode(values[row[0]]).decode(),
+            )
+            for row in rows
+        ]
+
+    @classmethod
     async def iter_export(
         cls, db: Any, filters: ActivityLogFilters, chunk: int = 1000
-    ) -> AsyncIterator[ActivityLogEntry]:
-        """Every matching entry, newest first, `chunk` rows per read: memory stays constant
-        however large the log. Entries recorded after the export began are not included."""
+    ) -> AsyncIterator[ChainedEntry]:
+        """Every matching entry with its seq and chain value, newest first, `chunk` rows per
+        read: memory stays constant however large the log. Entries recorded after the export
+        began are not included."""
         _, newest = await db.read(cls.seq_bounds)
         if newest is None:
             return
         before = newest + 1
         while True:
-            rows = await db.read(cls.fetch_rows, filters, chunk, before)
-            for row in rows:
-                yield entry_from_row(row)
-            if len(rows) < chunk:
+            entries = await db.read(cls.fetch_chained, filters, chunk, before)
+            for entry in entries:
+                yield entry
+            if len(entries) < chunk:
                 return
-            before = rows[-1][0]
+            before = entries[-1].seq

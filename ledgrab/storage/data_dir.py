@@ -14,9 +14,9 @@ from pathlib import Path
 
 __all__ = ["DataDirError", "existing_database", "prepare_for_serving"]
 
-# Refused at once; anything else (a full or failing card) is left to the database layer, which
-# knows how to start degraded and retry.
-_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.ENOENT}
+# Refused at once; anything else (a full, read-only or failing card) is left to the database
+# layer, which tells those apart by SQLite's own error codes and leaves the file untouched.
+_REFUSED = {errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.ENOENT}
 
 
 class DataDirError(Exception):

@@ -111,11 +111,18 @@ def _activity_counts(conn: sqlite3.Connection) -> None:
     create_counts_schema(conn)
 
 
+def _activity_chain(conn: sqlite3.Connection) -> None:
+    from ledgrab.storage.activity_chain import create_chain_schema
+
+    create_chain_schema(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings and api keys", _foundation),
     Migration(2, "activity log", _activity_log),
     Migration(3, "devices, sources and targets", _entities),
     Migration(4, "activity log block counts", _activity_counts),
+    Migration(5, "activity log hash chain", _activity_chain),
 )
 
 

@@ -52,6 +52,10 @@ def _query_all(client, params) -> list[dict]:
             return items
 
 
+def _without_chain(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if k not in ("seq", "chain")}
+
+
 def test_json_and_ndjson_exports_equal_the_query(loaded):
     for params in ({}, {"category": "device"}, {"entity_id": "d3"}):
         with loaded.client() as client:
@@ -59,8 +63,11 @@ def test_json_and_ndjson_exports_equal_the_query(loaded):
             as_json = client.get("/api/v1/activity/export", params={**params, "format": "json"})
             as_nd = client.get("/api/v1/activity/export", params={**params, "format": "ndjson"})
         assert as_json.headers["content-type"].startswith("application/json")
-        assert json.loads(as_json.content) == expected
-        assert [json.loads(line) for line in as_nd.text.splitlines()] == expected
+        exported = json.loads(as_json.content)
+        # Exports add each entry's seq and chain value to the 11 fields of the list items.
+        assert [_without_chain(e) for e in exported] == expected
+        assert all(isinstance(e["seq"], int) and len(e["chain"]) == 44 for e in exported)
+        assert [json.loads(line) for line in as_nd.text.splitlines()] == exported
         disposition = as_nd.headers["content-disposition"]
         assert disposition.startswith('attachment; filename="ledgrab-activity-')
         assert disposition.endswith('.ndjson"')
@@ -73,7 +80,7 @@ def test_csv_export_reads_back_and_neutralises_formulas(loaded):
     assert response.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(response.content.decode("utf-8"), newline="")))
     header, body = table[0], table[1:]
-    assert header == list(expected[0])
+    assert header == [*expected[0], "seq", "chain"]
     assert len(body) == len(expected)  # no name could add a line
     for row, entry in zip(body, expected, strict=True):
         cells = dict(zip(header, row, strict=True))

@@ -155,10 +155,12 @@ def test_a_pruned_away_log_starts_over_without_stale_counts(tmp_path, small_bloc
     db.open()
     try:
         db.write_blocking(repo.insert_rows, [_row(rng, i, 10**15 + i) for i in range(1, 50)])
-        db.write_blocking(repo.prune_oldest, 100)  # everything: seqs restart at 1
+        db.write_blocking(repo.prune_oldest, 100)  # everything
         counts = "SELECT count(*) FROM activity_log_counts"
         assert db.read_blocking(lambda c: c.execute(counts).fetchone()[0]) == 0
         db.write_blocking(repo.insert_rows, [_row(rng, i, 10**15 + i) for i in range(1, 40)])
+        # The chain goes on: seqs continue after the pruned ones, they never start over.
+        assert db.read_blocking(repo.seq_bounds) == (50, 88)
         db.read_blocking(_check_against_brute_force)
     finally:
         db.close()

@@ -9,7 +9,7 @@ import pytest
 from ledgrab.cli import main
 from ledgrab.storage.data_migrations import MIGRATIONS
 from tests.hostile.planted import ATTACKS, plant, schema_objects
-from tests.support.db_files import activity_rows, live_bytes, make_ledgrab_db
+from tests.support.db_files import activity_rows, fill_settings, live_bytes, make_ledgrab_db
 from tests.support.live_server import LiveServer
 
 
@@ -108,8 +108,14 @@ def test_the_command_line_refuses_the_file_and_names_the_object(tmp_path, capsys
 
 def test_a_clean_file_is_rebuilt_without_its_pragmas_or_free_pages(server, tmp_path):
     marker = b"LEFTOVER-7f3a9c"
-    path = make_ledgrab_db(tmp_path / "odd.db", rows=50)
+    # A file a device made (its activity chain signed by that device), then given odd pragmas.
+    source_dir = tmp_path / "source"
+    with LiveServer(source_dir):
+        pass
+    path = tmp_path / "odd.db"
+    assert main(["backup", "--data-dir", str(source_dir), str(path)]) == 0
     conn = sqlite3.connect(path, isolation_level=None)
+    fill_settings(conn, 50)
     conn.execute("PRAGMA secure_delete = OFF")
     conn.execute("PRAGMA auto_vacuum = NONE")
     conn.execute("PRAGMA page_size = 1024")

@@ -26,6 +26,7 @@ def image_root(tmp_path: Path) -> Path:
         "opt/ledgrab/bin/python",
         "usr/lib/ledgrab-image/grow-data.sh",
         "lib/systemd/systemd-networkd-wait-online",
+        "bin/kill",  # ledgrab.service's ExecReload
     ):
         path = root / exe
         path.parent.mkdir(parents=True, exist_ok=True)

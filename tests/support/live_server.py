@@ -1,18 +1,28 @@
-"""The real app under uvicorn on 127.0.0.1 (port 0, read back), in a thread of the test process."""
+"""The real app under uvicorn on 127.0.0.1 (port 0, read back), in a thread of the test process.
+
+HTTPS by default, as on the device: the server makes its certificate in `data_dir`, and
+`ssl_context` trusts exactly that certificate. `client()` uses it; a test that opens its own
+connection passes it: `httpx.get(url, verify=server.ssl_context)`,
+`websockets.sync.client.connect(server.ws_url, ssl=server.ssl_context)`.
+"""
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import uvicorn
 
 from ledgrab.app import create_app
 from ledgrab.config import Settings, load_settings
+from ledgrab.core.tls.pinning import trusting_context
+from ledgrab.core.tls.serving import Server, prepare_tls
 from ledgrab.server_limits import uvicorn_config
 from ledgrab.storage.api_keys import INITIAL_KEY_FILE
 
@@ -52,21 +62,48 @@ class LiveServer:
             "multicast_interface": "127.0.0.1",
             **overrides.get("capture", {}),
         }
+        # The plain-HTTP redirect port on any free port (read back as `http_url`).
+        overrides["server"] = {"http_redirect_port": 0, **overrides.get("server", {})}
         self.settings: Settings = load_settings(
             overrides={"host": "127.0.0.1", "port": 0, **overrides}, environ=env
         )
-        self.app = create_app(self.settings)
+        self.tls = prepare_tls(self.settings)
+        self.app = create_app(self.settings, self.tls)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.tls.scheme}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/api/v1/events/ws"
+        scheme = "wss" if self.tls.enabled else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/api/v1/events/ws"
+
+    @property
+    def http_url(self) -> str:
+        """The plain-HTTP port, which only redirects to `base_url`."""
+        port = self.tls.redirect_port
+        if port is None:
+            raise AssertionError("this server has no plain-HTTP redirect port")
+        return f"http://127.0.0.1:{port}"
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.tls.fingerprint
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """Trusts this server's certificate only (None when TLS is off); pass it as httpx's
+        `verify=` or websockets' `ssl=`."""
+        return trusting_context(self.tls.cert_path) if self.tls.enabled else None
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's `verify=` for this server."""
+        return self.ssl_context or True
 
     @property
     def api_key(self) -> str:
@@ -78,6 +115,7 @@ class LiveServer:
             key = self.api_key if self.settings.auth.enabled else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        kwargs.setdefault("verify", self.verify)
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
 
     def start(self, port: int = 0) -> LiveServer:
@@ -87,11 +125,18 @@ class LiveServer:
         sock.bind(("127.0.0.1", port))
         sock.listen(64)
         self.port = sock.getsockname()[1]
+        # The bound port, as `ledgrab serve` does: the log and the HTTPS redirect name it.
+        self.app.state.settings = msgspec.structs.replace(self.settings, port=self.port)
         # The limits `ledgrab serve` runs with, so that tests meet the server users meet.
         config = uvicorn_config(
-            self.app, self.settings.server, log_config=None, lifespan="on", access_log=False
+            self.app,
+            self.settings.server,
+            log_config=None,
+            lifespan="on",
+            access_log=False,
+            **self.tls.uvicorn_options(),
         )
-        self._server = uvicorn.Server(config)
+        self._server = Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="test-uvicorn"
         )

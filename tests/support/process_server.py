@@ -1,10 +1,13 @@
-"""`ledgrab serve` as a child process on 127.0.0.1:0, its address read from its first line."""
+"""`ledgrab serve` as a child process on 127.0.0.1:0, its address read from its first line and
+its certificate's fingerprint from the second; `ssl_context` trusts that certificate only, and
+`verify` (httpx) is it, after checking the file's fingerprint is the one printed."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -12,6 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from ledgrab.core.tls.pinning import fingerprint_of_pem, trusting_context
+from ledgrab.core.tls.service import CERT_FILE, TLS_DIR
+from ledgrab.core.tls.serving import FINGERPRINT_LINE
 from tests.support.live_server import wait_for
 
 __all__ = ["ServeProcess"]
@@ -20,8 +26,12 @@ __all__ = ["ServeProcess"]
 class ServeProcess:
     """Start with start(); stdout lines are collected in `lines`; terminate() sends SIGTERM."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, cert_file: Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
+        # The certificate the server should present: its own unless a test gives it one.
+        self.cert_file = cert_file or self.data_dir / TLS_DIR / CERT_FILE
         # mDNS would browse (multicast) on every interface: a test server keeps it off, and on
         # loopback should a test turn it on.
         self.env = {
@@ -29,11 +39,14 @@ class ServeProcess:
             "LEDGRAB_DATA_DIR": str(self.data_dir),
             "LEDGRAB_DISCOVERY_ENABLED": "false",
             "LEDGRAB_DISCOVERY_INTERFACES": "127.0.0.1",
+            "LEDGRAB_HTTP_REDIRECT_PORT": "0",
             **(env or {}),
         }
         self.lines: list[str] = []
         self.proc: subprocess.Popen | None = None
         self.base_url = ""
+        self.fingerprint: str | None = None
+        self.ssl_context: ssl.SSLContext | None = None
 
     def start(self) -> ServeProcess:
         self.proc = subprocess.Popen(
@@ -45,14 +58,36 @@ class ServeProcess:
         )
         self._reader = threading.Thread(target=self._read, name="serve-stdout", daemon=True)
         self._reader.start()
-        first = wait_for(lambda: self.lines or self.proc.poll() is not None, what="first line")
-        match = re.search(r"serving on (http://127\.0\.0\.1:\d+)", self.lines[0] if first else "")
+        two = wait_for(lambda: len(self.lines) >= 2 or self.proc.poll() is not None, what="lines")
+        match = re.search(r"serving on (https?://127\.0\.0\.1:\d+)", self.lines[0] if two else "")
         if not match:
             self.kill()
             raise RuntimeError(f"server did not start: {self.lines}")
         self.base_url = match.group(1)
+        if self.base_url.startswith("https:"):
+            self._pin(self.lines[1])
         wait_for(self._healthy, what="/health")
         return self
+
+    def _pin(self, line: str) -> None:
+        if not line.startswith(FINGERPRINT_LINE):
+            self.kill()
+            raise RuntimeError(f"no fingerprint on the second line: {self.lines}")
+        self.fingerprint = line.removeprefix(FINGERPRINT_LINE).strip()
+        cert = self.cert_file
+        if fingerprint_of_pem(cert.read_text()) != self.fingerprint:
+            self.kill()
+            raise RuntimeError(f"{cert} is not the certificate whose fingerprint was printed")
+        self.ssl_context = trusting_context(cert)
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's `verify=` for this server."""
+        return self.ssl_context or True
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http", "ws", 1) + "/api/v1/events/ws"
 
     def _read(self) -> None:
         assert self.proc and self.proc.stdout
@@ -61,7 +96,8 @@ class ServeProcess:
 
     def _healthy(self) -> bool:
         try:
-            return httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200
+            response = httpx.get(f"{self.base_url}/health", timeout=2, verify=self.verify)
+            return response.status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -58,8 +58,12 @@ class AuthFailureLog:
         max_addresses: int = 1024,
         max_entries_per_window: int = 20,
         clock: Callable[[], float] = time.monotonic,
+        action: str = "auth.failed",
+        nouns: tuple[str, str] = ("failed API-key attempt", "failed API-key attempts"),
     ) -> None:
         self._recorder = recorder
+        self._action = action
+        self._nouns = nouns
         self._window = window_s
         self._max = max_addresses
         self._budget = max_entries_per_window
@@ -119,9 +123,10 @@ class AuthFailureLog:
         ceiling.left -= 1
         seconds = int(self._window)
         message = (
-            f"Failed API-key attempt from {address}"
+            f"{self._nouns[0][0].upper()}{self._nouns[0][1:]} from {address}"
             if first
-            else f"{_plural(count, 'more failed API-key attempt')} from {address} in {seconds} s"
+            else f"{_plural(count, 'more ' + self._nouns[0], 'more ' + self._nouns[1])} "
+            f"from {address} in {seconds} s"
         )
         metadata: dict[str, Any] = {"address": address, "count": count}
         if not first:
@@ -129,7 +134,7 @@ class AuthFailureLog:
         if hints:
             metadata["key_starts_with"] = hints
         self._recorder.record(
-            "auth", "auth.failed", severity="warning", actor="unknown", message=message,
+            "auth", self._action, severity="warning", actor="unknown", message=message,
             metadata=metadata,
         )  # fmt: skip
 

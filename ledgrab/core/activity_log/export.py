@@ -11,7 +11,12 @@ from typing import Any
 
 import msgspec
 
-from ledgrab.storage.activity_log import ActivityLogEntry, ActivityLogFilters, ActivityLogRepository
+from ledgrab.storage.activity_log import (
+    ActivityLogEntry,
+    ActivityLogFilters,
+    ActivityLogRepository,
+    ChainedEntry,
+)
 
 __all__ = ["FIELDS", "FORMATS", "csv_cell", "export_filename", "export_stream"]
 
@@ -21,7 +26,8 @@ FORMATS = {
     "json": ("application/json", "json"),
     "ndjson": ("application/x-ndjson", "ndjson"),
 }
-FIELDS = ActivityLogEntry.__struct_fields__
+# The 11 entry fields, then seq and chain (what `ledgrab verify --from-export` checks).
+FIELDS = ChainedEntry.__struct_fields__
 # Rows per read and per chunk sent: memory stays flat whatever the size of the log.
 CHUNK_ROWS = 500
 # A spreadsheet treats a cell as a formula when it starts with one of these, also after leading

@@ -6,6 +6,8 @@ import msgspec
 
 from ledgrab.config import ActivityConfig
 from ledgrab.core.activity_log.auth_failures import AuthFailureLog
+from ledgrab.core.activity_log.chain_setup import attach_key
+from ledgrab.core.activity_log.checkpoints import Checkpointer
 from ledgrab.core.activity_log.recorder import ActivityRecorder, set_module_recorder
 from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.activity_log.settings import (
@@ -13,7 +15,9 @@ from ledgrab.core.activity_log.settings import (
     ActivityLogSettings,
     settings_from_stored,
 )
+from ledgrab.core.activity_log.signing import DeviceKey
 from ledgrab.core.activity_log.sources import BusActivitySource, EntityActivitySource
+from ledgrab.core.activity_log.verify_job import VerifyJob
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.database import Database
@@ -30,9 +34,13 @@ class ActivityLog:
         retention: RetentionEngine,
         bus: EventBus,
         config: ActivityConfig | None = None,
+        key: DeviceKey | None = None,
+        db: Database | None = None,
     ) -> None:
         self.recorder = recorder
         self.retention = retention
+        self.key = key
+        self.verify_job = VerifyJob(db, key, recorder) if db is not None else None
         self.entities = EntityActivitySource(recorder, bus)
         self.bus_source = BusActivitySource(recorder, bus)
         config = config or ActivityConfig()
@@ -41,9 +49,13 @@ class ActivityLog:
         )
 
     @classmethod
-    async def start(cls, db: Database, bus: EventBus, config: ActivityConfig) -> ActivityLog:
-        """Settings stored by an earlier run (`enabled` included) apply before the first entry."""
+    async def start(
+        cls, db: Database, bus: EventBus, config: ActivityConfig, data_dir: str | None = None
+    ) -> ActivityLog:
+        """Settings stored by an earlier run (`enabled` included) apply before the first entry.
+        With a data directory, the device key signs checkpoints and anchors."""
         settings = settings_from_stored(await db.get_setting(SETTINGS_KEY, {}))
+        key = await attach_key(db, data_dir) if data_dir is not None else None
         recorder = ActivityRecorder(
             db,
             bus,
@@ -52,6 +64,7 @@ class ActivityLog:
             immediate_gap_s=config.immediate_gap_s,
             retry_min_s=config.retry_min_s,
             retry_max_s=config.retry_max_s,
+            checkpointer=Checkpointer(key) if key is not None else None,
         )
         recorder.continue_after(await db.read(ActivityLogRepository.newest_ts))
         db.add_batch_source(recorder)
@@ -64,7 +77,7 @@ class ActivityLog:
         )
         retention.start()
         set_module_recorder(recorder)
-        activity = cls(recorder, retention, bus, config)
+        activity = cls(recorder, retention, bus, config, key, db)
         activity.bus_source.start()
         activity.auth_failures.start()
         return activity
@@ -76,7 +89,12 @@ class ActivityLog:
         self.retention.apply_settings(settings)
 
     async def stop_retention(self) -> None:
-        """Stop the sources (pending auth-failure counts are recorded), then retention."""
+        """Stop the sources (pending auth-failure counts are recorded), then retention; the
+        last commit (the database's close) signs the head of the log."""
+        if self.recorder.checkpointer is not None:
+            self.recorder.checkpointer.seal_next()
+        if self.verify_job is not None:
+            await self.verify_job.stop()
         await self.bus_source.stop()
         await self.auth_failures.stop()
         self.entities.close()

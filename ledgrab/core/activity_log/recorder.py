@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from ledgrab.core.activity_log.checkpoints import Checkpointer
 from ledgrab.core.activity_log.context import SYSTEM, current_actor
 from ledgrab.core.activity_log.settings import ActivityLogSettings
 from ledgrab.storage.activity_log import (
@@ -77,8 +78,12 @@ class ActivityRecorder:
         retry_max_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self._db = db
+        # Signs checkpoints on the commits that carry entries; its key also signs the anchors
+        # that clearing and retention leave. None (tools, benchmarks): unsigned anchors.
+        self.checkpointer = checkpointer
         self._bus = bus
         self._max_pending = max_pending
         self._gap = immediate_gap_s
@@ -112,6 +117,8 @@ class ActivityRecorder:
         self._enabled = settings.enabled
         self._interval = settings.commit_interval_s
         self._max_batch = settings.max_batch
+        if self.checkpointer is not None:
+            self.checkpointer.interval_s = settings.checkpoint_interval_s
 
     # -- recording (any thread) --------------------------------------------------------------
 
@@ -229,13 +236,22 @@ class ActivityRecorder:
         if not rows:
             return None
         try:
-            ActivityLogRepository.insert_rows(conn, rows)
+            seq, value = ActivityLogRepository.insert_rows(conn, rows)
+            if self.checkpointer is not None:
+                self.checkpointer.after_append(conn, seq, value)
         except Exception as exc:
             self.failed(count, exc)
             raise
         return count
 
+    @property
+    def signer(self) -> Any:
+        """The device key, for the anchors written beside this log's entries (or None)."""
+        return self.checkpointer.key if self.checkpointer is not None else None
+
     def committed(self, token: int) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.committed()
         report = 0
         with self._lock:
             for _ in range(token):
@@ -267,6 +283,8 @@ class ActivityRecorder:
 
     def failed(self, token: int, error: BaseException) -> None:
         # The rows stay in the buffer; the retry waits, so a broken disk is not hammered.
+        if self.checkpointer is not None:
+            self.checkpointer.failed()
         with self._lock:
             first = self.state == "ok"
             self.state = "degraded"

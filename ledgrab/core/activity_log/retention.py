@@ -108,17 +108,23 @@ class RetentionEngine:
         settings, budget = self.settings, self._prune_batch
         removed: Counter[str] = Counter()
         low, high = Repo.seq_bounds(conn)
+        now_us = int(self._wall() * 1_000_000)
+        anchored = {"signer": getattr(self._recorder, "signer", None), "now_us": now_us}
         if high is not None:
             # Entries are only ever deleted from the oldest end, so the seqs held are a
             # contiguous range and this keeps exactly the newest max_entries.
             cut = high - settings.max_entries
             if low is not None and cut >= low:
-                removed["max_entries"] += Repo.prune_oldest(conn, budget, through_seq=cut)
+                removed["max_entries"] += Repo.prune_oldest(
+                    conn, budget, through_seq=cut, reason="max_entries", **anchored
+                )
             left = budget - removed.total()
             cutoff_us = int((self._wall() - settings.max_days * 86_400) * 1_000_000)
             oldest = Repo.oldest_ts(conn)
             if left > 0 and oldest is not None and oldest < cutoff_us:
-                removed["max_days"] += Repo.prune_oldest(conn, left, before_us=cutoff_us)
+                removed["max_days"] += Repo.prune_oldest(
+                    conn, left, before_us=cutoff_us, reason="max_days", **anchored
+                )
             left = budget - removed.total()
             used = _used_bytes(conn)
             if left > 0 and used > settings.max_bytes:
@@ -127,7 +133,9 @@ class RetentionEngine:
                 rows = max(1, high - low + 1 - removed.total())
                 excess = used - settings.max_bytes
                 wanted = min(left, rows, -(-excess * rows // used) + 1)
-                removed["max_bytes"] += Repo.prune_oldest(conn, wanted)
+                removed["max_bytes"] += Repo.prune_oldest(
+                    conn, wanted, reason="max_bytes", **anchored
+                )
         total = removed.total()
         # More to do after a full budget: ask for another commit; otherwise stand down.
         self._work_since = self._clock() if total >= budget else None

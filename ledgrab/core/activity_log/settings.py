@@ -32,6 +32,10 @@ class ActivityLogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     # 0 = one commit per entry (a sync per entry: only for a disk that does not wear).
     commit_interval_s: Annotated[float, msgspec.Meta(ge=0, le=300, description="0..300")] = 5.0
     max_batch: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="1..10000")] = 500
+    # A signed checkpoint rides on the first commit of entries after this long (no extra sync).
+    checkpoint_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600, description="0..3600")] = (
+        60.0
+    )
 
 
 ActivityLogSettingsPatch = patch_type_of(

@@ -118,6 +118,8 @@ def copy_into_fresh(
         conn.execute("BEGIN")
         for table in tables:
             columns = ", ".join(_quote(c) for c in _columns(conn, table))
+            # A migration may seed rows (the chain's first anchor): the file's rows replace them.
+            conn.execute(f"DELETE FROM main.{_quote(table)}")
             conn.execute(
                 f"INSERT INTO main.{_quote(table)} ({columns}) "
                 f"SELECT {columns} FROM up.{_quote(table)}"

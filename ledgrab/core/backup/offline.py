@@ -15,7 +15,7 @@ from ledgrab.core.activity_log.settings import settings_from_stored
 from ledgrab.core.backup.admit import admit_backup
 from ledgrab.core.backup.check import BackupInfo, check_backup_file
 from ledgrab.core.backup.db_files import DataDirLock, install_file, prune_aside
-from ledgrab.core.backup.service import WORK_DIR, download_name
+from ledgrab.core.backup.service import WORK_DIR, check_chain, download_name
 from ledgrab.storage.database import Database
 
 __all__ = ["OfflineRestore", "backup_offline", "restore_offline"]
@@ -63,6 +63,7 @@ def restore_offline(settings: Settings, db_name: str, source: Path) -> OfflineRe
             admitted = admit_backup(copied, staged)
             info, applied = admitted.info, admitted.migrated_to
             live = data_dir / db_name
+            check_chain(copied, live, force=False)  # a broken chain is refused here too
             aside, undo = install_file(staged, live, "pre-restore")
         finally:
             copied.unlink(missing_ok=True)

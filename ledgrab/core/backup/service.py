@@ -17,8 +17,15 @@ import msgspec
 
 from ledgrab import __version__
 from ledgrab.config import BackupSettings
+from ledgrab.core.activity_log.restore_chain import (
+    ChainBroken,
+    ChainCheck,
+    check_restore_chain,
+    head_of,
+    record_restore_chain,
+)
 from ledgrab.core.backup.admit import admit_backup
-from ledgrab.core.backup.check import BackupInfo
+from ledgrab.core.backup.check import BackupInfo, BackupRejected
 from ledgrab.core.backup.db_files import install_file, prune_aside, timestamp
 from ledgrab.core.backup.journal import note
 from ledgrab.core.event_bus import EventBus
@@ -155,6 +162,7 @@ class BackupService:
         source_name: str,
         *,
         origin: str | None = None,
+        force: bool = False,
     ) -> RestoreResult:
         """Receive an upload and restore it; one at a time (a second gets BackupBusyError).
 
@@ -165,7 +173,7 @@ class BackupService:
         self._restoring = True
         try:
             staged = await self._receive(chunks, announced)
-            return await self.restore(staged, source_name, origin=origin)
+            return await self.restore(staged, source_name, origin=origin, force=force)
         finally:
             self._restoring = False
 
@@ -206,22 +214,28 @@ class BackupService:
         await asyncio.to_thread(handle.close)
         return path
 
-    async def check_upload(self, staged: Path) -> tuple[BackupInfo, list[int], Path]:
-        """Admit a staged upload (admit_backup: checked, rebuilt into a fresh file, migrated);
-        return its info, the versions applied and the rebuilt file. The upload itself is
-        deleted either way; a rejection re-raises BackupRejected."""
+    async def check_upload(
+        self, staged: Path, force: bool = False
+    ) -> tuple[BackupInfo, list[int], Path, ChainCheck]:
+        """Admit a staged upload (admit_backup: checked, rebuilt into a fresh file, migrated)
+        and verify the upload's activity chain; return its info, the versions applied,
+        the rebuilt file and the chain check. The upload itself is deleted either way; a
+        rejection re-raises BackupRejected."""
         rebuilt = staged.with_name(f"rebuilt-{staged.name}")
         try:
             admitted = await asyncio.to_thread(admit_backup, staged, rebuilt)
+            # The upload as it came (its schema is proven LedGrab's), before migrations chain
+            # and anchor a log that predates the chain.
+            chain = await asyncio.to_thread(check_chain, staged, self.db.path, force)
         except BaseException:
             await asyncio.to_thread(_remove_staged, rebuilt)
             raise
         finally:
             await asyncio.to_thread(_remove_staged, staged)
-        return admitted.info, admitted.migrated_to, rebuilt
+        return admitted.info, admitted.migrated_to, rebuilt, chain
 
     async def restore(
-        self, staged: Path, source_name: str, *, origin: str | None = None
+        self, staged: Path, source_name: str, *, origin: str | None = None, force: bool = False
     ) -> RestoreResult:
         """Check `staged`, then put it in place of the live database (see DESIGN: restore).
 
@@ -230,12 +244,15 @@ class BackupService:
         RestoreFailedError (the previous database is back in use).
         """
         async with self.lock:
-            info, applied, staged = await self.check_upload(staged)
+            info, applied, staged, chain = await self.check_upload(staged, force)
             stopped: list[SwapParticipant] = []
             moved: dict[str, Path | None] = {}
 
             def replace(live: Path) -> Callable[[], None]:
+                replaced = head_of(live)  # the activity chain's head, before it is replaced
                 moved["aside"], undo = install_file(staged, live, "pre-restore")
+                # On the writer, before the new file opens: these become its first entries.
+                record_restore_chain(chain, source_name, replaced)
                 return undo
 
             try:
@@ -296,6 +313,14 @@ class BackupService:
 
 def _nothing(_conn: object) -> None:
     return None
+
+
+def check_chain(staged: Path, live: Path, force: bool) -> ChainCheck:
+    """The restore's chain verdict on an admitted file; a broken chain is BackupRejected."""
+    try:
+        return check_restore_chain(staged, live, force=force)
+    except ChainBroken as exc:
+        raise BackupRejected("chain_broken", str(exc)) from None
 
 
 def _remove_staged(path: Path) -> None:

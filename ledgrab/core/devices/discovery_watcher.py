@@ -27,6 +27,7 @@ from ledgrab.core.event_bus import EventBus
 from ledgrab.utils.plain_text import displayable
 
 __all__ = [
+    "HTTPS_TYPE",
     "HTTP_TYPE",
     "LEDGRAB_TYPE",
     "WLED_TYPE",
@@ -42,6 +43,7 @@ log = logging.getLogger("ledgrab.discovery")
 WLED_TYPE = "_wled._tcp.local."
 LEDGRAB_TYPE = "_ledgrab._tcp.local."
 HTTP_TYPE = "_http._tcp.local."
+HTTPS_TYPE = "_https._tcp.local."
 
 
 class DiscoveryUnavailable(Exception):
@@ -65,6 +67,8 @@ class Advertisement(msgspec.Struct, kw_only=True):
     port: int
     version: str
     api_path: str = "/api/v1"
+    # SHA-256 of the server's TLS certificate (colon-separated hex); None: plain HTTP.
+    fingerprint: str | None = None
 
 
 LedCountFetcher = Callable[[str, int], int | None]
@@ -285,6 +289,10 @@ class DiscoveryWatcher:
             return
         hostname = socket.gethostname().split(".")[0] or "ledgrab"
         props: dict[str, Any] = {"version": ad.version, "api": ad.api_path, "path": "/"}
+        web_type = HTTP_TYPE
+        if ad.fingerprint:  # a client can pin the certificate before it sends a key
+            props.update(scheme="https", sha256=ad.fingerprint)
+            web_type = HTTPS_TYPE
         infos = [
             ServiceInfo(
                 service_type,
@@ -294,7 +302,7 @@ class DiscoveryWatcher:
                 server=f"{hostname}.local.",
                 parsed_addresses=addresses,
             )
-            for service_type in (LEDGRAB_TYPE, HTTP_TYPE)
+            for service_type in (LEDGRAB_TYPE, web_type)
         ]
 
         async def register_all() -> list[Any]:
@@ -316,6 +324,32 @@ class DiscoveryWatcher:
                 self._registered.append(info)
         if self._registered:
             log.info("advertising %r on port %d over mDNS", ad.instance_name, ad.port)
+
+    def readvertise_fingerprint_blocking(self, fingerprint: str) -> None:
+        """A renewed TLS certificate: announce the TXT records again with its fingerprint (off
+        the event loop; a failure leaves the old records and one warning)."""
+        zc = self._zc
+        if zc is None or not self._registered:
+            return
+        updated: list[ServiceInfo] = []
+        for info in self._registered:
+            props = {k.decode(): v for k, v in (info.properties or {}).items()}
+            props["sha256"] = fingerprint.encode()
+            new = ServiceInfo(
+                info.type,
+                info.name,
+                port=info.port,
+                properties=props,
+                server=info.server,
+                parsed_addresses=info.parsed_addresses(),
+            )
+            try:
+                asyncio.run_coroutine_threadsafe(zc.async_update_service(new), zc.loop).result(10)
+            except Exception as exc:  # advertising is optional, as at start
+                log.warning("could not announce the new fingerprint over mDNS: %s", exc)
+                new = info
+            updated.append(new)
+        self._registered = updated
 
     def _fail(self, message: str) -> None:
         self.state, self.error = "failed", message

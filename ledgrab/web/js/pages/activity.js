@@ -1,9 +1,10 @@
 // The Activity tab: filters (kept in the address), cursor paging, live entries with a pause
-// toggle, an entry's detail, export of the filtered rows, and clearing the log.
+// toggle, an entry's detail, export of the filtered rows, clearing the log, and its proof.
 
 import { api, download } from "../api.js";
 import { confirmDialog, fmtTime, h, toast } from "../dom.js";
 import { CATEGORIES, SEVERITIES, entityLabel, severityBadge, showEntry } from "../activity-common.js";
+import { chainPanel } from "../activity-chain.js";
 import { hasRoute } from "../schema.js";
 import { notOffered } from "../widgets.js";
 
@@ -212,12 +213,14 @@ export function mount(root, ctx) {
   form.elements.range.addEventListener("change", apply);
   for (const box of form.querySelectorAll("input[type=checkbox], select")) box.addEventListener("change", apply);
 
+  const chain = chainPanel();
   root.append(
     h("div", { class: "spread" }, h("h1", {}, "Activity"),
       h("div", { class: "row" },
         h("button", { type: "button", id: "export-csv", onclick: () => exportAs("csv") }, "Export CSV"),
         h("button", { type: "button", id: "export-json", onclick: () => exportAs("json") }, "Export JSON"),
         h("button", { type: "button", class: "danger", id: "clear-log", onclick: clearLog }, "Clear log…"))),
+    chain.element,
     h("div", { class: "card" }, form),
     h("div", { class: "card" },
       h("div", { class: "spread" }, summary, h("div", { class: "row" }, pending, pause)),
@@ -233,5 +236,5 @@ export function mount(root, ctx) {
   if (openId) {
     api.get(`/api/v1/activity/${encodeURIComponent(openId)}`).then(showEntry).catch((err) => { error.textContent = err.message; });
   }
-  return () => { offEntry(); offResync(); };
+  return () => { offEntry(); offResync(); chain.close(); };
 }

@@ -13,6 +13,7 @@ const FIELDS = [
   ["max_bytes", "Keep at most (bytes)", "number"],
   ["commit_interval_s", "Write to disk every (seconds)", "number"],
   ["max_batch", "…or when this many entries wait", "number"],
+  ["checkpoint_interval_s", "Sign the newest entries at least every (seconds)", "number"],
 ];
 
 function rangeHint(b, format = String) {

@@ -1,7 +1,8 @@
-// Settings: activity-log retention, API keys, backup and restore, the debug log viewer.
+// Settings: activity-log retention, API keys, backup and restore, HTTPS, the debug log viewer.
 
 import { h } from "../dom.js";
 import * as backup from "./settings-backup.js";
+import * as https from "./settings-https.js";
 import * as keys from "./settings-keys.js";
 import * as logs from "./logs.js";
 import * as retention from "./settings-retention.js";
@@ -12,6 +13,7 @@ const TABS = [
   ["retention", "Activity log", retention],
   ["keys", "API keys", keys],
   ["backup", "Backup", backup],
+  ["https", "HTTPS", https],
   ["logs", "Log viewer", logs],
 ];
 

@@ -1,0 +1,173 @@
+"""The device's Ed25519 key and signed notes (C2SP signed-note form) for checkpoints and anchors.
+
+The private key lives in `<data-dir>/activity-key.pem` (mode 0600), outside the database, so no
+backup or export ever holds it; `<data-dir>/activity-key.pub` holds the public half as one line
+`<origin> <base64 key>`, the form `ledgrab verify --public-key` reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+__all__ = [
+    "KEY_FILE",
+    "PUBLIC_KEY_FILE",
+    "DeviceKey",
+    "NoteError",
+    "PublicKey",
+    "SignedNote",
+    "open_note",
+    "parse_public_key",
+]
+
+KEY_FILE = "activity-key.pem"
+PUBLIC_KEY_FILE = "activity-key.pub"
+_DASH = "\u2014"  # the em dash that starts a signature line
+_ED25519 = b"\x01"  # signed-note signature type for Ed25519
+
+
+class NoteError(ValueError):
+    """A note is malformed or its signature does not verify; the message says which."""
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A verifying key with the names it goes by."""
+
+    origin: str
+    raw: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        """signed-note key hash: SHA-256(name ‖ LF ‖ 0x01 ‖ key)[:4]."""
+        return hashlib.sha256(self.origin.encode() + b"\n" + _ED25519 + self.raw).digest()[:4]
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the raw public key, hex: what a person compares."""
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def line(self) -> str:
+        return f"{self.origin} {base64.b64encode(self.raw).decode()}"
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class DeviceKey:
+    """The device's signing key: created on first start, then loaded."""
+
+    def __init__(self, private: Ed25519PrivateKey, path: Path, created: bool) -> None:
+        self._private = private
+        self.path = path
+        self.created = created
+        raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        # The origin names the log; derived from the key, so a copy of the card keeps it and a
+        # new key (a new device) is visibly a new log.
+        device_id = hashlib.sha256(raw).hexdigest()[:12]
+        self.public = PublicKey(f"ledgrab/{device_id}", raw)
+        self.origin = self.public.origin
+
+    @classmethod
+    def load_or_create(cls, data_dir: str | os.PathLike[str]) -> DeviceKey:
+        """Read `<data-dir>/activity-key.pem`, or create it (mode 0600) and its .pub beside it."""
+        path = Path(data_dir) / KEY_FILE
+        try:
+            pem = path.read_bytes()
+        except FileNotFoundError:
+            private = Ed25519PrivateKey.generate()
+            pem = private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            # O_EXCL: two starts racing never write two different keys.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(pem)
+                handle.flush()
+                os.fsync(handle.fileno())
+            key = cls(private, path, created=True)
+        else:
+            private = serialization.load_pem_private_key(pem, password=None)
+            if not isinstance(private, Ed25519PrivateKey):
+                raise ValueError(f"{path} does not hold an Ed25519 private key")
+            key = cls(private, path, created=False)
+        public_path = path.with_name(PUBLIC_KEY_FILE)
+        if not public_path.exists() or public_path.read_text().strip() != key.public.line:
+            public_path.write_text(key.public.line + "\n")
+        return key
+
+    def sign_note(self, body: str) -> str:
+        """`body` + blank line + `— <origin> <base64(key id ‖ signature)>`."""
+        signature = self._private.sign(body.encode())
+        blob = base64.b64encode(self.public.key_id + signature).decode()
+        return f"{body}\n{_DASH} {self.origin} {blob}\n"
+
+
+@dataclass(frozen=True)
+class SignedNote:
+    body: str
+    lines: list[str]
+    key: PublicKey
+
+
+def open_note(text: str, keys: list[PublicKey]) -> SignedNote:
+    """Split a signed note, and verify it against the first of `keys` its signature names;
+    NoteError says what is wrong (unknown key, bad signature, bad form)."""
+    body, sep, signatures = text.partition("\n\n")
+    if not sep or not body:
+        raise NoteError("not a signed note: no blank line before the signature")
+    body += "\n"
+    names = []
+    for line in signatures.splitlines():
+        if not line.startswith(_DASH + " "):
+            continue
+        try:
+            name, blob = line[2:].rsplit(" ", 1)
+            raw = base64.b64decode(blob, validate=True)
+        except (ValueError, binascii.Error):
+            raise NoteError("a signature line is malformed") from None
+        names.append(name)
+        for key in keys:
+            if key.origin == name and key.key_id == raw[:4]:
+                if not key.verify(raw[4:], body.encode()):
+                    raise NoteError(f"the signature by {name} does not verify")
+                return SignedNote(body, body.splitlines(), key)
+    if not names:
+        raise NoteError("the note carries no signature")
+    return _unknown(names)
+
+
+def _unknown(names: list[str]) -> SignedNote:
+    raise NoteError(f"signed by a key that is not trusted here ({', '.join(names)})")
+
+
+def parse_public_key(text: str) -> PublicKey:
+    """`<origin> <base64 key>` (an activity-key.pub line) -> PublicKey."""
+    parts = text.strip().split()
+    if len(parts) != 2:
+        raise ValueError("a public key is '<origin> <base64 Ed25519 key>' (activity-key.pub)")
+    try:
+        raw = base64.b64decode(parts[1], validate=True)
+    except binascii.Error:
+        raise ValueError("the public key is not base64") from None
+    if len(raw) != 32:
+        raise ValueError(f"an Ed25519 public key is 32 bytes, this one {len(raw)}")
+    return PublicKey(parts[0], raw)

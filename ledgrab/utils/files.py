@@ -1,0 +1,27 @@
+"""write_durably: a file replaced whole or not at all, with its mode set before any byte lands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["write_durably"]
+
+
+def write_durably(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Temporary file beside `path` (mode set first), fsync, rename over `path`, fsync the
+    directory: a Pi is often unplugged rather than shut down, and a reader sees old or new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), mode)  # O_CREAT's mode does not apply to a file left behind
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
