@@ -43,6 +43,12 @@ def main(max_examples: str, phases: str) -> dict:
                 f"{server.base_url}/schema/openapi.json",
                 "--header",
                 f"Authorization: Bearer {key}",
+                # The server's own certificate is the one to trust (HTTPS by default).
+                *(
+                    ["--tls-verify", str(server.cert_file)]
+                    if server.base_url.startswith("https")
+                    else []
+                ),
                 "--checks",
                 "all",
                 "--mode",

@@ -52,7 +52,7 @@ export function entityPage(config) {
         submitLabel: item ? "Save" : `Create ${config.singular}`,
         extraButtons: [h("button", { type: "button", class: "ghost", onclick: closeEditor }, "Cancel")],
         onSubmit: async (values) => {
-          const body = config.toBody ? config.toBody(values, item) : values;
+          const body = config.toBody ? config.toBody(values, item, form) : values;
           if (item) await api.patch(`${config.path}/${encodeURIComponent(item.id)}`, body);
           else await api.post(config.path, body);
           toast(`${config.singular[0].toUpperCase()}${config.singular.slice(1)} "${values.name ?? item?.name}" ${item ? "saved" : "created"}`);
