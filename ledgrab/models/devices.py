@@ -44,7 +44,8 @@ WS281X_PIN_CHANNEL = {12: 0, 18: 0, 13: 1, 19: 1, 21: 0, 10: 0}
 # DMA channel 5 is used by the SD card controller on Raspberry Pi OS: using it corrupts the card.
 WS281X_DMA_FORBIDDEN = {5: "DMA channel 5 is used by the SD card and would corrupt it"}
 _SERIAL_RE = re.compile(r"^/dev/[A-Za-z0-9_.:+/-]+$")
-_SERIAL_PATTERN = r"^(?!.*\.\.)/dev/[A-Za-z0-9_.:+/-]+$"  # the same rule, for clients
+# The same rule for clients, written so that a browser's pattern attribute reads it too.
+_SERIAL_PATTERN = r"^(?!.*\.\.)\/dev\/[A-Za-z0-9_.:+\/\-]+$"
 
 
 class _DeviceBase(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):

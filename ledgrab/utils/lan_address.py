@@ -21,7 +21,8 @@ __all__ = [
 ]
 
 # RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# "\-" in a class: the form a browser's pattern attribute (the "v" flag) also accepts.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _HOST_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 
 

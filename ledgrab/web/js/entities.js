@@ -47,7 +47,11 @@ export function entityPage(config) {
             h("button", { type: "button", class: "small danger", onclick: () => remove(item) }, "Delete"))))))));
     }
 
-    function openEditor(item = null) {
+    async function openEditor(item = null) {
+      // The form is built from what the lookups bring (the schema among them): wait for them.
+      if (config.lookups && !Object.keys(lookups).length) {
+        try { lookups = await config.lookups(); } catch (err) { toast(err.message, "error"); return; }
+      }
       const form = new Form(config.fields(item, lookups), {
         submitLabel: item ? "Save" : `Create ${config.singular}`,
         extraButtons: [h("button", { type: "button", class: "ghost", onclick: closeEditor }, "Cancel")],

@@ -27,7 +27,8 @@ function kindFields(s, { doc, schema, kinds }) {
       options: Object.keys(members).map((k) => [k, described[k] ? `${k} (${described[k]})` : k]) },
   ];
   for (const [kind, member] of Object.entries(members)) {
-    const values = s && s.kind === kind ? s.params : {};
+    // The kind's defaults as the server lists them (for a list field the schema has none).
+    const values = s && s.kind === kind ? s.params : kinds.find((k) => k.kind === kind)?.defaults || {};
     for (const spec of specsFor(doc, paramsSchema(doc, member), { values, prefix: `p.${kind}.`,
       show: (v) => v.kind === kind })) {
       fields.push({ ...spec, apiName: spec.name.replace(`p.${kind}.`, "params.") });
