@@ -44,6 +44,8 @@ MAX_BATCH = 500
 POLICIES = [("naive", 0.0), ("shipped 1s", 1.0), ("shipped 5s", 5.0), ("shipped 30s", 30.0),
             ("shipped 60s", 60.0)]  # fmt: skip
 WORKLOADS = ("idle", "steady 1/s", "bursts 100/s", "bursts 100/s i", "storm 10000/s")
+# Run again under the 5 s policy with a forwarder whose cursor moves before every commit.
+FORWARDED = ("steady 1/s", "bursts 100/s i")
 TRACED = "write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync_file_range,msync"
 _LINE = re.compile(r"^\d+\s+(?:(\d+\.\d+)\s+)?(\w+)\((\d+)<([^>]*)>.*=\s+(-?\d+)")
 
@@ -95,6 +97,7 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
         db, None, settings, clock=clock, wall_clock=wall, checkpointer=checkpointer
     )
     db.add_batch_source(recorder)
+    forwarder = _BenchForwarder(db, recorder, clock) if os.environ.get(FORWARD_ENV) else None
     rng = random.Random(7)
     duration, times = schedule(workload, quick)
     # "... i": info/warning entries only, so no entry asks for an immediate commit.
@@ -113,6 +116,8 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
             db.wake()
             while recorder.commits == before and recorder.state == "ok":
                 time.sleep(0.00005)
+            if forwarder is not None:  # worst case: every next commit carries a moved cursor
+                forwarder.caught_up()
 
     def advance(to: float) -> None:
         while (due := recorder.due_at()) is not None and due <= to:
@@ -133,9 +138,63 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
     with open(marker, "wb") as fh:  # everything after this write is shutdown, not counted
         fh.write(b"end")
     commits = recorder.commits
+    if forwarder is not None:
+        forwarder.stop()
     db.close()
     print(json.dumps({"entries": len(times), "payload": payload, "commits": commits,
                       "seconds": duration}))  # fmt: skip
+
+
+FORWARD_ENV = "LEDGRAB_BENCH_FORWARDER"
+
+
+class _BenchForwarder:
+    """A real forwarder (syslog over UDP to a socket of this process) with its cursor store."""
+
+    def __init__(self, db, recorder, clock) -> None:
+        from ledgrab.config import ForwardingConfig
+        from ledgrab.core.forwarding.config import ForwarderConfig, SyslogTarget
+        from ledgrab.core.forwarding.cursors import CursorStore
+        from ledgrab.core.forwarding.forwarder import Forwarder
+
+        self.sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sink.bind(("127.0.0.1", 0))
+        self.sink.setblocking(False)
+        # The shipped interval between cursor writes, on the simulated clock.
+        interval = ForwardingConfig().cursor_write_interval_s
+        self.db, self.cursors = db, CursorStore({}, interval, clock)
+        db.add_batch_source(self.cursors)
+        target = SyslogTarget(host="127.0.0.1", port=self.sink.getsockname()[1])
+        self.forwarder = Forwarder(
+            ForwarderConfig(name="bench", target=target, batch_size=1000),
+            0,
+            db=db,
+            recorder=recorder,
+            timings=ForwardingConfig(poll_interval_s=0.001),
+            device_id="bench",
+            on_cursor=self.cursors.set,
+        )
+        self.forwarder.start()
+
+    def caught_up(self) -> None:
+        from ledgrab.storage.activity_log import ActivityLogRepository
+
+        newest = self.db.read_blocking(ActivityLogRepository.seq_bounds)[1] or 0
+        while (self.cursors.get("bench") or 0) < newest:
+            self.forwarder.wake()
+            time.sleep(0.0002)
+            self._drain()
+
+    def _drain(self) -> None:
+        try:
+            while self.sink.recv(65535):
+                pass
+        except BlockingIOError:
+            pass
+
+    def stop(self) -> None:
+        self.forwarder.stop()
+        self.sink.close()
 
 
 def _checkpoint(path: str) -> None:
@@ -156,11 +215,11 @@ def _payload_bytes(entry) -> int:
 # -- parent: trace, count, tabulate ---------------------------------------------------------
 
 
-def traced(argv: list[str], trace: Path, stdout=subprocess.PIPE) -> subprocess.Popen:
+def traced(argv: list[str], trace: Path, stdout=subprocess.PIPE, env=None) -> subprocess.Popen:
     return subprocess.Popen(
         ["strace", "-f", "--seccomp-bpf", "-qq", "-y", "-ttt", "-e", "signal=none",
          "-e", f"trace={TRACED}", "-o", str(trace), *argv],
-        stdout=stdout, text=True, cwd=ROOT,
+        stdout=stdout, text=True, cwd=ROOT, env=env,
     )  # fmt: skip
 
 
@@ -189,11 +248,12 @@ def count(trace: Path, db_path: str, *, stop_at: str | None = None,
     return totals
 
 
-def run_one(workload: str, interval: float, quick: bool, tmp: Path) -> dict:
+def run_one(workload: str, interval: float, quick: bool, tmp: Path, forward: bool = False) -> dict:
     work = Path(tempfile.mkdtemp(dir=tmp))
     db_path, marker, trace = work / "ledgrab.db", work / "MARKER", work / "trace.txt"
+    env = {**os.environ, FORWARD_ENV: "1"} if forward else None
     proc = traced([sys.executable, __file__, "--child", workload, str(interval), str(db_path),
-                   str(marker)] + (["--quick"] if quick else []), trace)  # fmt: skip
+                   str(marker)] + (["--quick"] if quick else []), trace, env=env)  # fmt: skip
     out, _ = proc.communicate()
     if proc.returncode != 0:
         raise SystemExit(f"child failed for {workload} / {interval}")
@@ -203,8 +263,9 @@ def run_one(workload: str, interval: float, quick: bool, tmp: Path) -> dict:
     return result
 
 
-def idle_server(seconds: float, tmp: Path) -> dict:
-    """The real `ledgrab serve`, left alone after it started: writes to the database files."""
+def idle_server(seconds: float, tmp: Path, forward: bool = False) -> dict:
+    """The real `ledgrab serve`, left alone after it started: writes to the database files.
+    With `forward`, a syslog forwarder (UDP to a socket here) is configured first."""
     work = Path(tempfile.mkdtemp(dir=tmp))
     trace = work / "trace.txt"
     with socket.socket() as s:
@@ -232,6 +293,7 @@ def idle_server(seconds: float, tmp: Path) -> dict:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+        sink = _configure_forwarder(port, work / "data") if forward else None
         time.sleep(6.0)  # startup's own commit (server.started, 5 s interval) lands first
         start = time.time()
         time.sleep(seconds)
@@ -242,9 +304,26 @@ def idle_server(seconds: float, tmp: Path) -> dict:
         for pid in children:
             os.kill(int(pid), signal.SIGTERM)
         proc.wait(timeout=60)
+        if forward and sink is not None:
+            sink.close()
     totals = count(trace, str(work / "data" / "ledgrab.db"), window=(start, end))
     shutil.rmtree(work)
     return {"seconds": seconds, **totals}
+
+
+def _configure_forwarder(port: int, data_dir: Path) -> socket.socket:
+    """PUT one syslog forwarder (start: oldest) and wait until it delivered the log."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    key = (data_dir / "initial-api-key").read_text().strip()
+    target = {"kind": "syslog", "host": "127.0.0.1", "port": sink.getsockname()[1]}
+    body = json.dumps({"forwarders": [{"name": "bench", "target": target, "start": "oldest"}]})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/activity/forwarders", data=body.encode(), method="PUT",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    urllib.request.urlopen(request, timeout=10).read()
+    return sink
 
 
 def retention_size(quick: bool, tmp: Path) -> dict:
@@ -310,15 +389,18 @@ def main() -> None:
         for workload in WORKLOADS:
             for name, interval in POLICIES:
                 results[(workload, name)] = run_one(workload, interval, args.quick, tmp)
+        for workload in FORWARDED:
+            results[(workload, "5s + fwd")] = run_one(workload, 5.0, args.quick, tmp, True)
         server = idle_server(4.0 if args.quick else 20.0, tmp)
+        forwarded = idle_server(4.0 if args.quick else 20.0, tmp, forward=True)
         sizes = retention_size(args.quick, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print_tables(results, server, sizes)
+    print_tables(results, server, sizes, forwarded)
     plot(results)
 
 
-def print_tables(results: dict, server: dict, sizes: dict) -> None:
+def print_tables(results: dict, server: dict, sizes: dict, forwarded: dict) -> None:
     head = (f"{'workload':<14} {'policy':<12} {'entries':>7} {'payload/e':>9} {'bytes/e':>9} "
             f"{'db B':>10} {'wal B':>10} {'syncs/e':>8} {'amplif.':>8} {'commits/h':>10} "
             f"{'bound/h':>9} {'syncs/h':>9} {'card years':>11}")  # fmt: skip
@@ -334,7 +416,7 @@ def print_tables(results: dict, server: dict, sizes: dict) -> None:
         def per(v: float, n: int = n) -> str:
             return f"{v / n:,.1f}" if n else "-"
 
-        interval = dict(POLICIES)[policy]
+        interval = dict(POLICIES).get(policy, 5.0)
         cap = 3600 / interval if interval else float("inf")
         bound = cap + n / hours / MAX_BATCH + 3600
         print(f"{workload:<14} {policy:<12} {n:>7} {per(r['payload']):>9} {per(written):>9} "
@@ -346,6 +428,9 @@ def print_tables(results: dict, server: dict, sizes: dict) -> None:
     print(f"Real `ledgrab serve`, idle for {server['seconds']:.0f} s after start: "
           f"{server['db']} B to the db, {server['wal']} B to the WAL, {server['other']} B to "
           f"other db files, {server['syncs']} syncs")  # fmt: skip
+    print(f"The same with a syslog forwarder configured, idle for {forwarded['seconds']:.0f} s: "
+          f"{forwarded['db']} B to the db, {forwarded['wal']} B to the WAL, "
+          f"{forwarded['other']} B to other db files, {forwarded['syncs']} syncs")  # fmt: skip
     at_max, at_10x = (sizes["sizes"][k] for k in sorted(sizes["sizes"]))
     print(f"Retention at max_entries={sizes['max_entries']:,}: file {at_max[0]:,} B "
           f"({at_max[1]:,} rows); after 10x entries: {at_10x[0]:,} B ({at_10x[1]:,} rows); "

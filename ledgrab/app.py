@@ -29,6 +29,7 @@ from ledgrab.api.device_state import DeviceStateController
 from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
+from ledgrab.api.forwarding import ForwardingController
 from ledgrab.api.health import health
 from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
@@ -60,6 +61,8 @@ from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.forwarding.config import validate_forwarders
+from ledgrab.core.forwarding.service import ForwardingService
 from ledgrab.core.log_broadcaster import LogBroadcaster
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
@@ -188,6 +191,17 @@ async def _report_first_boot(state: State, data_dir: Path, recorder: ActivityRec
         )
 
 
+async def _start_forwarding(
+    db: Database, activity: ActivityLog, settings: Settings
+) -> ForwardingService:
+    """The activity-log forwarders (issue 15): off the event loop, each in its own thread."""
+    device_id = activity.key.origin.rsplit("/", 1)[-1] if activity.key else socket.gethostname()
+    fixed = validate_forwarders({"forwarders": settings.forwarders}, [])  # checked at load
+    return await ForwardingService.start(
+        db, activity.recorder, settings.forwarding, device_id, fixed
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Start in dependency order; stop in the order docs/architecture.md gives."""
@@ -228,6 +242,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     else:
         await notice.load()
     state.health_providers["database_recovery"] = lambda: _recovery_health(notice)
+    state.forwarding = forwarding = await _start_forwarding(db, activity, settings)
+    state.health_providers["forwarding"] = lambda: ComponentHealth(*forwarding.health())
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     state.feeds = OpenFeeds(state.api_keys, asyncio.get_running_loop())
@@ -297,6 +313,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             tls.on_new_certificate.append(state.discovery.readvertise_fingerprint_blocking)
 
     await backups.start(state)
+    state.backup.after_restore.append(forwarding.load)  # the restored file's forwarders
 
     # Rereads the keys every few seconds: a `ledgrab keys revoke` from another process reaches
     # requests and open feeds without anyone having to present the revoked key first.
@@ -343,6 +360,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await state.discovery.stop()
         gc.unfreeze()
         await backups.stop(state)
+        await state.forwarding.stop()  # its cursors ride on the database's closing commit
         await activity.stop_retention()
         # close() drains the writer: its last commit carries every entry still waiting.
         await asyncio.to_thread(db.close)
@@ -369,6 +387,7 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
             TargetController,
             PreviewController,
             BackupController,
+            ForwardingController,
             ActivityController,
         ],
     )

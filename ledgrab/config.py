@@ -20,6 +20,7 @@ __all__ = [
     "ConfigError",
     "DiscoverySettings",
     "EngineSettings",
+    "ForwardingConfig",
     "HealthSettings",
     "ServerSettings",
     "Settings",
@@ -141,6 +142,20 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     check_interval_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 300.0
 
 
+class ForwardingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Timings of the activity-log forwarders (the forwarders themselves live in the database)."""
+
+    poll_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0  # a quiet log's check
+    # TCP/TLS: a batch counts as delivered once the connection outlived it by this long.
+    confirm_after_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    # After a failure: wait retry_min_s, doubling per failure up to retry_max_s.
+    retry_min_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    retry_max_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 300.0
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0  # connect, send, HTTP reply
+    # A moved cursor rides on at most one commit per this long (a page each; see cursors.py).
+    cursor_write_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 60.0
+
+
 class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The LED engine: device reconnect backoff, state-event cadence, where /dev/leds<n> live."""
 
@@ -166,6 +181,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
+    forwarding: ForwardingConfig = msgspec.field(default_factory=ForwardingConfig)
+    # [[forwarders]] tables: fixed forwarders beside those set through the API (checked below
+    # with the API's own rules; docs/forwarding.md).
+    forwarders: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
@@ -246,6 +265,14 @@ def load_settings(
     except msgspec.ValidationError as exc:
         raise ConfigError(_describe(exc, raw, origin)) from None
     _check_networks(settings.server.trusted_proxies, origin.get(("server", "trusted_proxies")))
+    if settings.forwarders:
+        from ledgrab.core.forwarding.config import validate_forwarders  # it needs the entry types
+
+        try:
+            validate_forwarders({"forwarders": settings.forwarders}, [])
+        except ValueError as exc:
+            where = origin.get(("forwarders",), "config")
+            raise ConfigError(f"{where}: [[forwarders]]: {exc}") from None
     return settings
 
 

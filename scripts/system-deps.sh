@@ -16,6 +16,9 @@ if [ "${1:-run}" = test ]; then
   have_cmd ip || need+=(iproute2)                    # network namespaces for zeroconf tests
   have_cmd sfdisk || need+=(fdisk)                   # the image layout test reads a real partition table
   have_cmd unshare || need+=(util-linux)
+  have_cmd rsyslogd || need+=(rsyslog)             # the syslog forwarding tests' receiver
+  [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || [ -e /usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so ] \
+    || need+=(rsyslog-gnutls)                       # its TLS driver (RFC 5425 input)
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

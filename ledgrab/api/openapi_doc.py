@@ -28,6 +28,7 @@ from litestar.openapi.spec import (
 from ledgrab.api.validation import ErrorBody, ValidationErrorBody
 from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
 from ledgrab.core.backup.auto_backup import AutoBackupConfig
+from ledgrab.core.forwarding.config import ForwarderList
 from ledgrab.models.bodies import BODY_TYPES
 from ledgrab.models.devices import WS281X_CHANNEL_RULE
 
@@ -46,7 +47,7 @@ SECURITY_SCHEMES = {
 _METHODS = {"get", "put", "post", "patch", "delete"}
 
 
-_SERVICE_BODIES = [ActivityLogSettings, ActivityLogSettingsPatch, AutoBackupConfig]
+_SERVICE_BODIES = [ActivityLogSettings, ActivityLogSettingsPatch, AutoBackupConfig, ForwarderList]
 
 
 def _schemas() -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "error_answers",
     "field_error",
     "invalid_fields",
+    "json_body",
     "validation_error_handler",
 ]
 
@@ -131,22 +132,29 @@ def field_error(exc: Exception | str, prefix: str = "") -> FieldError:
     return _words(m["text"].strip(), _join(prefix, _path(m["path"] or "")))
 
 
-def invalid_fields(what: str, errors: list[FieldError]) -> ValidationException:
-    """A 400 naming each wrong field; `detail` reads as one sentence."""
+def invalid_fields(
+    what: str, errors: list[FieldError], detail: str | None = None
+) -> ValidationException:
+    """A 400 naming each wrong field; `detail` reads as one sentence (or is the one given)."""
     said = "; ".join(f"{e.field} {e.message}" if e.field else e.message for e in errors)
     return ValidationException(
-        detail=f"invalid {what}: {said}", extra=[msgspec.to_builtins(e) for e in errors]
+        detail=detail or f"invalid {what}: {said}", extra=[msgspec.to_builtins(e) for e in errors]
     )
+
+
+async def json_body(request: Request, what: str) -> Any:
+    """The body as plain JSON values (3.0 read as 3), for a checker that converts it itself."""
+    try:
+        return _whole_numbers(msgspec.json.decode(await request.body()))
+    except msgspec.DecodeError as exc:
+        raise invalid_fields(what, [FieldError("", f"the body is not JSON: {exc}")]) from None
 
 
 async def decode_strict(request: Request, body_type: type[T], what: str) -> T:
     """The request body as `body_type`, decoded strictly (Litestar's own pass is lenient)."""
+    raw = await json_body(request, what)
     try:
-        raw = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise invalid_fields(what, [FieldError("", f"the body is not JSON: {exc}")]) from None
-    try:
-        return msgspec.convert(_whole_numbers(raw), body_type, strict=True)
+        return msgspec.convert(raw, body_type, strict=True)
     except msgspec.ValidationError as exc:
         raise invalid_fields(what, [field_error(exc)]) from None
 

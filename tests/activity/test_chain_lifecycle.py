@@ -263,3 +263,14 @@ def test_ledgrab_verify_an_export_against_a_kept_checkpoint(tmp_path, capsys):
     assert main([*args, "--public-key", other]) == 1
     assert "not trusted" in capsys.readouterr().out
     assert main([*args, "--public-key", "not a key"]) == 2
+
+
+def test_ledgrab_restore_refuses_a_backup_whose_chain_is_broken(tmp_path, capsys):
+    path, _key = build_signed_log(tmp_path / "data", entries=40)
+    backup = tmp_path / "backup.db"
+    backup.write_bytes(path.read_bytes())
+    sql(backup, ("UPDATE activity_log SET message = 'rewritten' WHERE seq = 33",))
+    assert main(["restore", "--data-dir", str(tmp_path / "data"), str(backup)]) == 1
+    err = capsys.readouterr().err
+    assert "not restored" in err and "seq 33: content changed" in err
+    assert verify_database(path).ok  # the live file was not touched

@@ -55,7 +55,7 @@ def _first_run(data: Path) -> None:
         headers = {"Authorization": f"Bearer {server.api_key}"}
         created = httpx.post(
             f"{server.base_url}/api/v1/devices", json={**DEVICE, "name": "kept-strip"},
-            headers=headers, timeout=30,
+            headers=headers, timeout=30, verify=server.verify,
         )  # fmt: skip
         assert created.status_code == 201, created.text
     finally:
@@ -75,43 +75,54 @@ def _devices_after_restart(data: Path) -> list[str]:
     server = ServeProcess(data).start()
     try:
         headers = {"Authorization": f"Bearer {server.api_key}"}
-        listed = httpx.get(f"{server.base_url}/api/v1/devices", headers=headers, timeout=30)
+        listed = httpx.get(
+            f"{server.base_url}/api/v1/devices", headers=headers, timeout=30, verify=server.verify
+        )
         return sorted(d["name"] for d in listed.json())
     finally:
         server.terminate()
 
 
-def _start_on_a_bad_card(base: Path, spoil) -> dict:
+def _start_on_a_bad_card(base: Path, spoil, missing: str | None = None) -> dict:
+    """`missing`: "tls" (a data directory from before HTTPS) or "tls/cert.pem" (the key is
+    there, the certificate not), removed before the card goes bad, so that the start must
+    write TLS files on it."""
     card = base / "card"
     _mount(card)
     data = card / "data"
     _first_run(data)
+    if missing:
+        subprocess.run(["rm", "-r", str(data / missing)], check=True)
     db = data / "ledgrab.db"
     before = _digest(db)
     undo = spoil(card)
     out = {"failed": _failed_start(data)}
     out["db_unchanged"] = _digest(db) == before
     out["files"] = sorted(os.listdir(data))
+    out["tls_files"] = sorted(os.listdir(data / "tls")) if (data / "tls").is_dir() else None
     undo()
     out["devices_after_restart"] = _devices_after_restart(data)
     out["files_after_restart"] = sorted(os.listdir(data))
+    out["tls_files_after_restart"] = sorted(os.listdir(data / "tls"))
     return out
 
 
-def full_at_start(base: Path) -> dict:
-    def spoil(card: Path):
-        filler = _fill(card)
-        return lambda: filler.unlink()
-
-    return _start_on_a_bad_card(base, spoil)
+def _full(card: Path):
+    filler = _fill(card)
+    return lambda: filler.unlink()
 
 
-def read_only_at_start(base: Path) -> dict:
-    def spoil(card: Path):
-        subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
-        return lambda: subprocess.run(["mount", "-o", "remount,rw", str(card)], check=True)
+def _read_only(card: Path):
+    subprocess.run(["mount", "-o", "remount,ro", str(card)], check=True)
+    return lambda: subprocess.run(["mount", "-o", "remount,rw", str(card)], check=True)
 
-    return _start_on_a_bad_card(base, spoil)
+
+def full_at_start(base: Path, missing: str | None = None) -> dict:
+    return _start_on_a_bad_card(base, _full, missing)
+
+
+def read_only_at_start(base: Path, missing: str | None = None) -> dict:
+    return _start_on_a_bad_card(base, _read_only, missing)
 
 
 class _Count(logging.Handler):
@@ -164,7 +175,7 @@ def full_while_running(base: Path) -> dict:
 
 
 if __name__ == "__main__":
-    scenario, where = sys.argv[1], Path(sys.argv[2])
+    scenario, where, *extra = sys.argv[1], Path(sys.argv[2]), *sys.argv[3:]
     started = time.monotonic()
-    result = globals()[scenario](where)
+    result = globals()[scenario](where, *extra)
     print(json.dumps(result))

@@ -38,6 +38,32 @@ def test_a_server_started_on_a_bad_card_stops_with_one_line_and_keeps_the_file(t
     assert not [f for f in result["files_after_restart"] if ".corrupt-" in f]
 
 
+@pytest.mark.parametrize("missing", ["tls", "tls/cert.pem"])
+@pytest.mark.parametrize("fault", ["full_at_start", "read_only_at_start"])
+def test_a_certificate_that_cannot_be_written_stops_the_start_with_one_line(
+    tmp_path, fault, missing
+):
+    """HTTPS is on by default: a start that must write its key or certificate on a bad card
+    says so in one line naming the file and the reason, leaves no half-written file and the
+    database untouched; with the cause gone the next start makes them."""
+    result = run_probe("tests.hostile.card_probe", fault, str(tmp_path), missing)
+    failed = result["failed"]
+    assert failed["code"] == 2, failed
+    tls_dir = tmp_path / "card" / "data" / "tls"
+    reasons = [line for line in failed["output"] if "TLS" in line]
+    assert len(reasons) == 1, failed["output"]
+    (reason,) = reasons
+    expected = "the card is full" if fault == "full_at_start" else "the card is read-only"
+    named = tls_dir / ("key.pem" if missing == "tls" else "cert.pem")
+    assert str(named) in reason and expected in reason and "Nothing was changed" in reason
+    assert not [line for line in failed["output"] if "Traceback" in line]
+    assert result["db_unchanged"]
+    assert result["tls_files"] == (None if missing == "tls" else ["key.pem"])
+    assert not [f for f in result["files"] if ".corrupt-" in f or f.endswith(".tmp")]
+    assert "kept-strip" in result["devices_after_restart"]
+    assert result["tls_files_after_restart"] == ["cert.pem", "key.pem"]
+
+
 def test_a_card_that_fills_while_running_answers_507_and_recovers(tmp_path):
     result = run_probe("tests.hostile.card_probe", "full_while_running", str(tmp_path))
     for status, detail in [*result["writes"], result["backup"]]:

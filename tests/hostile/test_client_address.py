@@ -1,5 +1,9 @@
 """The address in the audit log is the TCP peer unless a configured proxy says otherwise, and many
-addresses together cannot flood the log with failed-key entries."""
+addresses together cannot flood the log with failed-key entries.
+
+Forgeries are sent over HTTPS, the shipped configuration. A configured proxy is believed both
+over HTTPS and with `tls = "off"`, the documented setup behind a proxy that terminates TLS.
+"""
 
 import httpx
 import pytest
@@ -14,7 +18,7 @@ BAD_KEY = "lg_not-a-key-of-this-server"
 
 
 def _fail_with(server: LiveServer, forwarded_for: list[str]) -> None:
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, timeout=30, verify=server.verify) as client:
         for address in forwarded_for:
             answer = client.get(
                 "/api/v1/devices",
@@ -31,8 +35,11 @@ def test_a_forged_forwarded_for_from_loopback_is_not_recorded(tmp_path):
     assert not any("203.0.113.9" in message for message, _meta in entries)
 
 
-def test_a_configured_proxy_is_believed(tmp_path):
-    with LiveServer(tmp_path / "data", server={"trusted_proxies": ["127.0.0.1"]}) as server:
+@pytest.mark.parametrize("tls", ["self-signed", "off"])
+def test_a_configured_proxy_is_believed(tmp_path, tls):
+    settings = {"trusted_proxies": ["127.0.0.1"], "tls": tls}
+    with LiveServer(tmp_path / "data", server=settings) as server:
+        assert server.base_url.startswith("https://" if tls == "self-signed" else "http://")
         _fail_with(server, ["203.0.113.9"])
     entries = auth_failures(tmp_path / "data")
     assert [meta["address"] for _message, meta in entries] == ["203.0.113.9"]

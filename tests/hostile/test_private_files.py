@@ -1,6 +1,7 @@
-"""Every file that holds key hashes or the audit trail is created 0600, whatever the umask the
-service was started with: the database and its -wal/-shm, the lock, backups (API, CLI, auto),
-exports and the pre-restore copy."""
+"""Every file that holds key hashes, a private key or the audit trail is created 0600, whatever
+the umask the service was started with: the database and its -wal/-shm, the lock, the activity
+log's signing key, the TLS key (in a 0700 tls/), backups (API, CLI, auto), exports and the
+pre-restore copy."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def test_files_of_a_real_serve_backup_export_and_restore_are_private(tmp_path, p
     serve = ServeProcess(data).start()
     try:
         with httpx.Client(
-            base_url=serve.base_url, headers={"Authorization": f"Bearer {serve.api_key}"}
+            base_url=serve.base_url,
+            headers={"Authorization": f"Bearer {serve.api_key}"},
+            verify=serve.verify,
         ) as client:
             download = client.get("/api/v1/system/backup")
             assert download.status_code == 200
@@ -56,6 +59,7 @@ def test_files_of_a_real_serve_backup_export_and_restore_are_private(tmp_path, p
         _ledgrab("backup", "--data-dir", str(data), f"{out}/cli/")
         _ledgrab("export", "--data-dir", str(data), "-o", str(out / "log.csv"))
         live = {p.name: _mode(p) for p in data.iterdir() if p.is_file()}
+        tls = {p.name: _mode(p) for p in (data / "tls").iterdir()}
     finally:
         # uvicorn re-raises SIGTERM after its graceful shutdown.
         assert serve.terminate() in (0, -signal.SIGTERM)
@@ -64,8 +68,13 @@ def test_files_of_a_real_serve_backup_export_and_restore_are_private(tmp_path, p
     (auto_backup,) = [p for p in auto.rglob("*") if p.is_file()]
     (pre_restore,) = data.glob("*pre-restore*")
 
-    assert {"ledgrab.db", "ledgrab.db-wal", "ledgrab.db-shm", "ledgrab.lock"} <= live.keys()
+    assert {
+        "ledgrab.db", "ledgrab.db-wal", "ledgrab.db-shm", "ledgrab.lock", "activity-key.pem"
+    } <= live.keys()  # fmt: skip
     assert live == dict.fromkeys(live, 0o600)
+    assert _mode(data / "tls") == 0o700
+    # The certificate is public (every client receives it in the handshake); its key is not.
+    assert tls == {"key.pem": 0o600, "cert.pem": 0o644}
     for path in (cli_backup, out / "log.csv", auto_backup, pre_restore, data / "ledgrab.db"):
         assert _mode(path) == 0o600, path
     assert _mode(out / "cli") == 0o700

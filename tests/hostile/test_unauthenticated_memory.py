@@ -19,10 +19,12 @@ MESSAGE_BYTES = 15 * 1024 * 1024
 RSS_BOUND_MIB = 20
 
 
-async def _send_big_first_message(url: str, payload: bytes) -> int | None:
+async def _send_big_first_message(url: str, ssl_context, payload: bytes) -> int | None:
     """One unauthenticated client: connect, send `payload` as its first message; the close code."""
     try:
-        async with websockets.connect(url, compression=None, open_timeout=60) as ws:
+        async with websockets.connect(
+            url, ssl=ssl_context, compression=None, open_timeout=60
+        ) as ws:
             await asyncio.wait_for(ws.send(payload), 120)
             await asyncio.wait_for(ws.wait_closed(), 120)
             return ws.close_code
@@ -32,12 +34,18 @@ async def _send_big_first_message(url: str, payload: bytes) -> int | None:
         return None  # the server reset a socket it had refused
 
 
-async def _flood(url: str, clients: int, base_url: str, key: str, devices: int) -> list:
+async def _flood(server: ServeProcess, key: str, clients: int, devices: int) -> list:
     payload = bytes(MESSAGE_BYTES)  # one buffer shared by every client
-    attackers = [asyncio.create_task(_send_big_first_message(url, payload)) for _ in range(clients)]
+    attackers = [
+        asyncio.create_task(_send_big_first_message(server.ws_url, server.ssl_context, payload))
+        for _ in range(clients)
+    ]
     # While they send: changes an authenticated feed must hear about.
     async with httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+        verify=server.verify,
     ) as client:
         for n in range(devices):
             answer = await client.post(
@@ -51,8 +59,11 @@ def _flood_and_measure(tmp_path, clients: int) -> None:
     server = ServeProcess(tmp_path / "data", env={"LEDGRAB_LOG_LEVEL": "warning"}).start()
     received: list[dict] = []
     try:
-        ws_url = server.base_url.replace("http://", "ws://") + "/api/v1/events/ws"
-        with connect(ws_url, additional_headers={"X-API-Key": server.api_key}) as feed:
+        with connect(
+            server.ws_url,
+            ssl=server.ssl_context,
+            additional_headers={"X-API-Key": server.api_key},
+        ) as feed:
             assert json.loads(feed.recv(timeout=10))["type"] == "hello"
 
             def listen() -> None:
@@ -68,7 +79,7 @@ def _flood_and_measure(tmp_path, clients: int) -> None:
             listener.start()
             before = rss_mib(server.proc.pid)
             reset_peak_rss(server.proc.pid)
-            codes = asyncio.run(_flood(ws_url, clients, server.base_url, server.api_key, devices=5))
+            codes = asyncio.run(_flood(server, server.api_key, clients, devices=5))
             wait_for(lambda: len(received) >= 5, timeout=30, what="the feed's events")
             after = rss_mib(server.proc.pid)
             peak = rss_mib(server.proc.pid, "VmHWM")

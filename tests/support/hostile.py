@@ -1,13 +1,27 @@
-"""Helpers for the hostile-input tests: a process's RSS, raw HTTP, auth-failure entries on disk."""
+"""Helpers for the hostile-input tests: a process's RSS, raw HTTP over TLS, auth-failure entries
+on disk."""
 
 from __future__ import annotations
 
 import json
 import socket
 import sqlite3
+import ssl
 from pathlib import Path
 
-__all__ = ["auth_failures", "raw_request", "reset_peak_rss", "rss_mib", "status_of", "write_config"]
+__all__ = [
+    "auth_failures",
+    "open_raw",
+    "raw_request",
+    "reset_peak_rss",
+    "rss_mib",
+    "status_of",
+    "write_config",
+]
+
+# What a TLS socket raises when the server closes it without a close_notify or resets it: for
+# these tests the same as a plain socket's reset (the server ended the connection).
+CLOSED_ERRORS = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
@@ -24,18 +38,32 @@ def reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def raw_request(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+def open_raw(server, timeout: float = 10.0) -> socket.socket:
+    """A connection to `server` (its `port`, and its `ssl_context` when it serves HTTPS) over
+    which a test writes bytes as they are, through TLS as a browser's would go."""
+    conn = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    if server.ssl_context is None:
+        return conn
+    try:
+        return server.ssl_context.wrap_socket(conn, server_hostname="127.0.0.1")
+    except BaseException:
+        conn.close()
+        raise
+
+
+def raw_request(server, data: bytes, timeout: float = 10.0) -> bytes:
     """Send bytes as they are (no client normalises the path) and read until the server closes
     or stops sending; the status line and headers are at the start of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
-        conn.sendall(data)
+    with open_raw(server, timeout) as conn:
+        if data:
+            conn.sendall(data)
         received = b""
         try:
             while chunk := conn.recv(65536):
                 received += chunk
                 if b"\r\n\r\n" in received and _complete(received):
                     break
-        except TimeoutError:
+        except (TimeoutError, *CLOSED_ERRORS):
             pass
         return received
 

@@ -30,8 +30,11 @@ needs_private_network = pytest.mark.skipif(
 )
 
 
-def run_probe_in_private_network(module: str, *args: str, timeout: float = 60) -> Any:
-    """`python -m module args…` inside the namespace; the JSON on its last stdout line."""
+def run_probe_in_private_network(
+    module: str, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> Any:
+    """`python -m module args…` inside the namespace (extra `env` for it); the JSON on its last
+    stdout line."""
     script = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(
         shlex.quote(part) for part in [sys.executable, "-m", module, *args]
     )
@@ -41,7 +44,7 @@ def run_probe_in_private_network(module: str, *args: str, timeout: float = 60) -
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -86,6 +86,10 @@ class ServeProcess:
         return self.ssl_context or True
 
     @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    @property
     def ws_url(self) -> str:
         return self.base_url.replace("http", "ws", 1) + "/api/v1/events/ws"
 

@@ -18,7 +18,13 @@ from ledgrab.core.activity_log.signing import PUBLIC_KEY_FILE, PublicKey, parse_
 from ledgrab.core.activity_log.verify import VerifyResult, verify_database
 from ledgrab.storage import activity_chain as chain
 
-__all__ = ["ChainCheck", "check_restore_chain", "head_of", "record_restore_chain"]
+__all__ = [
+    "ChainBroken",
+    "ChainCheck",
+    "check_restore_chain",
+    "head_of",
+    "record_restore_chain",
+]
 
 
 class ChainCheck(msgspec.Struct, frozen=True):
@@ -69,7 +75,8 @@ def check_restore_chain(staged: Path, live: Path, *, force: bool) -> ChainCheck:
     if result.failure is not None and not force:
         raise ChainBroken(
             f"its activity log does not verify at seq {result.failure.seq}: "
-            f"{result.failure.reason} (restore with force to accept it anyway)"
+            f"{result.failure.reason} (POST /api/v1/system/restore?force=true accepts it anyway, "
+            "recorded as a critical entry)"
         )
     return ChainCheck(None if result.failure is None else result.summary(), result.summary())
 

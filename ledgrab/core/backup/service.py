@@ -39,6 +39,7 @@ __all__ = [
     "RestoreResult",
     "SwapParticipant",
     "UploadTooLargeError",
+    "check_chain",
 ]
 
 log = logging.getLogger("ledgrab.backup")
@@ -316,7 +317,7 @@ def _nothing(_conn: object) -> None:
 
 
 def check_chain(staged: Path, live: Path, force: bool) -> ChainCheck:
-    """The restore's chain verdict on an admitted file; a broken chain is BackupRejected."""
+    """The upload's activity chain verified, or BackupRejected("chain_broken") unless `force`."""
     try:
         return check_restore_chain(staged, live, force=force)
     except ChainBroken as exc:

@@ -3,6 +3,7 @@ host name, `<host>.local`, loopback and the board's addresses; fingerprints; whe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import socket
@@ -160,5 +161,12 @@ def fingerprint(cert: x509.Certificate) -> str:
 
 def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write a file of the TLS directory (itself 0700: the key's name is nobody's business)."""
+    made_dir = not path.parent.exists()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_durably(path, data, mode)
+    try:
+        write_durably(path, data, mode)
+    except OSError:
+        if made_dir:  # a start that could not write its key leaves the data directory as it was
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
+        raise

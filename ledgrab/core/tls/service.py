@@ -33,6 +33,7 @@ from ledgrab.config import ServerSettings
 from ledgrab.core.activity_log.auth_failures import AuthFailureLog
 from ledgrab.core.tls import certificate as certs
 from ledgrab.core.tls.redirect import RedirectListener
+from ledgrab.storage.faults import storage_fault
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["CERT_FILE", "KEY_FILE", "TLS_DIR", "TlsConfigError", "TlsService"]
@@ -176,7 +177,9 @@ class TlsService:
         now = self.clock()
         try:
             key, made_key = certs.load_or_create_key(self.key_path)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise _unwritable("key", self.key_path, exc) from None
+        except ValueError as exc:
             raise TlsConfigError(f"cannot use the TLS key {self.key_path}: {exc}") from None
         cert, reason = None, "there was none"
         with contextlib.suppress(FileNotFoundError, ValueError):
@@ -190,7 +193,10 @@ class TlsService:
                 self._install(_context(self.cert_path, self.key_path), cert)
             return False
         new = certs.make_self_signed(key, names, now)
-        certs.write_private(self.cert_path, new.public_bytes(Encoding.PEM), 0o644)
+        try:
+            certs.write_private(self.cert_path, new.public_bytes(Encoding.PEM), 0o644)
+        except OSError as exc:
+            raise _unwritable("certificate", self.cert_path, exc) from None
         self._install(_context(self.cert_path, self.key_path), new)
         action = "tls.certificate_created" if cert is None else "tls.certificate_renewed"
         verb = "Made" if cert is None else "Renewed"
@@ -364,6 +370,17 @@ def _new_server_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def _unwritable(what: str, path: Path, exc: OSError) -> TlsConfigError:
+    """One line for a TLS file that could not be read or written: the card's state when the
+    error says it (full, read-only, failing), else the OS's words."""
+    fault = storage_fault(exc)
+    if fault is not None and fault.kind in ("full", "read_only", "io_error"):
+        reason = fault.summary
+    else:
+        reason = exc.strerror or str(exc)
+    return TlsConfigError(f"cannot use the TLS {what} {path}: {reason}. Nothing was changed")
 
 
 def _context(cert_path: Path, key_path: Path) -> ssl.SSLContext:

@@ -72,6 +72,10 @@ function control(spec, id) {
     return h("input", { ...common, type: "checkbox", role: spec.type === "switch" ? "switch" : undefined,
       class: spec.type === "switch" ? "switch" : undefined, checked: Boolean(spec.value) });
   }
+  if (spec.type === "textarea") {
+    return h("textarea", { ...common, rows: 4, spellcheck: "false", class: "mono", placeholder: spec.placeholder },
+      spec.value ?? "");
+  }
   if (spec.type === "json") {
     return h("textarea", { ...common, rows: 3, spellcheck: "false", class: "mono" },
       spec.value === undefined ? "" : JSON.stringify(spec.value));

@@ -1,7 +1,9 @@
-// Settings: activity-log retention, API keys, backup and restore, HTTPS, the debug log viewer.
+// Settings: activity-log retention, forwarding, API keys, backup and restore, HTTPS, the debug
+// log viewer.
 
 import { h } from "../dom.js";
 import * as backup from "./settings-backup.js";
+import * as forwarders from "./settings-forwarders.js";
 import * as https from "./settings-https.js";
 import * as keys from "./settings-keys.js";
 import * as logs from "./logs.js";
@@ -11,6 +13,7 @@ export const title = "Settings";
 
 const TABS = [
   ["retention", "Activity log", retention],
+  ["forwarders", "Forwarding", forwarders],
   ["keys", "API keys", keys],
   ["backup", "Backup", backup],
   ["https", "HTTPS", https],
