@@ -7,15 +7,14 @@ import msgspec
 from litestar import Controller, Request, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 
 from ledgrab.api.entity_common import ConflictException
+from ledgrab.api.openapi_doc import json_body_operation
 from ledgrab.api.validation import field_error, invalid_fields, json_body
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.forwarding.config import (
     ForwarderConfig,
-    ForwarderList,
     validate_forwarders,
     view_of,
 )
@@ -65,13 +64,10 @@ class ForwardingController(Controller):
         "/",
         summary="Replace the API's forwarders; a secret sent as null keeps its value",
         raises=[ConflictException],
+        operation_class=json_body_operation("ForwarderList", "the whole list of forwarders"),
     )
     async def put_forwarders(
-        self,
-        request: Request,
-        state: State,
-        bus: NamedDependency[EventBus],
-        data: JSONBody[ForwarderList],
+        self, request: Request, state: State, bus: NamedDependency[EventBus]
     ) -> ForwardersResponse:
         service: ForwardingService = state.forwarding
         raw = await json_body(request, "forwarders")

@@ -36,6 +36,7 @@ __all__ = [
     "FinishedJsonRenderPlugin",
     "binary_body_operation",
     "finish_document",
+    "json_body_operation",
     "streamed_answer_operation",
 ]
 
@@ -132,6 +133,20 @@ def binary_body_operation(media_types: tuple[str, ...], description: str) -> typ
             self.request_body = RequestBody(content=content, required=True, description=description)
 
     return BinaryBodyOperation
+
+
+def json_body_operation(component: str, description: str) -> type[Operation]:
+    """`operation_class=` for a route that reads its JSON body itself (its checker converts
+    it), documented as the component schema `component`."""
+
+    @dataclass
+    class JsonBodyOperation(Operation):
+        def __post_init__(self) -> None:
+            schema = Reference(f"#/components/schemas/{component}")
+            content = {"application/json": OpenAPIMediaType(schema=schema)}
+            self.request_body = RequestBody(content=content, required=True, description=description)
+
+    return JsonBodyOperation
 
 
 def streamed_answer_operation(
