@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Union
+
 import msgspec
 
 from ledgrab.models.devices import Name
-from ledgrab.models.effects import (
-    BreathingParams,
-    CaptureParams,
-    ChaseParams,
-    FireParams,
-    GradientParams,
-    NoiseParams,
-    RainbowParams,
-    StaticParams,
-    TwinkleParams,
-)
+from ledgrab.models.effects import EFFECT_PARAMS, CaptureParams
 from ledgrab.utils.plain_text import check_name
 
-__all__ = ["SOURCE_TYPES", "SourceConfig", "source_kind"]
+__all__ = ["SOURCE_TYPES", "RainbowSource", "SourceConfig", "source_kind"]
 
 
 class _SourceBase(msgspec.Struct, tag_field="kind", forbid_unknown_fields=True, kw_only=True):
@@ -32,57 +24,24 @@ class _SourceBase(msgspec.Struct, tag_field="kind", forbid_unknown_fields=True, 
         return source_kind(self)
 
 
-class StaticSource(_SourceBase, tag="static", kw_only=True):
-    params: StaticParams = msgspec.field(default_factory=StaticParams)
+def _source(kind: str, params: type[msgspec.Struct]) -> type[_SourceBase]:
+    return msgspec.defstruct(
+        ("Capture" if kind == "capture" else kind.capitalize()) + "Source",
+        [("params", params, msgspec.field(default_factory=params))],
+        bases=(_SourceBase,),
+        tag=kind,
+        kw_only=True,
+        module=__name__,
+    )
 
 
-class GradientSource(_SourceBase, tag="gradient", kw_only=True):
-    params: GradientParams = msgspec.field(default_factory=GradientParams)
-
-
-class RainbowSource(_SourceBase, tag="rainbow", kw_only=True):
-    params: RainbowParams = msgspec.field(default_factory=RainbowParams)
-
-
-class BreathingSource(_SourceBase, tag="breathing", kw_only=True):
-    params: BreathingParams = msgspec.field(default_factory=BreathingParams)
-
-
-class ChaseSource(_SourceBase, tag="chase", kw_only=True):
-    params: ChaseParams = msgspec.field(default_factory=ChaseParams)
-
-
-class FireSource(_SourceBase, tag="fire", kw_only=True):
-    params: FireParams = msgspec.field(default_factory=FireParams)
-
-
-class TwinkleSource(_SourceBase, tag="twinkle", kw_only=True):
-    params: TwinkleParams = msgspec.field(default_factory=TwinkleParams)
-
-
-class NoiseSource(_SourceBase, tag="noise", kw_only=True):
-    params: NoiseParams = msgspec.field(default_factory=NoiseParams)
-
-
-class CaptureSourceConfig(_SourceBase, tag="capture", kw_only=True):
-    params: CaptureParams = msgspec.field(default_factory=CaptureParams)
-
-
-SourceConfig = (
-    StaticSource
-    | GradientSource
-    | RainbowSource
-    | BreathingSource
-    | ChaseSource
-    | FireSource
-    | TwinkleSource
-    | NoiseSource
-    | CaptureSourceConfig
-)
+# One source type per effect, and capture.
 SOURCE_TYPES: dict[str, type[_SourceBase]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in SourceConfig.__args__  # type: ignore[attr-defined]
+    kind: _source(kind, params)
+    for kind, params in {**EFFECT_PARAMS, "capture": CaptureParams}.items()
 }
+SourceConfig = Union[tuple(SOURCE_TYPES.values())]  # type: ignore[valid-type]  # noqa: UP007
+RainbowSource = SOURCE_TYPES["rainbow"]
 
 
 def source_kind(config: msgspec.Struct) -> str:
