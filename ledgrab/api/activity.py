@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from ledgrab.api.openapi_doc import streamed_answer_operation
+from ledgrab.api.openapi_doc import DATE_TIME_PATTERN, streamed_answer_operation
 from ledgrab.api.validation import FieldError, decode_strict, error_answers, invalid_fields
 from ledgrab.config import Settings
 from ledgrab.core.activity_log.chain_state import ChainState, chain_state
@@ -45,7 +45,13 @@ _CATEGORY = QueryParameter(description="repeatable: entity, auth, device, system
 _SEVERITY = QueryParameter(description="repeatable: info, warning, error, critical")
 _TIME = "ISO 8601 with a UTC offset, e.g. 2026-05-01T12:00:00+02:00"
 # A time is a date-time string only: a bare number is not read as a timestamp.
-_MOMENT = QueryParameter(description=_TIME, min_length=20, max_length=40, format="date-time")
+_MOMENT = QueryParameter(
+    description=_TIME,
+    min_length=20,
+    max_length=40,
+    format="date-time",
+    schema_extra={"pattern": DATE_TIME_PATTERN},  # documented, not enforced: see openapi_doc
+)
 EXPORT_DISPOSITION = ResponseHeader(
     name="Content-Disposition",
     description='attachment; filename="ledgrab-activity-<time>.<format>"',
