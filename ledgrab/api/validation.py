@@ -99,7 +99,7 @@ def _words(text: str, path: str) -> FieldError:
     if m := re.match(r"Object contains unknown field `([^`]*)`", text):
         return FieldError(_join(path, m[1]), "is not a field here")
     if m := re.match(r"Expected `\w+` (>=|<=|>|<) (\S+)", text):
-        return FieldError(path, f"must be {_BOUND_WORDS[m[1]]} {m[2]}")
+        return FieldError(path, f"must be {_BOUND_WORDS[m[1]]} {m[2].removesuffix('.0')}")
     if m := re.match(r"Expected `str` of length (>=|<=) (\d+)", text):
         return FieldError(path, f"must have {_BOUND_WORDS[m[1]]} {m[2]} characters")
     if m := re.match(r"Expected `(?:array|object)` of length (>=|<=) (\d+)", text):
