@@ -106,6 +106,12 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
     components.setdefault("schemas", {}).update(_schemas())
     components["securitySchemes"] = SECURITY_SCHEMES
     # The one request body with times in it (answers keep plain date-times: any day is fine).
+    # msgspec describes these two as plain strings; they are times.
+    filters = components["schemas"].get("ForwardFilters", {}).get("properties", {})
+    for name in ("since", "until"):
+        for option in filters.get(name, {}).get("anyOf", []):
+            if option.get("type") == "string":
+                option["format"] = "date-time"
     _with_time_patterns(components["schemas"].get("ForwardFilters"))
     for name in ("Ws281xDevice", "Ws281xDeviceOut"):
         components["schemas"][name]["allOf"] = [WS281X_CHANNEL_RULE]
