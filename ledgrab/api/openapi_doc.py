@@ -55,7 +55,7 @@ _SERVICE_BODIES = [ActivityLogSettings, ActivityLogSettingsPatch, AutoBackupConf
 # would take "" for a time. Days stop at 28 so that every string it allows is a real date (the
 # server takes every real date; the document only promises these).
 DATE_TIME_PATTERN = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$"
 )
 
@@ -103,7 +103,8 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
     """A copy of `doc` with security and the common answers declared."""
     doc = copy.deepcopy(doc)
     components = doc.setdefault("components", {})
-    components.setdefault("schemas", {}).update(_schemas())
+    ours = _schemas()
+    components.setdefault("schemas", {}).update(ours)
     components["securitySchemes"] = SECURITY_SCHEMES
     # The one request body with times in it (answers keep plain date-times: any day is fine).
     # msgspec describes these two as plain strings; they are times.
@@ -115,10 +116,10 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
     _with_time_patterns(components["schemas"].get("ForwardFilters"))
     for name in ("Ws281xDevice", "Ws281xDeviceOut"):
         components["schemas"][name]["allOf"] = [WS281X_CHANNEL_RULE]
-    for schema in components["schemas"].values():
-        # Every body Struct forbids unknown fields; say so, so that clients know.
-        if "properties" in schema:
-            schema.setdefault("additionalProperties", False)
+    for name in ours:
+        # These bodies forbid unknown fields (their Structs say so); the document says it too.
+        if "properties" in components["schemas"][name]:
+            components["schemas"][name].setdefault("additionalProperties", False)
     for path, item in doc.get("paths", {}).items():
         if not path.startswith(API_PREFIX):
             continue
