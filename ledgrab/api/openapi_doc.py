@@ -25,6 +25,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from ledgrab.api.system import ApiKeyCreate
 from ledgrab.api.validation import ErrorBody, ValidationErrorBody
 from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
 from ledgrab.core.backup.auto_backup import AutoBackupConfig
@@ -48,7 +49,18 @@ SECURITY_SCHEMES = {
 _METHODS = {"get", "put", "post", "patch", "delete"}
 
 
-_SERVICE_BODIES = [ActivityLogSettings, ActivityLogSettingsPatch, AutoBackupConfig, ForwarderList]
+_SERVICE_BODIES = [
+    ActivityLogSettings,
+    ActivityLogSettingsPatch,
+    AutoBackupConfig,
+    ApiKeyCreate,
+    ForwarderList,
+]
+# SyslogTarget.__post_init__'s rule for clients: TLS needs the collector's CA certificate.
+_SYSLOG_TLS_RULE = {
+    "if": {"properties": {"transport": {"const": "tls"}}, "required": ["transport"]},
+    "then": {"required": ["ca_pem"], "properties": {"ca_pem": {"type": "string", "minLength": 1}}},
+}
 
 
 # A date-time as a pattern too: JSON Schema treats `format` as a note, so a client (and a fuzzer)
@@ -114,6 +126,8 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
             if option.get("type") == "string":
                 option["format"] = "date-time"
     _with_time_patterns(components["schemas"].get("ForwardFilters"))
+    if "SyslogTarget" in components["schemas"]:
+        components["schemas"]["SyslogTarget"]["allOf"] = [_SYSLOG_TLS_RULE]
     for name in ("Ws281xDevice", "Ws281xDeviceOut"):
         components["schemas"][name]["allOf"] = [WS281X_CHANNEL_RULE]
     for name in ours:
