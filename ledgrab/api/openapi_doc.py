@@ -56,11 +56,26 @@ _SERVICE_BODIES = [
     ApiKeyCreate,
     ForwarderList,
 ]
-# SyslogTarget.__post_init__'s rule for clients: TLS needs the collector's CA certificate.
-_SYSLOG_TLS_RULE = {
-    "if": {"properties": {"transport": {"const": "tls"}}, "required": ["transport"]},
-    "then": {"required": ["ca_pem"], "properties": {"ca_pem": {"type": "string", "minLength": 1}}},
-}
+_PEM = {"type": "string", "minLength": 1}
+
+
+def _needs(field: str, other: str) -> dict[str, Any]:
+    return {
+        "if": {"properties": {field: _PEM}, "required": [field]},
+        "then": {"required": [other], "properties": {other: _PEM}},
+    }
+
+
+# validate_forwarders' syslog rules for clients: TLS needs the collector's CA certificate; a
+# client certificate and its key come together.
+_SYSLOG_RULES = [
+    {
+        "if": {"properties": {"transport": {"const": "tls"}}, "required": ["transport"]},
+        "then": {"required": ["ca_pem"], "properties": {"ca_pem": _PEM}},
+    },
+    _needs("client_cert_pem", "client_key_pem"),
+    _needs("client_key_pem", "client_cert_pem"),
+]
 
 
 # A date-time as a pattern too: JSON Schema treats `format` as a note, so a client (and a fuzzer)
@@ -127,7 +142,7 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
                 option["format"] = "date-time"
     _with_time_patterns(components["schemas"].get("ForwardFilters"))
     if "SyslogTarget" in components["schemas"]:
-        components["schemas"]["SyslogTarget"]["allOf"] = [_SYSLOG_TLS_RULE]
+        components["schemas"]["SyslogTarget"]["allOf"] = _SYSLOG_RULES
     for name in ("Ws281xDevice", "Ws281xDeviceOut"):
         components["schemas"][name]["allOf"] = [WS281X_CHANNEL_RULE]
     for name in ours:
