@@ -8,6 +8,7 @@ server's pinned context, websockets over wss://).
 import contextlib
 import json
 import select
+import socket
 
 import httpx
 import pytest
@@ -80,6 +81,16 @@ def test_more_than_100_header_lines_are_refused_with_431(serve):
 def test_a_head_that_stops_halfway_gets_408_and_a_silent_socket_is_closed(serve):
     assert status_of(raw_request(serve, b"GET / HTTP/1.1\r\nHos")) == 408
     assert raw_request(serve, b"") == b""  # closed without a word, not left open
+
+
+@pytest.mark.parametrize("sent", [b"", b"\x16\x03\x01\x02\x00\x01"], ids=["silent", "half_hello"])
+def test_a_tls_handshake_that_never_ends_is_closed_like_a_silent_head(serve, sent):
+    """The head timer starts once TLS is up; asyncio would wait 60 s for a handshake (and such a
+    socket does not count against max_connections): it gets head_timeout_s like a head does."""
+    with socket.create_connection(("127.0.0.1", serve.port), timeout=20) as conn:
+        conn.sendall(sent)
+        with contextlib.suppress(ConnectionResetError):  # closed by an abort: the same outcome
+            assert conn.recv(1) == b""  # a TimeoutError here: still held open
 
 
 def _unauthenticated_upload(server, path: str) -> bytes:

@@ -153,7 +153,6 @@ def admit_backup(
         ) from None
     try:
         applied = prepare_for_use(dest, migrations)
-        # Checks of the rebuilt file's content (the activity log's chain) belong here.
     except BaseException:
         Path(dest).unlink(missing_ok=True)
         raise

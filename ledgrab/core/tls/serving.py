@@ -3,10 +3,12 @@ server whose websockets close slowly."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import uvicorn
+from uvicorn._compat import asyncio_run
 
 from ledgrab.config import Settings
 from ledgrab.core.tls.service import TlsService
@@ -42,6 +44,17 @@ class Server(uvicorn.Server):
     transport takes a round trip to go, so a tab closed while the service stops hits it.
     """
 
+    def run(self, sockets=None) -> None:
+        """uvicorn's run, on a loop whose TLS handshakes are bounded (see _bounded_handshakes)."""
+        factory = self.config.get_loop_factory() or asyncio.new_event_loop
+        timeout = getattr(self.config.http, "head_timeout_s", None)
+        if timeout is None:
+            return super().run(sockets)
+        return asyncio_run(
+            self.serve(sockets=sockets),
+            loop_factory=lambda: _bounded_handshakes(factory(), timeout),
+        )
+
     async def shutdown(self, sockets=None) -> None:
         for connection in list(self.server_state.connections):
             connection.shutdown = _tolerant(connection)
@@ -59,3 +72,19 @@ def _tolerant(connection):
             connection.transport.close()
 
     return tolerant_shutdown
+
+
+def _bounded_handshakes(loop: asyncio.AbstractEventLoop, timeout_s: float):
+    """`loop`, whose listening sockets give a TLS handshake `timeout_s` (the request head's
+    time). uvicorn passes no handshake timeout, so asyncio's 60 s applies, and the head timer
+    and max_connections only start counting once the handshake is done: without this a client
+    that opens connections and never says hello holds each for a minute, unbounded in number."""
+    create_server = loop.create_server
+
+    async def bounded_create_server(*args, **kwargs):
+        if kwargs.get("ssl") is not None:
+            kwargs.setdefault("ssl_handshake_timeout", timeout_s)
+        return await create_server(*args, **kwargs)
+
+    loop.create_server = bounded_create_server  # type: ignore[method-assign]
+    return loop
