@@ -29,7 +29,7 @@ from ledgrab.api.system import ApiKeyCreate
 from ledgrab.api.validation import ErrorBody, ValidationErrorBody
 from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
 from ledgrab.core.backup.auto_backup import AutoBackupConfig
-from ledgrab.core.forwarding.config import ForwarderList
+from ledgrab.core.forwarding.config import MAX_FORWARDERS, ForwarderList
 from ledgrab.models.bodies import BODY_TYPES
 from ledgrab.models.devices import WS281X_CHANNEL_RULE
 
@@ -141,6 +141,9 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
             if option.get("type") == "string":
                 option["format"] = "date-time"
     _with_time_patterns(components["schemas"].get("ForwardFilters"))
+    if "ForwarderList" in components["schemas"]:
+        listed = components["schemas"]["ForwarderList"]["properties"]["forwarders"]
+        listed["maxItems"] = MAX_FORWARDERS
     if "SyslogTarget" in components["schemas"]:
         components["schemas"]["SyslogTarget"]["allOf"] = _SYSLOG_RULES
     for name in ("Ws281xDevice", "Ws281xDeviceOut"):
