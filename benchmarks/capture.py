@@ -27,13 +27,13 @@ from sacn.messages.data_packet import DataPacket
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stats import percentile
-from ledgrab.core.devices.models import VirtualDevice
 from ledgrab.core.devices.virtual import VirtualDriver
 from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
-from ledgrab.core.processing.models import TargetConfig
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner
+from ledgrab.models.devices import VirtualDevice
+from ledgrab.models.targets import TargetConfig
 from tests.support.ddp import ddp_frame
 
 LEDS = 680  # 4 E1.31 universes of 170 RGB pixels

@@ -15,12 +15,13 @@ from pathlib import Path
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 
 from ledgrab import __version__, firstboot
 from ledgrab.api import dependencies as deps
 from ledgrab.api.activity import ActivityController
+from ledgrab.api.allow_header import fix_allow_header
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.capture import CaptureController
@@ -30,13 +31,16 @@ from ledgrab.api.devices import DeviceController
 from ledgrab.api.discovery import DiscoveryController
 from ledgrab.api.events import events_ws
 from ledgrab.api.forwarding import ForwardingController
-from ledgrab.api.health import ComponentHealth, health
+from ledgrab.api.health import health
+from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
+from ledgrab.api.reference_page import api_reference
 from ledgrab.api.sources import SourceController
 from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
 from ledgrab.api.system import SystemController
 from ledgrab.api.targets import TargetController
 from ledgrab.api.unhandled import log_unhandled
+from ledgrab.api.validation import validation_error_handler
 from ledgrab.api.web_ui import web_ui_router
 from ledgrab.api.ws_feeds import AuthWaitingRoom, OpenFeeds
 from ledgrab.config import EngineSettings, Settings
@@ -60,16 +64,17 @@ from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.forwarding.config import validate_forwarders
 from ledgrab.core.forwarding.service import ForwardingService
+from ledgrab.core.log_broadcaster import LogBroadcaster
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager, TroubleListener
 from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.core.tls.service import TlsService
+from ledgrab.models.health import ComponentHealth
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
-from ledgrab.utils.log_broadcaster import LogBroadcaster
 from ledgrab.utils.logging_setup import demote_chatter
 from ledgrab.utils.system_clock import boot_id, clock_synchronised
 from ledgrab.utils.tasks import cancel_and_wait
@@ -205,7 +210,7 @@ async def _start_forwarding(
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Start in dependency order; stop in the order DESIGN.md fixes."""
+    """Start in dependency order; stop in the order docs/architecture.md gives."""
     state = app.state
     settings: Settings = state.settings
     data_dir = Path(settings.data_dir)
@@ -409,11 +414,15 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
         }
     )
     return Litestar(
-        route_handlers=[health, api, events_ws, web_ui_router(WEB_DIR)],
+        route_handlers=[health, api_reference, api, events_ws, web_ui_router(WEB_DIR)],
         lifespan=[lifespan],
-        exception_handlers=dict.fromkeys(STORAGE_ERRORS, storage_error_handler),
+        exception_handlers={
+            **dict.fromkeys(STORAGE_ERRORS, storage_error_handler),
+            ValidationException: validation_error_handler,
+        },
         logging_config=None,  # logging is configured once by `ledgrab serve`
         after_exception=[log_unhandled],
+        before_send=[fix_allow_header],
         state=state,
         # Bodies of the JSON API; the restore route sets its own bound ([backup] max_upload_bytes).
         request_max_body_size=settings.server.max_body_bytes,
@@ -438,6 +447,6 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
             version=__version__,
             path="/schema",
             # Only the JSON document: the HTML renderers load scripts from a CDN, blank offline.
-            render_plugins=[JsonRenderPlugin()],
+            render_plugins=[FinishedJsonRenderPlugin()],
         ),
     )

@@ -77,7 +77,7 @@ def test_create_shows_the_key_once_and_it_works(server):
     [
         ({"label": "has space"}, 400, "label"),
         ({"label": ""}, 400, "label"),
-        ({"name": "x"}, 400, "unknown field `name`"),
+        ({"name": "x"}, 400, "name is not a field here"),
         ({"label": "admin"}, 409, "already exists"),
     ],
 )

@@ -64,8 +64,7 @@ def test_ddp_stream_reaches_the_strip_then_falls_back_to_an_effect(server):
         "port": port,
         "timeout_s": 0.5,
         "fallback": "effect",
-        "fallback_kind": "static",
-        "fallback_params": {"color": "#102030"},
+        "fallback_effect": {"kind": "static", "params": {"color": "#102030"}},
     }
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with (
@@ -114,7 +113,8 @@ def test_editing_the_source_or_target_keeps_the_stream(server):
                 sender.sendto(packet, ("127.0.0.1", port))
             wait_for(lambda: _strip(server, target_id) == _pixels(1), what="the first frame")
             edited = client.patch(
-                f"/api/v1/sources/{source_id}", json={"params": {"fallback": "hold"}}
+                f"/api/v1/sources/{source_id}",
+                json={"kind": "capture", "params": {"fallback": "hold"}},
             )
             assert edited.status_code == 200, edited.text
             edited = client.patch(f"/api/v1/targets/{target_id}", json={"fps": 30})
@@ -178,8 +178,8 @@ def test_a_busy_port_is_the_targets_error_not_a_crash(server):
         ({"protocol": "artnet"}, "protocol"),
         ({"universe_size": 100}, "universe_size"),
         ({"universe": 0}, "universe"),
-        ({"fallback": "effect", "fallback_kind": "capture"}, "fallback_kind"),
-        ({"fallback_kind": "static", "fallback_params": {"color": "red"}}, "color"),
+        ({"fallback": "effect", "fallback_effect": {"kind": "capture"}}, "fallback_effect.kind"),
+        ({"fallback_effect": {"kind": "static", "params": {"color": "red"}}}, "color"),
         ({"timeout_s": 0}, "timeout_s"),
     ],
 )

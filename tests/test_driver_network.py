@@ -9,11 +9,11 @@ import struct
 import pytest
 from sacn.messages.data_packet import DataPacket
 
-from ledgrab.core.devices.addresses import AddressRefused, resolve_lan_address
 from ledgrab.core.devices.ddp import DdpDriver
 from ledgrab.core.devices.e131 import E131Driver, multicast_group
 from ledgrab.core.devices.factory import DriverContext
-from ledgrab.core.devices.models import DdpDevice, E131Device
+from ledgrab.models.devices import DdpDevice, E131Device
+from ledgrab.utils.lan_address import AddressRefused, resolve_lan_address
 from tests.support.live_server import LiveServer, wait_for
 from tests.support.netns import needs_private_network, run_probe_in_private_network
 from tests.support.receivers import FakeWled, UdpReceiver

@@ -8,7 +8,7 @@ import pytest
 
 from ledgrab.core.devices.adalight import AdalightDriver, adalight_frame
 from ledgrab.core.devices.factory import DriverContext
-from ledgrab.core.devices.models import AdalightDevice
+from ledgrab.models.devices import AdalightDevice
 from tests.support.entities import start_static_target
 from tests.support.live_server import LiveServer, wait_for
 from tests.support.receivers import SerialEmulator

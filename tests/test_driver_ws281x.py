@@ -10,8 +10,8 @@ import pytest
 
 from ledgrab.core.devices.base import DriverError
 from ledgrab.core.devices.factory import DriverContext
-from ledgrab.core.devices.models import Ws281xDevice
 from ledgrab.core.devices.ws281x import Ws281xDriver
+from ledgrab.models.devices import Ws281xDevice
 from tests.support.entities import start_static_target
 from tests.support.live_server import LiveServer, wait_for
 

@@ -48,7 +48,9 @@ def test_source_params_are_validated_and_merged(bare):
     with bare.client() as c:
         source = c.post("/api/v1/sources", json=RAINBOW).json()
         assert source["params"] == {"speed": 0.5, "cycles": 1.0, "saturation": 1.0}
-        merged = c.patch(f"/api/v1/sources/{source['id']}", json={"params": {"cycles": 3}})
+        merged = c.patch(
+            f"/api/v1/sources/{source['id']}", json={"kind": "rainbow", "params": {"cycles": 3}}
+        )
         assert merged.json()["params"] == {"speed": 0.5, "cycles": 3.0, "saturation": 1.0}
         switched = c.patch(f"/api/v1/sources/{source['id']}", json={"kind": "static"})
         assert switched.json()["params"] == {"color": "#ffffff"}
@@ -58,32 +60,44 @@ def test_source_params_are_validated_and_merged(bare):
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "needle"),
+    ("path", "body", "expected"),
     [
-        ("devices", {"type": "laser", "name": "x", "led_count": 3}, "unknown device type"),
-        ("devices", {"type": "virtual", "name": "x", "led_count": 0}, "led_count"),
-        ("devices", {"type": "virtual", "name": "x", "led_count": 99999}, "led_count"),
-        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "pin": 4}, "GPIO 4"),
-        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "dma": 5}, "SD card"),
+        (
+            "devices",
+            {"type": "laser", "name": "x", "led_count": 3},
+            ("type", "is not a device type"),
+        ),
+        (
+            "devices",
+            {"type": "virtual", "name": "x", "led_count": 0},
+            ("led_count", "must be at least 1"),
+        ),
+        (
+            "devices",
+            {"type": "virtual", "name": "x", "led_count": 99999},
+            ("led_count", "must be at most 4096"),
+        ),
+        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "pin": 4}, ("pin", "GPIO 4")),
+        ("devices", {"type": "ws281x", "name": "x", "led_count": 3, "dma": 5}, ("dma", "SD card")),
         (
             "devices",
             {"type": "ws281x", "name": "x", "led_count": 3, "pin": 13, "channel": 0},
-            "channel 1",
+            ("channel", "channel 1"),
         ),
         (
             "devices",
             {"type": "ddp", "name": "x", "led_count": 3, "address": "8.8.8.8"},
-            "not a LAN address",
+            ("address", "not a LAN address"),
         ),
         (
             "devices",
             {"type": "wled", "name": "x", "led_count": 3, "address": "2606:4700::1111"},
-            "not a LAN address",
+            ("address", "not a LAN address"),
         ),
         (
             "devices",
             {"type": "adalight", "name": "x", "led_count": 3, "serial_port": "/etc/passwd"},
-            "serial_port",
+            ("serial_port", "not a device path"),
         ),
         (
             "devices",
@@ -94,26 +108,74 @@ def test_source_params_are_validated_and_merged(bare):
                 "serial_port": "/dev/ttyUSB0",
                 "baud_rate": 9600,
             },
-            "baud_rate",
+            ("baud_rate", "must be at least 115200"),
         ),
-        ("devices", {"type": "virtual", "name": "x", "led_count": 3, "colour": 1}, "colour"),
-        ("sources", {"name": "x", "kind": "lava"}, "unknown source kind"),
-        ("sources", {"name": "x", "kind": "static", "params": {"color": "red"}}, "color"),
-        ("sources", {"name": "x", "kind": "rainbow", "params": {"speed": 1e9}}, "speed"),
+        (
+            "devices",
+            {"type": "virtual", "name": "x", "led_count": 3, "colour": 1},
+            ("colour", "is not a field here"),
+        ),
+        ("sources", {"name": "x", "kind": "lava"}, ("kind", "is not a source kind")),
+        (
+            "sources",
+            {"name": "x", "kind": "static", "params": {"color": "red"}},
+            ("params.color", "must be a colour like #ff8800"),
+        ),
+        (
+            "sources",
+            {"name": "x", "kind": "rainbow", "params": {"speed": 1e9}},
+            ("params.speed", "must be at most 100"),
+        ),
+        (
+            "devices",
+            {"type": "virtual", "name": "x", "led_count": 3, "rgbw": 0},
+            ("rgbw", "true or false"),
+        ),
+        (
+            "devices",
+            {"type": "virtual", "name": "x", "led_count": "3"},
+            ("led_count", "whole number"),
+        ),
         (
             "targets",
-            {"name": "x", "device_id": "dev_nope", "source_id": "src_nope"},
-            "names no device",
+            {"name": "x", "device_id": "d", "source_id": "s", "fps": 1.5},
+            ("fps", "whole number"),
+        ),
+        (
+            "targets",
+            {"name": "x", "device_id": "d", "source_id": "s", "gamma": "2"},
+            ("gamma", "a number"),
         ),
     ],
 )
-def test_bad_input_is_refused_with_a_reason_and_changes_nothing(bare, path, body, needle):
+def test_bad_input_is_refused_with_a_reason_and_changes_nothing(bare, path, body, expected):
     with bare.client() as c:
         before = _snapshot(c)
         response = c.post(f"/api/v1/{path}", json=body)
         assert response.status_code == 400, response.text
-        assert needle in response.json()["detail"]
+        field, words = expected
+        answer = response.json()
+        named = [e for e in answer["errors"] if e["field"] == field]
+        assert named and words in named[0]["message"], answer
+        assert words in answer["detail"]
         assert _snapshot(c) == before
+
+
+def test_a_target_naming_a_missing_device_or_source_is_a_409(bare):
+    with bare.client() as c:
+        body = {"name": "x", "device_id": "dev_nope", "source_id": "src_nope"}
+        response = c.post("/api/v1/targets", json=body)
+        assert response.status_code == 409, response.text
+        assert "device_id 'dev_nope' names no device" in response.json()["detail"]
+        assert "source_id 'src_nope' names no source" in response.json()["detail"]
+        assert c.get("/api/v1/targets").json() == []
+
+
+def test_whole_numbers_written_with_a_point_are_whole_numbers(bare):
+    with bare.client() as c:
+        created = c.post("/api/v1/devices", json={"type": "virtual", "name": "x", "led_count": 3.0})
+        assert created.status_code == 201, created.text
+        assert created.json()["led_count"] == 3
 
 
 def test_private_loopback_link_local_and_names_are_accepted(bare):
@@ -135,15 +197,24 @@ def test_patch_refuses_a_type_change_and_bad_values_without_changing_anything(ba
         device = c.post(
             "/api/v1/devices", json={"type": "virtual", "name": "v", "led_count": 10}
         ).json()
-        for body, needle in (
-            ({"type": "ddp"}, "type cannot be changed"),
-            ({"led_count": -1}, "led_count"),
+        for body, field, words in (
+            ({"led_count": -1}, "led_count", "must be at least 1"),
+            ({"type": "virtual", "rgbw": 1}, "rgbw", "must be true or false"),
+            ({"colour": "red"}, "colour", "is not a field here"),
         ):
             response = c.patch(f"/api/v1/devices/{device['id']}", json=body)
             assert response.status_code == 400
-            assert needle in response.json()["detail"]
+            errors = response.json()["errors"]
+            assert [e for e in errors if e["field"] == field and words in e["message"]], errors
+        for body, words in (
+            ({"type": "ddp"}, "type cannot change"),
+            ({"address": "10.0.0.2"}, "address: not a field of a virtual device"),
+        ):
+            clash = c.patch(f"/api/v1/devices/{device['id']}", json=body)
+            assert clash.status_code == 409 and words in clash.json()["detail"], clash.text
         assert c.get(f"/api/v1/devices/{device['id']}").json() == device
-        assert c.patch("/api/v1/devices/dev_missing", json={}).status_code == 404
+        missing = c.patch("/api/v1/devices/dev_missing", json={})
+        assert missing.status_code == 404
 
 
 def test_deleting_a_device_or_source_in_use_names_the_target(bare):

@@ -7,12 +7,12 @@ import asyncio
 import pytest
 
 from ledgrab.core.devices.base import DeviceDriver
-from ledgrab.core.devices.models import VirtualDevice
 from ledgrab.core.devices.virtual import VirtualDriver
 from ledgrab.core.effects.patterns import Static, StaticParams
 from ledgrab.core.event_bus import EventBus
-from ledgrab.core.processing.models import TargetConfig
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner
+from ledgrab.models.devices import VirtualDevice
+from ledgrab.models.targets import TargetConfig
 
 
 class SimClock:

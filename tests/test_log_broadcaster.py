@@ -3,7 +3,7 @@
 import logging
 import threading
 
-from ledgrab.utils.log_broadcaster import LogBroadcaster
+from ledgrab.core.log_broadcaster import LogBroadcaster
 
 
 def test_tail_keeps_the_newest_lines_from_many_threads():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ledgrab.core.devices.models import AdalightDevice, DdpDevice, Ws281xDevice
 from ledgrab.core.effects.base import FedSource
 from ledgrab.core.effects.registry import SOURCE_KINDS, build_source, decode_params
 from ledgrab.core.processing.pipeline import Pipeline, brightness_table, wire_fps_limit
+from ledgrab.models.devices import AdalightDevice, DdpDevice, Ws281xDevice
 
 
 def test_brightness_table_matches_the_formula():

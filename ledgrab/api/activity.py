@@ -8,24 +8,28 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, MediaType, Response, delete, get, put
+from litestar import Controller, MediaType, Request, Response, delete, get, put
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from ledgrab.api.activity_export import FORMATS, export_filename, export_stream
+from ledgrab.api.openapi_doc import DATE_TIME_PATTERN, streamed_answer_operation
+from ledgrab.api.validation import FieldError, decode_strict, error_answers, invalid_fields
 from ledgrab.config import Settings
 from ledgrab.core.activity_log import unwritten
 from ledgrab.core.activity_log.chain_state import ChainState, chain_state
 from ledgrab.core.activity_log.context import current_actor
+from ledgrab.core.activity_log.export import FORMATS, export_filename, export_stream
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
-from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
 from ledgrab.core.activity_log.unwritten import ListedEntry, ListedPage
 from ledgrab.core.activity_log.verify_job import VerifyStatus
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
+from ledgrab.models.bodies import patch_fields
 from ledgrab.storage import activity_chain
 from ledgrab.storage.activity_log import (
     ActivityLogFilters,
@@ -44,6 +48,31 @@ log = logging.getLogger(__name__)
 _CATEGORY = QueryParameter(description="repeatable: entity, auth, device, system")
 _SEVERITY = QueryParameter(description="repeatable: info, warning, error, critical")
 _TIME = "ISO 8601 with a UTC offset, e.g. 2026-05-01T12:00:00+02:00"
+# A time is a date-time string only: a bare number is not read as a timestamp.
+_MOMENT = QueryParameter(
+    description=_TIME,
+    max_length=40,
+    format="date-time",
+    schema_extra={"pattern": DATE_TIME_PATTERN},  # documented, not enforced: see openapi_doc
+)
+EXPORT_DISPOSITION = ResponseHeader(
+    name="Content-Disposition",
+    description='attachment; filename="ledgrab-activity-<time>.<format>"',
+    documentation_only=True,
+)
+
+
+def _moment(name: str, text: str | None) -> datetime | None:
+    """A query time: ISO 8601 with a UTC offset (400 naming the parameter otherwise)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in text:
+        raise invalid_fields("filters", [FieldError(name, f"must be a date and time: {_TIME}")])
+    return moment
 
 
 class ActivityStats(msgspec.Struct):
@@ -66,26 +95,23 @@ def query_filters(
     actor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     entity_type: Annotated[str | None, QueryParameter(max_length=200)] = None,
     entity_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    since: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
-    until: Annotated[datetime | None, QueryParameter(description=_TIME)] = None,
+    since: Annotated[str | None, _MOMENT] = None,
+    until: Annotated[str | None, _MOMENT] = None,
     message_like: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> ActivityLogFilters:
     """The 8 filters from the query string, shared by the list and the export (a dependency,
     so both document the same parameters); 400 with the reason when they cannot mean
     anything."""
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise HTTPException(status_code=400, detail=f"{name} needs a UTC offset: {_TIME}")
-    if since is not None and until is not None and since > until:
-        raise HTTPException(status_code=400, detail="since is after until: nothing can match")
+    # `since` after `until` is a well-formed question whose answer is empty.
+    since_at, until_at = _moment("since", since), _moment("until", until)
     return ActivityLogFilters(
         categories=tuple(category) if category else None,
         severities=tuple(severity) if severity else None,
         actor=actor or None,
         entity_type=entity_type or None,
         entity_id=entity_id or None,
-        since=since,
-        until=until,
+        since=since_at,
+        until=until_at,
         message_like=message_like or None,
     )
 
@@ -106,10 +132,21 @@ class ActivityController(Controller):
     ) -> ListedPage:
         try:
             return await unwritten.read_page(db, activity_recorder, filters, limit, cursor)
-        except InvalidCursorError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
+        except InvalidCursorError:
+            raise invalid_fields(
+                "filters", [FieldError("cursor", "is not one this server handed out")]
+            ) from None
 
-    @get("/export", summary="Every matching entry as csv, json or ndjson (streamed)")
+    @get(
+        "/export",
+        summary="Every matching entry as csv, json or ndjson (streamed)",
+        operation_class=streamed_answer_operation(
+            tuple(media for media, _ in FORMATS.values()),
+            "the entries, in the format asked for",
+            json_items="ActivityLogEntry",
+        ),
+        response_headers=[EXPORT_DISPOSITION],
+    )
     async def export(
         self,
         db: NamedDependency[Database],
@@ -158,11 +195,14 @@ class ActivityController(Controller):
         activity: NamedDependency[ActivityLog],
         settings: NamedDependency[Settings],
         bus: NamedDependency[EventBus],
-        data: JSONBody[dict[str, Any]],
+        request: Request,
+        data: JSONBody[ActivityLogSettingsPatch],
     ) -> ActivityLogSettings:
+        sent = await decode_strict(request, ActivityLogSettingsPatch, "activity-log settings")
+        changes = patch_fields(sent)
         current = activity.recorder.settings
-        merged = _validated(current, data, settings.activity.max_pending)
-        changed = sorted(k for k in data if getattr(current, k) != getattr(merged, k))
+        merged = _validated(current, changes, settings.activity.max_pending)
+        changed = sorted(k for k in changes if getattr(current, k) != getattr(merged, k))
         if changed:
             await activity.apply(db, merged)
             fire_entity_event(
@@ -192,6 +232,7 @@ class ActivityController(Controller):
         "/checkpoint",
         summary="The latest signed checkpoint (C2SP tlog-checkpoint style text)",
         media_type=MediaType.TEXT,
+        raises=[NotFoundException],
     )
     async def checkpoint(self, db: NamedDependency[Database]) -> Response[str]:
         latest = await db.read(activity_chain.latest_checkpoint)
@@ -203,7 +244,11 @@ class ActivityController(Controller):
             headers={"Content-Disposition": f'attachment; filename="checkpoint-{latest[0]}.txt"'},
         )
 
-    @get("/verify", summary="Verify the chain in the background: progress and result")
+    @get(
+        "/verify",
+        summary="Verify the chain in the background: progress and result",
+        responses=error_answers(e503="Verification is not available"),
+    )
     async def verify(
         self,
         activity: NamedDependency[ActivityLog],
@@ -216,7 +261,7 @@ class ActivityController(Controller):
             job.start()
         return job.status()
 
-    @get("/{entry_id:str}", summary="One activity entry")
+    @get("/{entry_id:str}", summary="One activity entry", raises=[NotFoundException])
     async def get_entry(
         self,
         db: NamedDependency[Database],
@@ -232,38 +277,11 @@ class ActivityController(Controller):
 def _validated(
     current: ActivityLogSettings, changes: dict[str, Any], max_pending: int
 ) -> ActivityLogSettings:
-    fields = ActivityLogSettings.__struct_fields__
-    unknown = sorted(set(changes) - set(fields))
-    if unknown:
-        raise HTTPException(
-            status_code=422,
-            detail=f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}",
-        )
-    for name, value in changes.items():
-        try:
-            msgspec.convert({name: value}, ActivityLogSettings)
-        except msgspec.ValidationError:
-            allowed = _allowed(name)
-            raise HTTPException(
-                status_code=422, detail=f"{name} = {value!r} is out of range: allowed {allowed}"
-            ) from None
     merged = msgspec.structs.replace(current, **changes)
     if merged.max_batch > max_pending:
-        raise HTTPException(
-            status_code=422,
-            detail=f"max_batch = {merged.max_batch} is out of range: allowed 1..{max_pending} "
-            "(the recorder's max_pending)",
-        )
+        message = f"must be at most {max_pending} (the recorder's max_pending)"
+        raise invalid_fields("activity-log settings", [FieldError("max_batch", message)])
     return merged
-
-
-def _allowed(name: str) -> str:
-    if name == "enabled":
-        return "true or false"
-    info = msgspec.inspect.type_info(ActivityLogSettings)
-    kind = next(f.type for f in info.fields if f.name == name)
-    kind = getattr(kind, "type", kind)  # Annotated description wraps the number type
-    return f"{kind.ge}..{kind.le}"
 
 
 def _clear(conn: Any, recorder: ActivityRecorder, actor: str) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import File
 
+from ledgrab.api.openapi_doc import binary_body_operation
+from ledgrab.api.validation import error_answers, field_error, invalid_fields
 from ledgrab.core.backup.auto_backup import (
     AutoBackup,
     AutoBackupConfig,
@@ -36,6 +39,20 @@ from ledgrab.core.event_bus import EventBus
 __all__ = ["BackupController"]
 
 SQLITE_MEDIA_TYPE = "application/vnd.sqlite3"
+DISPOSITION = ResponseHeader(
+    name="Content-Disposition",
+    description='attachment; filename="ledgrab-<time>.db"',
+    documentation_only=True,
+)
+
+
+class RecoveryAcknowledged(msgspec.Struct):
+    acknowledged: dict[str, str | None]
+
+
+RawUploadOperation = binary_body_operation(
+    (SQLITE_MEDIA_TYPE, "application/octet-stream"), "the .db file a backup download gave"
+)
 
 
 async def _unlink(path: anyio.Path) -> None:
@@ -50,6 +67,8 @@ class BackupController(Controller):
         "/backup",
         summary="Download a consistent snapshot of the whole database (configuration and log)",
         media_type=SQLITE_MEDIA_TYPE,
+        response_headers=[DISPOSITION],
+        responses=error_answers(e503="Another backup or restore is running"),
     )
     async def download(self, backup: NamedDependency[BackupService]) -> File:
         try:
@@ -71,6 +90,14 @@ class BackupController(Controller):
         "become those of the backup (keys from the configuration stay).",
         request_max_body_size=None,  # the service enforces [backup] max_upload_bytes itself
         status_code=200,
+        operation_class=RawUploadOperation,
+        responses=error_answers(
+            e409="Another backup or restore is running",
+            e413="The upload is larger than [backup] max_upload_bytes",
+            e415="A form upload: send the file itself as the body",
+            e500="The swap failed; the previous database is back in place",
+            e507="Not enough free space to take the upload",
+        ),
     )
     async def restore(
         self,
@@ -113,8 +140,8 @@ class BackupController(Controller):
         except NoSpaceError as exc:
             raise HTTPException(status_code=507, detail=f"not restored: {exc}") from None
         except BackupRejected as exc:
-            raise HTTPException(
-                status_code=400, detail=f"not restored: {exc}", extra={"reason": exc.kind}
+            raise ValidationException(
+                detail=f"not restored: {exc}", extra={"reason": exc.kind}
             ) from None
         except BackupBusyError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
@@ -127,15 +154,16 @@ class BackupController(Controller):
         description="Answers what was acknowledged; 404 when nothing waits. Recorded in the "
         "activity log. The file set aside stays where it is.",
         status_code=200,
+        responses=error_answers(e404="No database recovery waits to be acknowledged"),
     )
-    async def acknowledge_recovery(self, request: Request) -> dict[str, Any]:
+    async def acknowledge_recovery(self, request: Request) -> RecoveryAcknowledged:
         notice: RecoveryNotice = request.app.state.recovery_notice
         acknowledged = await notice.acknowledge()
         if acknowledged is None:
             raise HTTPException(
                 status_code=404, detail="no database recovery waits to be acknowledged"
             )
-        return {"acknowledged": acknowledged}
+        return RecoveryAcknowledged(acknowledged)
 
     @get("/backup/auto", summary="Auto-backup settings, state and the backups kept")
     async def auto_status(self, auto_backup: NamedDependency[AutoBackup]) -> AutoBackupStatus:
@@ -152,7 +180,7 @@ class BackupController(Controller):
         try:
             await auto_backup.configure(data)
         except ValueError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
+            raise invalid_fields("auto-backup settings", [field_error(str(exc))]) from None
         after = msgspec.structs.asdict(data)
         changed = sorted(k for k in after if after[k] != before.get(k))
         if changed:
@@ -162,7 +190,11 @@ class BackupController(Controller):
             )  # fmt: skip
         return await auto_backup.status()
 
-    @post("/backup/auto/run", summary="Make an auto-backup now (with the saved settings)")
+    @post(
+        "/backup/auto/run",
+        summary="Make an auto-backup now (with the saved settings)",
+        responses=error_answers(e409="No destination is set, or a backup is already running"),
+    )
     async def auto_run(self, auto_backup: NamedDependency[AutoBackup]) -> BackupFile:
         try:
             path = await auto_backup.run_once()

@@ -12,7 +12,7 @@ from litestar.params import FromPath
 
 from ledgrab.api.entity_common import MISSING_OR_CONFLICT, iso_ms, require
 from ledgrab.core.effects.capture_receiver import CaptureHub
-from ledgrab.core.effects.capture_source import CaptureParams, capture_input_for, port_of
+from ledgrab.core.effects.capture_source import capture_input_for, port_of
 from ledgrab.storage.entities import EntityStore
 
 __all__ = ["CaptureController", "CaptureState"]
@@ -53,7 +53,7 @@ class CaptureController(Controller):
                 status_code=409,
                 detail=f"source {source_id} is a {entity.config.kind!r} source, not a capture one",
             )
-        params = msgspec.convert(entity.config.params, CaptureParams)
+        params = entity.config.params
         port = port_of(params)
         target = capture_input_for(params)
         state = target.state() if target is not None else {}

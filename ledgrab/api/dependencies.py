@@ -12,12 +12,12 @@ from ledgrab.core.backup.service import BackupService
 from ledgrab.core.devices.discovery_watcher import DiscoveryWatcher
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.log_broadcaster import LogBroadcaster
 from ledgrab.core.processing.device_health import DeviceHealthMonitor
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
-from ledgrab.utils.log_broadcaster import LogBroadcaster
 
 __all__ = [
     "get_activity_log",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -13,26 +10,22 @@ from ledgrab.api.entity_common import (
     MISSING,
     MISSING_OR_CONFLICT,
     changed_fields,
+    conflict,
     create_entity,
     delete_unused,
-    invalid,
+    merge_patch,
     require,
-    without_read_only,
+    shaped,
 )
-from ledgrab.core.devices.models import decode_device
+from ledgrab.api.validation import decode_strict
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.models.bodies import DeviceOut, DevicePatch, patch_fields
+from ledgrab.models.devices import DeviceConfig
 from ledgrab.storage.entities import EntityStore
 
 __all__ = ["DeviceController"]
-
-
-def _decode(raw: dict[str, Any]):
-    try:
-        return decode_device(raw)
-    except ValueError as exc:
-        raise invalid("device", str(exc)) from None
 
 
 class DeviceController(Controller):
@@ -40,41 +33,54 @@ class DeviceController(Controller):
     tags = ["devices"]
 
     @get("/", summary="List devices", sync_to_thread=False)
-    def list_devices(self, entities: NamedDependency[EntityStore]) -> list[dict[str, Any]]:
-        return [e.to_dict() for e in entities.all("device")]
+    def list_devices(self, entities: NamedDependency[EntityStore]) -> list[DeviceOut]:
+        return [shaped(e) for e in entities.all("device")]
 
     @post("/", summary="Create a device")
     async def create_device(
         self,
+        request: Request,
         entities: NamedDependency[EntityStore],
         bus: NamedDependency[EventBus],
-        data: JSONBody[dict[str, Any]],
-    ) -> dict[str, Any]:
-        config = _decode(without_read_only(data))
-        return (await create_entity(entities, bus, "device", config, data)).to_dict()
+        data: JSONBody[DeviceConfig],
+    ) -> DeviceOut:
+        config = await decode_strict(request, DeviceConfig, "device")
+        return shaped(await create_entity(entities, bus, "device", config))
 
     @get("/{device_id:str}", summary="One device", sync_to_thread=False, raises=MISSING)
     def get_device(
         self, entities: NamedDependency[EntityStore], device_id: FromPath[str]
-    ) -> dict[str, Any]:
-        return require(entities, "device", device_id).to_dict()
+    ) -> DeviceOut:
+        return shaped(require(entities, "device", device_id))
 
-    @patch("/{device_id:str}", summary="Change some of a device's fields", raises=MISSING)
+    @patch(
+        "/{device_id:str}",
+        summary="Change some of a device's fields",
+        raises=MISSING_OR_CONFLICT,
+    )
     async def update_device(
         self,
+        request: Request,
         entities: NamedDependency[EntityStore],
         engine: NamedDependency[ProcessorManager],
         bus: NamedDependency[EventBus],
         device_id: FromPath[str],
-        data: JSONBody[dict[str, Any]],
-    ) -> dict[str, Any]:
+        data: JSONBody[DevicePatch],
+    ) -> DeviceOut:
+        changes = patch_fields(await decode_strict(request, DevicePatch, "device"))
         async with entities.lock:
             current = require(entities, "device", device_id)
             old_type = current.config.__struct_config__.tag
-            if data.get("type", old_type) != old_type:
-                raise invalid("device", "type cannot be changed; create a new device instead")
-            merged = {**msgspec.to_builtins(current.config), **without_read_only(data)}
-            config = _decode(merged)
+            if changes.pop("type", old_type) != old_type:
+                raise conflict(
+                    f"device {device_id} is a {old_type} device; its type cannot change "
+                    "(create a new device instead)"
+                )
+            if stray := sorted(set(changes) - set(current.config.__struct_fields__)):
+                raise conflict(f"{', '.join(stray)}: not a field of a {old_type} device")
+            if "pin" in changes and "channel" not in changes and old_type == "ws281x":
+                changes["channel"] = None  # the new pin's channel, not the old pin's
+            config = merge_patch("device", current.config, changes)
             changed = changed_fields(current.config, config)
             entity = await entities.update("device", device_id, config) if changed else current
         if changed:
@@ -82,7 +88,7 @@ class DeviceController(Controller):
             fire_entity_event(
                 bus, "device", "updated", device_id, entity_name=entity.name, changed_fields=changed
             )
-        return entity.to_dict()
+        return shaped(entity)
 
     @delete(
         "/{device_id:str}",

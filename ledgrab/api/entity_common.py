@@ -1,4 +1,4 @@
-"""Shared pieces of the entity routes: read-only fields, merging a PATCH, the 4xx errors."""
+"""Shared pieces of the entity routes: the typed answer, merging a PATCH, the 4xx errors."""
 
 from __future__ import annotations
 
@@ -7,26 +7,27 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException
 
+from ledgrab.api.validation import FieldError, field_error, invalid_fields
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
+from ledgrab.models.bodies import out_type
 from ledgrab.storage.entities import Entity, EntityKind, EntityStore
 
 __all__ = [
     "MISSING",
     "MISSING_OR_CONFLICT",
-    "READ_ONLY",
     "ConflictException",
     "changed_fields",
     "conflict",
     "create_entity",
     "delete_unused",
     "in_use_detail",
-    "invalid",
     "iso_ms",
+    "merge_patch",
     "require",
-    "without_read_only",
+    "shaped",
 ]
 
 
@@ -40,9 +41,6 @@ class ConflictException(HTTPException):
 MISSING = [NotFoundException]
 MISSING_OR_CONFLICT = [NotFoundException, ConflictException]
 
-# Fields a client may send back unchanged (a GET body PATCHed whole) but never sets.
-READ_ONLY = frozenset({"id", "created_at", "updated_at", "running"})
-
 
 def iso_ms(ts: float | None) -> str | None:
     """A wall-clock timestamp as ISO 8601 UTC with milliseconds (None stays None)."""
@@ -51,12 +49,34 @@ def iso_ms(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def without_read_only(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in READ_ONLY}
+def shaped(entity: Entity, **extra: Any) -> Any:
+    """The entity as its typed answer: the config's fields, `id` and the timestamps (and extra)."""
+    config = entity.config
+    fields = {f: getattr(config, f) for f in config.__struct_fields__}
+    return out_type(config)(
+        **fields, id=entity.id, created_at=entity.created_at, updated_at=entity.updated_at, **extra
+    )
 
 
-def invalid(kind: str, reason: str) -> ValidationException:
-    return ValidationException(detail=f"invalid {kind}: {reason}")
+def merge_patch(
+    kind: str, current: Any, changes: dict[str, Any], *, label: str = "", prefix: str = ""
+) -> Any:
+    """`current` with `changes` applied, validated as the same type (400 naming the fields).
+    `label` names what the fields must apply to ("a rainbow source"); `prefix` their parent."""
+    if stray := sorted(set(changes) - set(current.__struct_fields__)):
+        tag = getattr(current.__struct_config__, "tag", None)
+        label = label or (f"a {tag} {kind}" if isinstance(tag, str) else f"a {kind}")
+        wrong = [FieldError(_join(prefix, f), f"does not apply to {label}") for f in stray]
+        raise invalid_fields(kind, wrong)
+    merged = {**msgspec.to_builtins(current), **changes}
+    try:
+        return msgspec.convert(merged, type(current), strict=True)
+    except msgspec.ValidationError as exc:
+        raise invalid_fields(kind, [field_error(exc, prefix)]) from None
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
 
 
 def conflict(detail: str) -> HTTPException:
@@ -84,12 +104,19 @@ def in_use_detail(kind: str, users: list[Entity], is_running: Callable[[str], bo
 
 
 async def create_entity(
-    entities: EntityStore, bus: EventBus, kind: EntityKind, config: Any, sent: dict[str, Any]
+    entities: EntityStore, bus: EventBus, kind: EntityKind, config: Any
 ) -> Entity:
     """Store a decoded entity, then announce it through the central hook (field names only)."""
     async with entities.lock:
         entity = await entities.create(kind, config)
-    fire_entity_event(bus, kind, "created", entity.id, entity_name=entity.name, changed_fields=sent)
+    fire_entity_event(
+        bus,
+        kind,
+        "created",
+        entity.id,
+        entity_name=entity.name,
+        changed_fields=msgspec.to_builtins(config),
+    )
     return entity
 
 

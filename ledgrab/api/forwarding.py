@@ -3,15 +3,14 @@ whole list (secrets left out keep their stored values and are never shown)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Controller, get, put
+from litestar import Controller, Request, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
-from litestar.params import JSONBody
 
+from ledgrab.api.entity_common import ConflictException
+from ledgrab.api.openapi_doc import json_body_operation
+from ledgrab.api.validation import field_error, invalid_fields, json_body
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.forwarding.config import (
@@ -61,20 +60,26 @@ class ForwardingController(Controller):
     async def list_forwarders(self, state: State) -> ForwardersResponse:
         return _response(state.forwarding)
 
-    @put("/", summary="Replace the API's forwarders; a secret sent as null keeps its value")
+    @put(
+        "/",
+        summary="Replace the API's forwarders; a secret sent as null keeps its value",
+        raises=[ConflictException],
+        operation_class=json_body_operation("ForwarderList", "the whole list of forwarders"),
+    )
     async def put_forwarders(
-        self, state: State, bus: NamedDependency[EventBus], data: JSONBody[dict[str, Any]]
+        self, request: Request, state: State, bus: NamedDependency[EventBus]
     ) -> ForwardersResponse:
         service: ForwardingService = state.forwarding
+        raw = await json_body(request, "forwarders")
         try:
-            configs = validate_forwarders(data, service.stored())
+            configs = validate_forwarders(raw, service.stored())
         except ValueError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
+            # The detail keeps the `$.forwarders[i]…` path the forwarders page reads.
+            raise invalid_fields("forwarders", [field_error(exc)], detail=str(exc)) from None
         fixed = {c.name for c in service.fixed}
         for index, config in enumerate(configs):
-            if config.name in fixed:
-                raise HTTPException(
-                    status_code=400,
+            if config.name in fixed:  # a clash with the configuration file, not a bad value
+                raise ConflictException(
                     detail=f"forwarder {config.name!r} is set in the configuration file; change "
                     f"it there - at `$.forwarders[{index}].name`",
                 )

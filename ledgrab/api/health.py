@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 from litestar import get
 from litestar.datastructures import State
 
 from ledgrab import __version__
+from ledgrab.models.health import ComponentHealth
 from ledgrab.utils.system_clock import ClockStatus
 
 __all__ = ["ComponentHealth", "HealthResponse", "health"]
-
-
-class ComponentHealth(msgspec.Struct):
-    state: str  # "ok" or "degraded"
-    reason: str | None = None
-    details: dict[str, Any] = {}
 
 
 class HealthResponse(msgspec.Struct):

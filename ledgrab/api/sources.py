@@ -1,11 +1,11 @@
-"""/api/v1/sources: effects (and later capture inputs) with typed params per kind."""
+"""/api/v1/sources: effects and capture inputs, a tagged union on `kind` with typed params."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -15,15 +15,17 @@ from ledgrab.api.entity_common import (
     changed_fields,
     create_entity,
     delete_unused,
-    invalid,
+    merge_patch,
     require,
-    without_read_only,
+    shaped,
 )
-from ledgrab.core.effects.registry import SOURCE_KINDS, decode_params
+from ledgrab.api.validation import decode_strict, field_error, invalid_fields
+from ledgrab.core.effects.registry import SOURCE_KINDS
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
-from ledgrab.core.processing.models import SourceConfig
 from ledgrab.core.processing.processor_manager import ProcessorManager
+from ledgrab.models.bodies import SourceOut, SourcePatch, patch_fields
+from ledgrab.models.sources import SOURCE_TYPES, SourceConfig
 from ledgrab.storage.entities import EntityStore
 
 __all__ = ["SourceController", "SourceKindInfo"]
@@ -32,17 +34,19 @@ __all__ = ["SourceController", "SourceKindInfo"]
 class SourceKindInfo(msgspec.Struct):
     kind: str
     description: str
-    defaults: dict[str, Any]
+    defaults: dict[str, Any]  # the kind's params Struct with its defaults; typed in SourceOut
 
 
-def _decode(raw: dict[str, Any]) -> SourceConfig:
-    """Validate the envelope, then the params against the kind; store params with defaults."""
+def _params_type(kind: str) -> type[msgspec.Struct]:
+    return next(f.type for f in msgspec.structs.fields(SOURCE_TYPES[kind]) if f.name == "params")
+
+
+def _rebuild(kind: str, name: str, params: msgspec.Struct) -> SourceConfig:
+    raw = {"kind": kind, "name": name, "params": msgspec.to_builtins(params)}
     try:
-        config = msgspec.convert(raw, SourceConfig)
-        params = decode_params(config.kind, config.params)
-    except (msgspec.ValidationError, ValueError) as exc:
-        raise invalid("source", str(exc)) from None
-    return msgspec.structs.replace(config, params=msgspec.to_builtins(params))
+        return msgspec.convert(raw, SourceConfig, strict=True)  # type: ignore[arg-type]
+    except msgspec.ValidationError as exc:
+        raise invalid_fields("source", [field_error(exc)]) from None
 
 
 class SourceController(Controller):
@@ -50,8 +54,8 @@ class SourceController(Controller):
     tags = ["sources"]
 
     @get("/", summary="List sources", sync_to_thread=False)
-    def list_sources(self, entities: NamedDependency[EntityStore]) -> list[dict[str, Any]]:
-        return [e.to_dict() for e in entities.all("source")]
+    def list_sources(self, entities: NamedDependency[EntityStore]) -> list[SourceOut]:
+        return [shaped(e) for e in entities.all("source")]
 
     @get("/kinds", summary="The source kinds and their default params", sync_to_thread=False)
     def list_kinds(self) -> list[SourceKindInfo]:
@@ -63,18 +67,19 @@ class SourceController(Controller):
     @post("/", summary="Create a source")
     async def create_source(
         self,
+        request: Request,
         entities: NamedDependency[EntityStore],
         bus: NamedDependency[EventBus],
-        data: JSONBody[dict[str, Any]],
-    ) -> dict[str, Any]:
-        config = _decode(without_read_only(data))
-        return (await create_entity(entities, bus, "source", config, data)).to_dict()
+        data: JSONBody[SourceConfig],
+    ) -> SourceOut:
+        config = await decode_strict(request, SourceConfig, "source")
+        return shaped(await create_entity(entities, bus, "source", config))
 
     @get("/{source_id:str}", summary="One source", sync_to_thread=False, raises=MISSING)
     def get_source(
         self, entities: NamedDependency[EntityStore], source_id: FromPath[str]
-    ) -> dict[str, Any]:
-        return require(entities, "source", source_id).to_dict()
+    ) -> SourceOut:
+        return shaped(require(entities, "source", source_id))
 
     @patch(
         "/{source_id:str}",
@@ -83,23 +88,29 @@ class SourceController(Controller):
     )
     async def update_source(
         self,
+        request: Request,
         entities: NamedDependency[EntityStore],
         engine: NamedDependency[ProcessorManager],
         bus: NamedDependency[EventBus],
         source_id: FromPath[str],
-        data: JSONBody[dict[str, Any]],
-    ) -> dict[str, Any]:
+        data: JSONBody[SourcePatch],
+    ) -> SourceOut:
+        sent = await decode_strict(request, SourcePatch, "source")
+        changes = patch_fields(sent)
         async with entities.lock:
             current = require(entities, "source", source_id)
             old = current.config
-            patch_data = without_read_only(data)
-            kind = patch_data.get("kind", old.kind)
-            params = patch_data.get("params", {})
-            if not isinstance(params, dict):
-                raise invalid("source", "params must be an object")
+            kind = sent.__struct_config__.tag
             # Same kind: the given params change those fields; a new kind starts from defaults.
-            merged_params = {**old.params, **params} if kind == old.kind else params
-            config = _decode({**msgspec.to_builtins(old), **patch_data, "params": merged_params})
+            base = old.params if kind == old.kind else _params_type(kind)()
+            params = merge_patch(
+                "source",
+                base,
+                changes.get("params", {}),
+                label=f"a {kind} source",
+                prefix="params",
+            )
+            config = _rebuild(kind, changes.get("name", old.name), params)
             changed = changed_fields(old, config)
             entity = await entities.update("source", source_id, config) if changed else current
         if changed:
@@ -107,7 +118,7 @@ class SourceController(Controller):
             fire_entity_event(
                 bus, "source", "updated", source_id, entity_name=entity.name, changed_fields=changed
             )
-        return entity.to_dict()
+        return shaped(entity)
 
     @delete(
         "/{source_id:str}",

@@ -13,8 +13,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from ledgrab.api.entity_common import MISSING_OR_CONFLICT, ConflictException
 from ledgrab.config import LABEL_PATTERN
 from ledgrab.core.activity_log.recorder import get_module_recorder
+from ledgrab.core.log_broadcaster import LogBroadcaster, LogLine
 from ledgrab.storage.api_keys import ApiKeyError, ApiKeyInfo, ApiKeyStore
-from ledgrab.utils.log_broadcaster import LogBroadcaster, LogLine
 
 __all__ = ["SystemController"]
 

@@ -2,45 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from ledgrab.api.entity_common import (
     MISSING,
+    MISSING_OR_CONFLICT,
+    ConflictException,
     changed_fields,
     conflict,
-    invalid,
+    merge_patch,
     require,
-    without_read_only,
+    shaped,
 )
+from ledgrab.api.validation import decode_strict
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
-from ledgrab.core.processing.models import TargetConfig
 from ledgrab.core.processing.processor_manager import EngineError, ProcessorManager
 from ledgrab.core.processing.target_runner import TargetState
+from ledgrab.models.bodies import TargetOut, TargetPatch, patch_fields
+from ledgrab.models.targets import TargetConfig
 from ledgrab.storage.entities import Entity, EntityStore
 
 __all__ = ["TargetController"]
 
 
-def _decode(entities: EntityStore, raw: dict[str, Any]) -> TargetConfig:
-    try:
-        config = msgspec.convert(raw, TargetConfig)
-    except msgspec.ValidationError as exc:
-        raise invalid("target", str(exc)) from None
-    if entities.get("device", config.device_id) is None:
-        raise invalid("target", f"device_id {config.device_id!r} names no device")
-    if entities.get("source", config.source_id) is None:
-        raise invalid("target", f"source_id {config.source_id!r} names no source")
+def _check_links(entities: EntityStore, config: TargetConfig) -> TargetConfig:
+    """409 unless the device and the source a target names exist (well-formed ids that name
+    nothing are a clash with what is stored, not a malformed request)."""
+    wrong = [
+        f"{kind}_id {value!r} names no {kind}"
+        for kind, value in (("device", config.device_id), ("source", config.source_id))
+        if entities.get(kind, value) is None  # type: ignore[arg-type]
+    ]
+    if wrong:
+        raise conflict("; ".join(wrong))
     return config
 
 
-def _shape(entity: Entity, engine: ProcessorManager) -> dict[str, Any]:
-    return {**entity.to_dict(), "running": engine.is_running(entity.id)}
+def _shape(entity: Entity, engine: ProcessorManager) -> TargetOut:
+    return shaped(entity, running=engine.is_running(entity.id))
 
 
 class TargetController(Controller):
@@ -50,22 +52,28 @@ class TargetController(Controller):
     @get("/", summary="List targets", sync_to_thread=False)
     def list_targets(
         self, entities: NamedDependency[EntityStore], engine: NamedDependency[ProcessorManager]
-    ) -> list[dict[str, Any]]:
+    ) -> list[TargetOut]:
         return [_shape(e, engine) for e in entities.all("target")]
 
-    @post("/", summary="Create a target (a device fed by a source)")
+    @post("/", summary="Create a target (a device fed by a source)", raises=[ConflictException])
     async def create_target(
         self,
+        request: Request,
         entities: NamedDependency[EntityStore],
         engine: NamedDependency[ProcessorManager],
         bus: NamedDependency[EventBus],
-        data: JSONBody[dict[str, Any]],
-    ) -> dict[str, Any]:
+        data: JSONBody[TargetConfig],
+    ) -> TargetOut:
+        config = await decode_strict(request, TargetConfig, "target")
         async with entities.lock:
-            config = _decode(entities, without_read_only(data))
-            entity = await entities.create("target", config)
+            entity = await entities.create("target", _check_links(entities, config))
         fire_entity_event(
-            bus, "target", "created", entity.id, entity_name=entity.name, changed_fields=data
+            bus,
+            "target",
+            "created",
+            entity.id,
+            entity_name=entity.name,
+            changed_fields=config.__struct_fields__,
         )
         return _shape(entity, engine)
 
@@ -75,24 +83,27 @@ class TargetController(Controller):
         entities: NamedDependency[EntityStore],
         engine: NamedDependency[ProcessorManager],
         target_id: FromPath[str],
-    ) -> dict[str, Any]:
+    ) -> TargetOut:
         return _shape(require(entities, "target", target_id), engine)
 
     @patch(
-        "/{target_id:str}", summary="Change a target; a running one follows at once", raises=MISSING
+        "/{target_id:str}",
+        summary="Change a target; a running one follows at once",
+        raises=MISSING_OR_CONFLICT,
     )
     async def update_target(
         self,
+        request: Request,
         entities: NamedDependency[EntityStore],
         engine: NamedDependency[ProcessorManager],
         bus: NamedDependency[EventBus],
         target_id: FromPath[str],
-        data: JSONBody[dict[str, Any]],
-    ) -> dict[str, Any]:
+        data: JSONBody[TargetPatch],
+    ) -> TargetOut:
+        changes = patch_fields(await decode_strict(request, TargetPatch, "target"))
         async with entities.lock:
             current = require(entities, "target", target_id)
-            merged = {**msgspec.to_builtins(current.config), **without_read_only(data)}
-            config = _decode(entities, merged)
+            config = _check_links(entities, merge_patch("target", current.config, changes))
             changed = changed_fields(current.config, config)
             entity = await entities.update("target", target_id, config) if changed else current
             if changed:
@@ -126,7 +137,12 @@ class TargetController(Controller):
             engine.forget(target_id)
         fire_entity_event(bus, "target", "deleted", target_id, entity_name=entity.name)
 
-    @post("/{target_id:str}/start", summary="Start the frame loop", status_code=200, raises=MISSING)
+    @post(
+        "/{target_id:str}/start",
+        summary="Start the frame loop",
+        status_code=200,
+        raises=MISSING_OR_CONFLICT,
+    )
     async def start_target(
         self,
         entities: NamedDependency[EntityStore],

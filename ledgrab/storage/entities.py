@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from ledgrab.core.devices.models import DeviceConfig
-from ledgrab.core.processing.models import SourceConfig, TargetConfig
+from ledgrab.models.devices import DeviceConfig
+from ledgrab.models.sources import SourceConfig
+from ledgrab.models.targets import TargetConfig
 from ledgrab.storage.database import Database
 from ledgrab.utils.plain_text import displayable
 

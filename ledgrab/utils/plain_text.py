@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["check_name", "displayable", "plural", "text_problem"]
+__all__ = ["PLAIN_TEXT_PATTERN", "check_name", "displayable", "plural", "text_problem"]
 
 # C0 controls and DEL, C1 controls, the embeddings/overrides U+202A-U+202E and the isolates
 # U+2066-U+2069 (Unicode UAX #9).
-_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_FORBIDDEN_CLASS = "\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069"
+_FORBIDDEN = re.compile(f"[{_FORBIDDEN_CLASS}]")
+# The same rule as a JSON Schema pattern, so that clients can check a name before sending it.
+PLAIN_TEXT_PATTERN = f"^[^{_FORBIDDEN_CLASS}]*$"
 _KIND = {
     **dict.fromkeys(range(0x00, 0x20), "a control character"),
     0x7F: "a control character",
@@ -36,7 +39,7 @@ def text_problem(text: str) -> str | None:
 def check_name(field: str, text: str) -> None:
     """Raise ValueError naming `field` and the problem; msgspec turns it into a 400."""
     if (problem := text_problem(text)) is not None:
-        raise ValueError(f"{field} {problem}; use plain text")
+        raise ValueError(f"{field}: {problem}; use plain text")
 
 
 def displayable(text: str) -> str:

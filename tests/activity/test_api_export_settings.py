@@ -110,13 +110,15 @@ def test_an_empty_export_is_still_well_formed(server):
 def test_settings_validate_persist_and_are_recorded(tmp_path):
     data = tmp_path / "data"
     with LiveServer(data) as server, server.client() as client:
-        bad = client.put("/api/v1/activity/settings", json={"commit_interval_s": 301})
-        assert bad.status_code == 422
-        assert "commit_interval_s" in bad.json()["detail"] and "0..300" in bad.json()["detail"]
-        unknown = client.put("/api/v1/activity/settings", json={"colour": "red"})
-        assert unknown.status_code == 422 and "colour" in unknown.json()["detail"]
-        wrong_type = client.put("/api/v1/activity/settings", json={"max_days": "ten"})
-        assert wrong_type.status_code == 422 and "max_days" in wrong_type.json()["detail"]
+        for body, field, words in (
+            ({"commit_interval_s": 301}, "commit_interval_s", "must be at most 300"),
+            ({"colour": "red"}, "colour", "is not a field here"),
+            ({"max_days": "ten"}, "max_days", "must be a whole number, not text"),
+            ({"enabled": 0}, "enabled", "must be true or false, not a whole number"),
+        ):
+            bad = client.put("/api/v1/activity/settings", json=body)
+            assert bad.status_code == 400, bad.text
+            assert bad.json()["errors"] == [{"field": field, "message": words}]
         assert client.get("/api/v1/activity/settings").json()["commit_interval_s"] == 5.0
         ok = client.put("/api/v1/activity/settings", json={"max_days": 10, "max_batch": 100})
         assert ok.status_code == 200

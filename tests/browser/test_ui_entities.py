@@ -6,7 +6,8 @@ from tests.support.live_server import wait_for
 
 
 def _field_error(page, form_id: str, field: str):
-    return page.locator(f"#{form_id} [name={field}]").locator("xpath=..").locator(".field-error")
+    field_box = "xpath=ancestor::div[contains(concat(' ', @class, ' '), ' field ')][1]"
+    return page.locator(f"#{form_id} [name='{field}']").locator(field_box).locator(".field-error")
 
 
 def _canvas_pixel(page, target_id: str, index: int) -> list[int]:
@@ -31,8 +32,7 @@ def test_create_device_source_target_start_and_preview(ui, server):
     page.get_by_label("LED count").fill("0")
     page.get_by_role("button", name="Create device").click()
     error = _field_error(page, "device-form", "led_count")
-    error.filter(has_text="led_count").wait_for()
-    assert ">= 1" in error.inner_text()
+    error.filter(has_text="LED count must be at least 1").wait_for()  # the browser's own check
     assert page.locator("#device-form [name=led_count]").get_attribute("aria-invalid") == "true"
     page.get_by_label("LED count").fill("12")
     page.get_by_role("button", name="Create device").click()
@@ -43,12 +43,17 @@ def test_create_device_source_target_start_and_preview(ui, server):
     page.get_by_role("button", name="New source").click()
     page.get_by_label("Name", exact=True).fill("Warm")
     page.get_by_label("Kind").select_option("static")
-    params = page.get_by_label("Parameters (JSON)")
-    assert '"color"' in params.input_value()  # the kind's defaults were filled in
+    page.locator("details.advanced summary").click()
+    params = page.get_by_label("Parameters as JSON")
+    assert '"color"' in params.input_value()  # the kind's defaults, from its fields
     params.fill('{"color": "orange"}')
     page.get_by_role("button", name="Create source").click()
-    _field_error(page, "source-form", "params").filter(has_text="#").wait_for()
-    params.fill('{"color": "#ff8800"}')
+    # The server's message lands next to the generated Color field.
+    _field_error(page, "source-form", "p.static.color").filter(
+        has_text="must be a colour like #ff8800"
+    ).wait_for()
+    page.locator("details.advanced summary").click()  # closed: the fields are sent again
+    page.locator("#source-form [name='p.static.color']").fill("#ff8800")
     page.get_by_role("button", name="Create source").click()
     page.locator("#source-table tr[data-name='Warm']").wait_for()
     ui.shot(page, "sources")
@@ -58,7 +63,7 @@ def test_create_device_source_target_start_and_preview(ui, server):
     page.get_by_label("Name", exact=True).fill("Desk")
     page.get_by_label("Device", exact=True).select_option(label="Desk strip")
     page.get_by_label("Source", exact=True).select_option(label="Warm")
-    page.get_by_label("Frames per second").fill("20")
+    page.get_by_label("FPS", exact=True).fill("20")
     page.get_by_role("button", name="Create target").click()
     row = page.locator("#target-table tr[data-name='Desk']")
     row.wait_for()

@@ -194,7 +194,7 @@ def test_forwarders_from_the_config_file_run_beside_the_apis_and_stay_fixed(tmp_
         assert [(f["config"]["name"], f["source"]) for f in listed] == [("site", "config")]
         changed = {**FROM_TOML, "enabled": False}
         refused = client.put("/api/v1/activity/forwarders", json={"forwarders": [changed]})
-        assert refused.status_code == 400
+        assert refused.status_code == 409
         assert "configuration file" in refused.json()["detail"]
         body = put_forwarders(client, [extra])
         sources = [(f["config"]["name"], f["source"]) for f in body["forwarders"]]

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from ledgrab.api.activity_export import csv_cell
+from ledgrab.core.activity_log.export import csv_cell
 from tests.support.cli import run_ledgrab
 from tests.support.live_server import LiveServer
 

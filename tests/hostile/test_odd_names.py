@@ -45,7 +45,7 @@ def test_every_entity_refuses_the_name_on_create_and_patch(server: LiveServer, n
                 {"name": name, "device_id": device["id"], "source_id": source["id"]},
             ),
             ("patch", f"/api/v1/devices/{device['id']}", {"name": name}),
-            ("patch", f"/api/v1/sources/{source['id']}", {"name": name}),
+            ("patch", f"/api/v1/sources/{source['id']}", {"kind": "static", "name": name}),
             ("patch", f"/api/v1/targets/{target['id']}", {"name": name}),
         ]
         for method, path, body in attempts:

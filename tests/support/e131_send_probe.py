@@ -10,7 +10,7 @@ from sacn.messages.data_packet import DataPacket
 
 from ledgrab.core.devices.e131 import E131Driver, multicast_group
 from ledgrab.core.devices.factory import DriverContext
-from ledgrab.core.devices.models import E131Device
+from ledgrab.models.devices import E131Device
 
 
 def main() -> dict:

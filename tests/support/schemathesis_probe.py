@@ -21,6 +21,7 @@ from tests.support.process_server import ServeProcess
 # PUT /system/backup/auto takes any existing directory as the destination and the run writes
 # backups there: a fuzzer must not scatter database copies over the host's file system.
 EXCLUDED = ["PUT /api/v1/system/backup/auto"]
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 SERVER_ERRORS = {"ST101", "ST102"}  # 5xx, and 5xx on an undeclared request Content-Type
 
 
@@ -36,6 +37,8 @@ def main(max_examples: str, phases: str) -> dict:
                 sys.executable,
                 "-m",
                 "schemathesis.cli",
+                "--config-file",
+                str(CONFIG),
                 "run",
                 f"{server.base_url}/schema/openapi.json",
                 "--header",
@@ -84,7 +87,7 @@ def main(max_examples: str, phases: str) -> dict:
         "errors": report["errors"],
         "server_errors": [f for f in report["failures"] if f["code"] in SERVER_ERRORS],
         "unhandled_in_server_log": unhandled[:20],
-        "output_tail": run.stdout[-4000:],
+        "output_tail": run.stdout[-8000:],
     }
 
 

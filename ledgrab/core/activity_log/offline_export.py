@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import msgspec
 
-from ledgrab.api.activity_export import export_stream
+from ledgrab.core.activity_log.export import export_stream
 from ledgrab.storage.activity_log import ActivityLogFilters
 
 __all__ = ["ExportError", "build_filters", "export_to"]

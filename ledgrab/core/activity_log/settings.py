@@ -6,7 +6,14 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["SETTINGS_KEY", "ActivityLogSettings", "settings_from_stored"]
+from ledgrab.models.bodies import patch_type_of
+
+__all__ = [
+    "SETTINGS_KEY",
+    "ActivityLogSettings",
+    "ActivityLogSettingsPatch",
+    "settings_from_stored",
+]
 
 SETTINGS_KEY = "activity_log"
 MIB = 1024 * 1024
@@ -29,6 +36,11 @@ class ActivityLogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     checkpoint_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600, description="0..3600")] = (
         60.0
     )
+
+
+ActivityLogSettingsPatch = patch_type_of(
+    ActivityLogSettings, "The settings to change; the others keep their values."
+)
 
 
 def settings_from_stored(value: object) -> ActivityLogSettings:

@@ -12,11 +12,11 @@ from typing import Annotated
 
 import msgspec
 
-from ledgrab.api.health import ComponentHealth
 from ledgrab.core.backup.check import BackupRejected, check_backup_file
 from ledgrab.core.backup.db_files import timestamp
 from ledgrab.core.backup.journal import note
 from ledgrab.core.backup.service import BackupService
+from ledgrab.models.health import ComponentHealth
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = [

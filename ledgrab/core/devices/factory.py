@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass
 
 from ledgrab.core.devices.base import DeviceDriver
-from ledgrab.core.devices.models import DeviceConfig
+from ledgrab.models.devices import DeviceConfig
 
 __all__ = ["DRIVER_MODULES", "DriverContext", "create_driver"]
 

@@ -24,7 +24,7 @@ import time
 
 import msgspec
 
-from ledgrab.core.devices.addresses import AddressRefused, resolve_lan_address
+from ledgrab.utils.lan_address import AddressRefused, resolve_lan_address
 
 __all__ = ["Reachability", "probe_udp_receiver"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ledgrab.core.devices.addresses import AddressRefused, resolve_lan_address
 from ledgrab.core.devices.base import DeviceDriver
+from ledgrab.utils.lan_address import AddressRefused, resolve_lan_address
 
 __all__ = ["MAX_BUFFERED_BYTES", "ErrorNotingProtocol", "UdpDriver"]
 

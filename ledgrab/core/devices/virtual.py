@@ -7,7 +7,7 @@ from collections import deque
 from typing import Any
 
 from ledgrab.core.devices.base import DeviceDriver
-from ledgrab.core.devices.models import VirtualDevice
+from ledgrab.models.devices import VirtualDevice
 
 __all__ = ["VirtualDriver"]
 

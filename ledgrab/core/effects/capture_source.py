@@ -11,21 +11,18 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
-
-import msgspec
+from typing import Any
 
 from ledgrab.core.effects.base import FrameSource, fit_frame
 from ledgrab.core.effects.capture_input import CaptureInput
 from ledgrab.core.effects.capture_packets import DDP_DEFAULT_PORT, E131_DEFAULT_PORT
 from ledgrab.core.effects.capture_receiver import CaptureBindError, CaptureHub
 from ledgrab.core.effects.registry import (
-    SOURCE_KINDS,
     SourceKind,
     build_source,
-    decode_params,
     register_source_kind,
 )
+from ledgrab.models.effects import CaptureParams
 
 __all__ = [
     "MAX_LEDS",
@@ -40,31 +37,6 @@ __all__ = [
 
 MAX_LEDS = 4096
 RELEASE_GRACE_S = 1.0
-
-
-class CaptureParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    protocol: Literal["ddp", "e131"] = "ddp"
-    # UDP port; 0 means the protocol's configured default (4048 DDP, 5568 E1.31).
-    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
-    # E1.31: the first universe; the strip continues into the next ones.
-    universe: Annotated[int, msgspec.Meta(ge=1, le=63999)] = 1
-    # E1.31 slots used per universe (510 = 170 RGB pixels, the common layout).
-    universe_size: Annotated[int, msgspec.Meta(ge=3, le=512, multiple_of=3)] = 510
-    # Seconds without a packet before the stream counts as stopped (E1.31's own figure: 2.5).
-    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.5
-    # What the strip shows while no stream is live: black, the last frame, or an effect.
-    fallback: Literal["black", "hold", "effect"] = "black"
-    fallback_kind: str = "rainbow"
-    fallback_params: dict[str, Any] = {}
-
-    def __post_init__(self) -> None:
-        if self.fallback_kind == "capture" or self.fallback_kind not in SOURCE_KINDS:
-            effects = ", ".join(k for k in SOURCE_KINDS if k != "capture")
-            raise ValueError(f"fallback_kind must be one of {effects}")
-        # Validate now so a bad fallback is a 400 when the source is saved, not at render.
-        self.fallback_params = msgspec.to_builtins(
-            decode_params(self.fallback_kind, self.fallback_params)
-        )
 
 
 Describe = Callable[[CaptureParams], tuple[str | None, str | None]]
@@ -108,12 +80,8 @@ def _stream(params: CaptureParams) -> tuple:
     return (params.protocol, port, universe, params.timeout_s)
 
 
-def same_stream(raw_params: dict[str, Any], params: CaptureParams) -> bool:
-    """Whether stored source params describe the same stream as `params`."""
-    try:
-        other = msgspec.convert(raw_params, CaptureParams)
-    except (msgspec.ValidationError, ValueError):
-        return False
+def same_stream(other: CaptureParams, params: CaptureParams) -> bool:
+    """Whether two capture sources' params describe the same stream."""
     return _stream(other) == _stream(params)
 
 
@@ -147,8 +115,8 @@ class CaptureSource:
         self._input: CaptureInput | None = None
         self._fallback: FrameSource | None = None
         if params.fallback == "effect":
-            kind = params.fallback_kind
-            self._fallback = build_source(kind, decode_params(kind, params.fallback_params))
+            effect = params.fallback_effect
+            self._fallback = build_source(effect.__struct_config__.tag, effect.params)
 
     def render(self, t: float, led_count: int) -> bytes | bytearray:
         target = self._input or self._open(led_count)

@@ -9,12 +9,9 @@ from __future__ import annotations
 import math
 import random
 from array import array
-from typing import Annotated
-
-import msgspec
 
 from ledgrab.core.effects.base import hex_to_rgb
-from ledgrab.core.effects.patterns import Color
+from ledgrab.models.effects import FireParams, NoiseParams, TwinkleParams
 
 __all__ = [
     "Fire",
@@ -32,31 +29,6 @@ _ROWS = 64
 _RNG = random.Random(0x1ED)
 _VALUES = array("f", (_RNG.random() for _ in range(_LATTICE * _ROWS)))
 del _RNG
-
-
-class _Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class FireParams(_Params):
-    speed: Annotated[float, msgspec.Meta(ge=0.05, le=10.0)] = 1.0
-    intensity: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.8
-    scale: Annotated[float, msgspec.Meta(ge=1.0, le=200.0)] = 8.0  # LEDs per flame cell
-
-
-class TwinkleParams(_Params):
-    color: Color = "#ffd080"
-    background: Color = "#000000"
-    density: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.3
-    speed: Annotated[float, msgspec.Meta(ge=0.05, le=10.0)] = 1.0  # twinkles per second
-
-
-class NoiseParams(_Params):
-    colors: Annotated[list[Color], msgspec.Meta(min_length=2, max_length=16)] = msgspec.field(
-        default_factory=lambda: ["#000030", "#0060ff", "#00ffa0"]
-    )
-    scale: Annotated[float, msgspec.Meta(ge=1.0, le=500.0)] = 20.0  # LEDs per feature
-    speed: Annotated[float, msgspec.Meta(ge=0.0, le=20.0)] = 0.5  # features per second
 
 
 def _ramp(stops: list[tuple[int, int, int]]) -> tuple[bytes, bytes, bytes]:

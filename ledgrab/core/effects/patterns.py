@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import colorsys
 import math
-from typing import Annotated
-
-import msgspec
 
 from ledgrab.core.effects.base import hex_to_rgb, solid
 from ledgrab.core.effects.tape import Tape
+from ledgrab.models.effects import (
+    BreathingParams,
+    ChaseParams,
+    Color,
+    GradientParams,
+    RainbowParams,
+    StaticParams,
+)
 
 __all__ = [
     "Breathing",
@@ -27,44 +32,6 @@ __all__ = [
     "Static",
     "StaticParams",
 ]
-
-# \Z, not $: msgspec searches with Python's re, whose $ also matches before a final newline.
-Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}\Z", examples=["#ff8800"])]
-Speed = Annotated[float, msgspec.Meta(ge=-100.0, le=100.0)]
-
-
-class _Params(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class StaticParams(_Params):
-    color: Color = "#ffffff"
-
-
-class GradientParams(_Params):
-    colors: Annotated[list[Color], msgspec.Meta(min_length=2, max_length=16)] = msgspec.field(
-        default_factory=lambda: ["#ff0000", "#0000ff"]
-    )
-    speed: Speed = 0.0  # strip lengths per second; 0 stands still
-
-
-class RainbowParams(_Params):
-    speed: Speed = 0.2  # hue cycles per second
-    cycles: Annotated[float, msgspec.Meta(ge=0.5, le=32.0)] = 1.0  # hue cycles along the strip
-    saturation: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
-
-
-class BreathingParams(_Params):
-    color: Color = "#0080ff"
-    period_s: Annotated[float, msgspec.Meta(ge=0.2, le=60.0)] = 4.0
-
-
-class ChaseParams(_Params):
-    color: Color = "#ffffff"
-    background: Color = "#000000"
-    count: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1  # comets along the strip
-    tail: Annotated[float, msgspec.Meta(ge=1.0, le=4096.0)] = 10.0  # LEDs
-    speed: Annotated[float, msgspec.Meta(ge=-2000.0, le=2000.0)] = 30.0  # LEDs per second
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], f: float) -> tuple[int, int, int]:

@@ -14,6 +14,7 @@ import msgspec
 
 from ledgrab.core.effects import organic, patterns
 from ledgrab.core.effects.base import FrameSource
+from ledgrab.models.effects import EFFECT_PARAMS
 
 __all__ = [
     "SOURCE_KINDS",
@@ -39,17 +40,17 @@ def register_source_kind(kind: SourceKind) -> None:
     SOURCE_KINDS[kind.name] = kind
 
 
-for _kind in (
-    SourceKind("static", patterns.StaticParams, patterns.Static, "one colour"),
-    SourceKind("gradient", patterns.GradientParams, patterns.Gradient, "colour stops"),
-    SourceKind("rainbow", patterns.RainbowParams, patterns.Rainbow, "moving hue wheel"),
-    SourceKind("breathing", patterns.BreathingParams, patterns.Breathing, "fade in and out"),
-    SourceKind("chase", patterns.ChaseParams, patterns.Chase, "comets with tails"),
-    SourceKind("fire", organic.FireParams, organic.Fire, "flickering flames"),
-    SourceKind("twinkle", organic.TwinkleParams, organic.Twinkle, "random twinkling"),
-    SourceKind("noise", organic.NoiseParams, organic.Noise, "flowing value noise"),
+for _name, _factory, _description in (
+    ("static", patterns.Static, "one colour"),
+    ("gradient", patterns.Gradient, "colour stops"),
+    ("rainbow", patterns.Rainbow, "moving hue wheel"),
+    ("breathing", patterns.Breathing, "fade in and out"),
+    ("chase", patterns.Chase, "comets with tails"),
+    ("fire", organic.Fire, "flickering flames"),
+    ("twinkle", organic.Twinkle, "random twinkling"),
+    ("noise", organic.Noise, "flowing value noise"),
 ):
-    register_source_kind(_kind)
+    register_source_kind(SourceKind(_name, EFFECT_PARAMS[_name], _factory, _description))
 
 
 def decode_params(kind: str, raw: dict[str, Any]) -> msgspec.Struct:

@@ -38,7 +38,11 @@ FACILITIES = (
 Facility = Literal[tuple(FACILITIES)]  # type: ignore[valid-type]
 Name = Annotated[str, msgspec.Meta(pattern="^[a-z0-9][a-z0-9_-]{0,31}$")]
 Host = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9.:\[\]_-]{1,253}$")]
-Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2000)]
+# The pattern is for clients (the OpenAPI document): _check_url says in words what is wrong.
+_URL_PATTERN = r"^https?://[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?(:[0-9]{1,5})?(\/[!-~]*)?$"
+Url = Annotated[
+    str, msgspec.Meta(min_length=8, max_length=2000, extra_json_schema={"pattern": _URL_PATTERN})
+]
 Pem = Annotated[str, msgspec.Meta(max_length=64_000)]
 _Strict = {"forbid_unknown_fields": True, "kw_only": True}
 

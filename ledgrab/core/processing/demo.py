@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import msgspec
-
-from ledgrab.core.devices.models import VirtualDevice
-from ledgrab.core.effects.patterns import RainbowParams
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
-from ledgrab.core.processing.models import SourceConfig, TargetConfig
+from ledgrab.models.devices import VirtualDevice
+from ledgrab.models.sources import RainbowSource
+from ledgrab.models.targets import TargetConfig
 from ledgrab.storage.entities import EntityStore
 
 __all__ = ["create_demo"]
@@ -23,7 +21,7 @@ async def create_demo(store: EntityStore, bus: EventBus) -> str:
     device = await store.create("device", VirtualDevice(name="Virtual strip", led_count=60))
     source = await store.create(
         "source",
-        SourceConfig(name="Rainbow", kind="rainbow", params=msgspec.to_builtins(RainbowParams())),
+        RainbowSource(name="Rainbow"),
     )
     target = await store.create(
         "target",

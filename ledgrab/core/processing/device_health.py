@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 
-from ledgrab.core.devices.addresses import AddressRefused, resolve_lan_address
 from ledgrab.core.devices.reachability import probe_udp_receiver
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.processor_manager import ProcessorManager
 from ledgrab.storage.entities import Entity, EntityStore
+from ledgrab.utils.lan_address import AddressRefused, resolve_lan_address
 
 __all__ = ["CheckResult", "DeviceHealth", "DeviceHealthMonitor", "HealthTimings"]
 

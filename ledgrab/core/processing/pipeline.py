@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 
-from ledgrab.core.devices.models import DeviceConfig, Ws281xDevice
+from ledgrab.models.devices import DeviceConfig, Ws281xDevice
 
 __all__ = ["Pipeline", "brightness_table", "wire_fps_limit"]
 

@@ -3,7 +3,7 @@
 The manager is the only owner of drivers and frame loops. Entity routes tell it what changed
 (`device_changed`, `source_changed`, `target_changed`); it applies target and source changes in
 place and restarts a target whose device changed. `resume()` starts auto_start targets at
-startup; `stop_all()` is the shutdown step DESIGN.md orders after `server.shutting_down`.
+startup; `stop_all()` is the shutdown step docs/architecture.md orders after `server.shutting_down`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import msgspec
 from ledgrab.core.activity_log.recorder import get_module_recorder
 from ledgrab.core.devices.base import DeviceDriver
 from ledgrab.core.devices.factory import DriverContext, create_driver
-from ledgrab.core.devices.models import DeviceConfig
 from ledgrab.core.effects.base import FrameSource
-from ledgrab.core.effects.registry import build_source, decode_params
+from ledgrab.core.effects.registry import build_source
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
-from ledgrab.core.processing.models import SourceConfig
 from ledgrab.core.processing.pipeline import Pipeline
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner, TargetState
+from ledgrab.models.devices import DeviceConfig
+from ledgrab.models.sources import SourceConfig
 from ledgrab.storage.entities import EntityStore
 
 __all__ = ["EngineError", "ProcessorManager", "TroubleListener"]
@@ -118,7 +118,7 @@ class ProcessorManager:
         if entity is None:
             raise EngineError(f"source {source_id} does not exist")
         config: SourceConfig = entity.config
-        return build_source(config.kind, decode_params(config.kind, config.params))
+        return build_source(config.kind, config.params)
 
     async def start(self, target_id: str) -> TargetState:
         """Start the target's frame loop and announce it through the entity hook, in the

@@ -24,8 +24,8 @@ import msgspec
 from ledgrab.core.devices.base import DeviceDriver, DriverError, DriverHealth
 from ledgrab.core.effects.base import FrameSource
 from ledgrab.core.event_bus import EventBus
-from ledgrab.core.processing.models import TargetConfig
 from ledgrab.core.processing.pipeline import Pipeline, wire_fps_limit
+from ledgrab.models.targets import TargetConfig
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["RunnerTimings", "TargetRunner", "TargetState"]

@@ -3,11 +3,13 @@
 import { getKey } from "./auth.js";
 
 export class ApiError extends Error {
-  constructor(status, detail, extra) {
+  // errors: the 400 body's [{field, message}] (field a dotted path such as "params.color").
+  constructor(status, detail, extra, errors = []) {
     super(detail || `HTTP ${status}`);
     this.status = status;
     this.detail = detail;
     this.extra = extra;
+    this.errors = errors;
   }
 }
 
@@ -49,7 +51,8 @@ function headers(extra = {}, key = getKey()) {
 async function errorFrom(response) {
   let body = null;
   try { body = await response.json(); } catch { /* not JSON: use the status text */ }
-  return new ApiError(response.status, body?.detail || response.statusText, body?.extra);
+  return new ApiError(response.status, body?.detail || response.statusText, body?.extra,
+    Array.isArray(body?.errors) ? body.errors : []);
 }
 
 export async function request(method, path, { query, body, key, quiet401 = false } = {}) {
@@ -124,6 +127,16 @@ function fieldIn(message, fieldNames) {
 export function fieldErrors(error, fieldNames) {
   const byField = {};
   const general = [];
+  // The API's 400 names each field: the form field of that name (or of its parent) gets it.
+  if (error?.errors?.length) {
+    for (const { field, message } of error.errors) {
+      const parts = (field || "").split(".");
+      const name = parts.map((_, i) => parts.slice(0, parts.length - i).join(".")).find((n) => fieldNames.includes(n));
+      if (name) byField[name] = byField[name] || message;
+      else general.push(field ? `${field}: ${message}` : message);
+    }
+    return { byField, general };
+  }
   const items = Array.isArray(error?.extra) ? error.extra : [];
   for (const item of items) {
     const message = item?.message || String(item);

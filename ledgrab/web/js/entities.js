@@ -1,4 +1,4 @@
-// A generic list/create/edit/delete page for devices, sources and targets (DESIGN.md shapes).
+// A generic list/create/edit/delete page for devices, sources and targets (the shapes in docs/architecture.md).
 
 import { api } from "./api.js";
 import { confirmDialog, h, toast } from "./dom.js";
@@ -47,12 +47,16 @@ export function entityPage(config) {
             h("button", { type: "button", class: "small danger", onclick: () => remove(item) }, "Delete"))))))));
     }
 
-    function openEditor(item = null) {
+    async function openEditor(item = null) {
+      // The form is built from what the lookups bring (the schema among them): wait for them.
+      if (config.lookups && !Object.keys(lookups).length) {
+        try { lookups = await config.lookups(); } catch (err) { toast(err.message, "error"); return; }
+      }
       const form = new Form(config.fields(item, lookups), {
         submitLabel: item ? "Save" : `Create ${config.singular}`,
         extraButtons: [h("button", { type: "button", class: "ghost", onclick: closeEditor }, "Cancel")],
         onSubmit: async (values) => {
-          const body = config.toBody ? config.toBody(values, item) : values;
+          const body = config.toBody ? config.toBody(values, item, form) : values;
           if (item) await api.patch(`${config.path}/${encodeURIComponent(item.id)}`, body);
           else await api.post(config.path, body);
           toast(`${config.singular[0].toUpperCase()}${config.singular.slice(1)} "${values.name ?? item?.name}" ${item ? "saved" : "created"}`);

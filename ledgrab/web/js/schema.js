@@ -3,12 +3,12 @@
 
 let documentPromise = null;
 
-function loadDocument() {
+export function loadDocument() {
   documentPromise ??= fetch("/schema/openapi.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
   return documentPromise;
 }
 
-function resolve(doc, schema) {
+export function resolve(doc, schema) {
   let current = schema;
   for (let i = 0; current?.$ref && i < 10; i += 1) {
     current = current.$ref.replace(/^#\//, "").split("/").reduce((node, part) => node?.[part], doc);
@@ -58,4 +58,18 @@ export async function hasRoute(path, method = "get") {
   const doc = await loadDocument();
   return Object.entries(doc.paths || {}).some(
     ([template, ops]) => samePath(template, path) && Boolean(ops?.[method.toLowerCase()]));
+}
+
+// The component schema `name` of the OpenAPI document, resolved (null when absent).
+export async function componentSchema(name) {
+  const doc = await loadDocument();
+  return { doc, schema: doc.components?.schemas?.[name] || null };
+}
+
+// The JSON body schema of `method path` (resolved), with the document to resolve its parts.
+export async function requestSchema(path, method) {
+  const doc = await loadDocument();
+  const op = doc.paths?.[path]?.[method.toLowerCase()];
+  const body = resolve(doc, op?.requestBody);
+  return { doc, schema: resolve(doc, body?.content?.["application/json"]?.schema) || null };
 }

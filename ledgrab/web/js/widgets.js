@@ -2,6 +2,7 @@
 
 import { ApiError, fieldErrors } from "./api.js";
 import { h } from "./dom.js";
+import { problemOf } from "./schema-form.js";
 
 let uid = 0;
 
@@ -15,16 +16,61 @@ export function unavailable(what, err) {
   return h("p", { class: "error", role: "alert" }, `${what}: ${err.message}`);
 }
 
+// A list of colour pickers (a gradient's stops) with add and remove; its value is an array.
+function colorList(spec, common) {
+  const box = h("div", { class: "color-list", id: common.id, dataset: { name: spec.name } });
+  const add = h("button", { type: "button", class: "small", onclick: () => { addStop("#ffffff"); changed(); } }, "+");
+  function changed() {
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    add.disabled = spec.maxItems !== undefined && box.querySelectorAll("input").length >= spec.maxItems;
+    for (const b of box.querySelectorAll("button.remove")) {
+      b.disabled = spec.minItems !== undefined && box.querySelectorAll("input").length <= spec.minItems;
+    }
+  }
+  function addStop(color) {
+    const input = h("input", { type: "color", value: color, "aria-label": `${spec.label} stop`, oninput: changed });
+    const remove = h("button", { type: "button", class: "small remove", "aria-label": "Remove this colour",
+      onclick: () => { item.remove(); changed(); } }, "−");
+    const item = h("span", { class: "color-stop" }, input, remove);
+    box.insertBefore(item, add);
+  }
+  box.append(add);
+  for (const color of spec.value || []) addStop(color);
+  Object.defineProperty(box, "value", { get: () => [...box.querySelectorAll("input")].map((i) => i.value) });
+  box.validity = { valid: true };
+  box.setCustomValidity = () => {};
+  changed();
+  return box;
+}
+
+// A slider with its number beside it; the number input is the field's input (typed, checked).
+function slider(spec, common) {
+  const number = h("input", { ...common, type: "number", value: spec.value ?? "", min: spec.min, max: spec.max,
+    step: spec.step, required: spec.required, class: "slider-number" });
+  const range = h("input", { type: "range", min: spec.min, max: spec.max, step: spec.step, value: spec.value ?? spec.min,
+    "aria-label": `${spec.label} slider`, tabindex: -1,
+    oninput: () => { number.value = range.value; number.dispatchEvent(new Event("input", { bubbles: true })); } });
+  number.addEventListener("input", () => { if (number.value !== "") range.value = number.value; });
+  number.slider = h("div", { class: "slider" }, range, number);
+  return number;
+}
+
 function control(spec, id) {
   const common = { id, name: spec.name, "aria-describedby": `${id}-err`, disabled: spec.disabled };
+  if (spec.type === "colors") return colorList(spec, common);
+  if (spec.type === "range") return slider(spec, common);
+  if (spec.type === "color") {
+    return h("input", { ...common, type: "color", value: spec.value || "#000000" });
+  }
   if (spec.type === "select") {
     const select = h("select", common,
       spec.options.map(([value, label]) => h("option", { value }, label ?? value)));
     if (spec.value !== undefined && spec.value !== null) select.value = String(spec.value);
     return select;
   }
-  if (spec.type === "checkbox") {
-    return h("input", { ...common, type: "checkbox", checked: Boolean(spec.value) });
+  if (spec.type === "checkbox" || spec.type === "switch") {
+    return h("input", { ...common, type: "checkbox", role: spec.type === "switch" ? "switch" : undefined,
+      class: spec.type === "switch" ? "switch" : undefined, checked: Boolean(spec.value) });
   }
   if (spec.type === "textarea") {
     return h("textarea", { ...common, rows: 4, spellcheck: "false", class: "mono", placeholder: spec.placeholder },
@@ -39,6 +85,7 @@ function control(spec, id) {
     type: spec.type || "text",
     value: spec.value ?? "",
     min: spec.min, max: spec.max, step: spec.step,
+    minlength: spec.minLength, maxlength: spec.maxLength, pattern: spec.pattern,
     required: spec.required, placeholder: spec.placeholder,
     autocomplete: "off", spellcheck: "false",
   });
@@ -55,49 +102,80 @@ export class Form {
       const input = control(spec, id);
       const error = h("p", { class: "field-error", id: `${id}-err`, role: "alert" });
       const hint = spec.hint ? h("p", { class: "hint" }, spec.hint) : null;
-      const wrap = spec.type === "checkbox"
+      const shown = input.slider || input;
+      const wrap = spec.type === "checkbox" || spec.type === "switch"
         ? h("div", { class: "field" }, h("label", { class: "check", for: id }, input, spec.label), hint, error)
-        : h("div", { class: "field" }, h("label", { for: id }, spec.label), input, hint, error);
+        : h("div", { class: "field" }, h("label", { for: id }, spec.label), shown, hint, error);
       this.fields.set(spec.name, { spec, input, error, wrap });
       grid.append(wrap);
       input.addEventListener("change", () => this.refreshVisibility());
+      // Checked as the user types, with the browser's own constraint checks, in words.
+      input.addEventListener("input", () => this.check(spec.name));
+      input.addEventListener("invalid", (event) => { event.preventDefault(); this.check(spec.name); });
     }
     this.general = h("p", { class: "error", role: "alert" });
     this.submitButton = h("button", { type: "submit", class: "primary" }, submitLabel);
-    this.el = h("form", { class: "entity-form", novalidate: true }, grid, this.general,
+    this.el = h("form", { class: "entity-form" }, grid, this.general,
       h("div", { class: "row end" }, extraButtons, this.submitButton));
     this.el.addEventListener("submit", (event) => { event.preventDefault(); this.submit(); });
     this.refreshVisibility();
   }
 
+  // The field's problem in words next to it (or none); true when it is valid.
+  check(name) {
+    const { spec, input, error } = this.fields.get(name);
+    input.setCustomValidity?.("");
+    const problem = input.validity ? problemOf(spec, input) : "";
+    error.textContent = problem;
+    if (problem) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    return !problem;
+  }
+
   refreshVisibility() {
     const values = this.rawValues();
-    for (const { spec, wrap } of this.fields.values()) {
+    for (const { spec, input, wrap } of this.fields.values()) {
       wrap.hidden = spec.show ? !spec.show(values) : false;
+      // A hidden field takes no part in the browser's checks (nor in the body).
+      if ("disabled" in input && !spec.disabled) input.disabled = wrap.hidden;
     }
   }
 
   rawValues() {
     const values = {};
     for (const [name, { spec, input }] of this.fields) {
-      values[name] = spec.type === "checkbox" ? input.checked : input.value;
+      values[name] = spec.type === "checkbox" || spec.type === "switch" ? input.checked : input.value;
     }
     return values;
   }
 
-  // Typed values of the visible fields; empty optional fields are left out.
+  // The typed value of one field (undefined when an optional field is empty).
+  valueOf(name) {
+    const { spec, input } = this.fields.get(name);
+    if (spec.type === "checkbox" || spec.type === "switch") return input.checked;
+    if (spec.type === "colors") return input.value;
+    const text = input.value.trim();
+    if (text === "") return undefined;
+    if (spec.type === "number" || spec.type === "range") return Number(text);
+    if (spec.type === "select" && spec.numeric) return Number(text);
+    if (spec.type === "json") return JSON.parse(text);
+    return spec.type === "color" ? text.toLowerCase() : text;
+  }
+
+  // Typed values of the visible fields; empty optional fields are left out; a dotted name
+  // ("params.color") becomes a nested object.
   values() {
     const values = {};
     const problems = {};
-    for (const [name, { spec, input, wrap }] of this.fields) {
+    for (const [name, { wrap }] of this.fields) {
       if (wrap.hidden) continue;
-      if (spec.type === "checkbox") { values[name] = input.checked; continue; }
-      const text = input.value.trim();
-      if (text === "") continue;
-      if (spec.type === "number") values[name] = Number(text);
-      else if (spec.type === "json") {
-        try { values[name] = JSON.parse(text); } catch { problems[name] = "This is not valid JSON."; }
-      } else values[name] = text;
+      let value;
+      try { value = this.valueOf(name); } catch { problems[name] = "This is not valid JSON."; continue; }
+      if (value === undefined) continue;
+      const path = name.split(".");
+      let node = values;
+      for (const part of path.slice(0, -1)) node = node[part] ??= {};
+      node[path[path.length - 1]] = value;
     }
     return { values, problems };
   }
@@ -122,9 +200,13 @@ export class Form {
     (first?.input || this.general).focus?.();
   }
 
+  // A field whose API path differs from its form name says so with `spec.apiName`.
   showError(err) {
-    const { byField, general } = fieldErrors(err, [...this.fields.keys()]);
-    this.showFieldErrors(byField, general);
+    const shown = [...this.fields].filter(([, { wrap }]) => !wrap.hidden);
+    const byApiName = new Map(shown.map(([name, { spec }]) => [spec.apiName || name, name]));
+    const { byField, general } = fieldErrors(err, [...byApiName.keys()]);
+    const mapped = Object.fromEntries(Object.entries(byField).map(([k, v]) => [byApiName.get(k), v]));
+    this.showFieldErrors(mapped, general);
   }
 
   async submit() {

@@ -3,41 +3,47 @@
 import { api } from "../api.js";
 import { h, toast } from "../dom.js";
 import { asList, entityPage } from "../entities.js";
-import { hasRoute } from "../schema.js";
+import { hasRoute, requestSchema, resolve } from "../schema.js";
+import { specFor, unionMembers } from "../schema-form.js";
 import { notOffered, unavailable } from "../widgets.js";
 
 export const title = "Devices";
 
-const TYPES = [
-  ["virtual", "Virtual (preview only)"], ["ws281x", "WS281x on the board"],
-  ["adalight", "Adalight / AWA serial"], ["wled", "WLED"], ["ddp", "DDP receiver"], ["e131", "E1.31 / sACN"],
-];
-const NETWORK = new Set(["wled", "ddp", "e131"]);
-const only = (...types) => (v) => types.includes(v.type);
+// Words for the type names the schema lists (the list itself comes from the schema).
+const TYPE_LABELS = {
+  virtual: "Virtual (preview only)", ws281x: "WS281x on the board", adalight: "Adalight / AWA serial",
+  wled: "WLED", ddp: "DDP receiver", e131: "E1.31 / sACN",
+};
 
-export function deviceFields(item) {
+// The form, from the create body's schema: a union of one object per device type. Each field
+// shows for the types that have it; a field in several types with different defaults starts
+// empty (the type's own default then applies).
+export function deviceFields(item, { doc, schema }) {
   const d = item || {};
-  return [
-    { name: "name", label: "Name", value: d.name, required: true },
-    { name: "type", label: "Type", type: "select", options: TYPES, value: d.type || "virtual",
-      disabled: Boolean(item), hint: item ? "The type of a device cannot change." : undefined },
-    { name: "led_count", label: "LED count", type: "number", value: d.led_count ?? 60, min: 1 },
-    { name: "color_order", label: "Colour order", type: "select", value: d.color_order,
-      options: [["", "Device default"], ["rgb"], ["rbg"], ["grb"], ["gbr"], ["brg"], ["bgr"]] },
-    { name: "rgbw", label: "RGBW strip (a white channel)", type: "checkbox", value: d.rgbw },
-    { name: "address", label: "Address (IP or host name)", value: d.address, show: (v) => NETWORK.has(v.type),
-      hint: "A device on this network: a private address or a .local name." },
-    { name: "port", label: "Port", type: "number", value: d.port, show: (v) => NETWORK.has(v.type),
-      hint: "Leave empty for the protocol's default." },
-    { name: "universe", label: "First universe", type: "number", value: d.universe, show: only("e131") },
-    { name: "serial_port", label: "Serial port", value: d.serial_port, show: only("adalight"), placeholder: "/dev/ttyUSB0" },
-    { name: "baud_rate", label: "Baud rate", type: "number", value: d.baud_rate, show: only("adalight") },
-    { name: "pin", label: "GPIO pin", type: "number", value: d.pin, show: only("ws281x") },
-    { name: "dma", label: "DMA channel", type: "number", value: d.dma, show: only("ws281x"),
-      hint: "Never 5: the SD card uses it." },
-    { name: "strip_type", label: "Strip type", type: "select", value: d.strip_type || "ws2812", show: only("ws281x"),
-      options: [["ws2811"], ["ws2812"], ["sk6812"]] },
-  ];
+  const members = unionMembers(doc, schema, "type");
+  const owners = {};
+  for (const [type, member] of Object.entries(members)) {
+    for (const [name, prop] of Object.entries(member.properties || {})) {
+      if (name === "type") continue;
+      (owners[name] ??= { prop, types: new Set(), defaults: new Set(), required: true }).types.add(type);
+      owners[name].defaults.add(JSON.stringify(resolve(doc, prop)?.default));
+      if (!(member.required || []).includes(name)) owners[name].required = false;
+    }
+  }
+  const specs = Object.entries(owners).map(([name, o]) => {
+    const spec = specFor(doc, name, o.prop, { value: d[name], required: o.required });
+    if (o.defaults.size > 1 && d[name] === undefined) {
+      spec.value = undefined;
+      if (spec.type === "select" && spec.options[0]?.[0] !== "") spec.options = [["", "default"], ...spec.options];
+    }
+    return { ...spec, show: (v) => o.types.has(v.type) };
+  });
+  const type = {
+    name: "type", label: "Type", type: "select", value: d.type || "virtual", disabled: Boolean(item),
+    options: Object.keys(members).map((t) => [t, TYPE_LABELS[t] || t]),
+    hint: item ? "The type of a device cannot change." : undefined,
+  };
+  return [specs.find((s) => s.name === "name"), type, ...specs.filter((s) => s.name !== "name")];
 }
 
 // online (green) only when something confirms it; "sending, no confirmation" in a neutral
@@ -128,7 +134,10 @@ export const mount = entityPage({
     ["Where", describe, "hide-phone"],
     ["Status", (d, l) => deviceStatus(l.health?.get(d.id)) || h("span", { class: "badge" }, "not checked")],
   ],
-  lookups: async () => ({ health: await healthOf() }),
+  lookups: async () => ({
+    ...(await requestSchema("/api/v1/devices", "post")),
+    health: await healthOf(),
+  }),
   fields: deviceFields,
   toBody: (values, item) => (item ? Object.fromEntries(Object.entries(values).filter(([k]) => k !== "type")) : values),
   events: ["entity_changed", "device_state", "device_health"],

@@ -10,11 +10,17 @@ const FIELDS = [
   ["enabled", "Record activity", "checkbox"],
   ["max_days", "Keep entries for (days)", "number"],
   ["max_entries", "Keep at most (entries)", "number"],
-  ["max_bytes", "Keep at most (bytes)", "number"],
+  ["max_bytes", "Keep at most (MiB)", "number"],
   ["commit_interval_s", "Write to disk every (seconds)", "number"],
   ["max_batch", "…or when this many entries wait", "number"],
-  ["checkpoint_interval_s", "Sign the newest entries at least every (seconds)", "number"],
+  ["checkpoint_interval_s", "Sign the newest entries at least every (minutes)", "number"],
 ];
+// Shown in a person's units, sent in the API's: the factor from the shown unit to the API's.
+const UNIT = { max_bytes: 1024 * 1024, checkpoint_interval_s: 60 };
+const INTEGER = new Set(["max_days", "max_entries", "max_bytes", "max_batch"]);
+const shown = (name, v) => (v === undefined || v === null ? v : +(v / (UNIT[name] || 1)).toFixed(3));
+const sent = (name, v) => (typeof v !== "number" ? v
+  : INTEGER.has(name) ? Math.round(v * (UNIT[name] || 1)) : v * (UNIT[name] || 1));
 
 function rangeHint(b, format = String) {
   if (!b || (b.min === undefined && b.max === undefined)) return undefined;
@@ -52,16 +58,18 @@ export function mount(root) {
       return;
     }
     const bounds = await requestBounds(PATH, "PUT");
-    const form = new Form(FIELDS.map(([name, label, type]) => ({
-      name, label, type, value: current[name],
-      min: bounds[name]?.min, max: bounds[name]?.max, step: name === "commit_interval_s" ? "any" : 1,
+    const form = new Form(FIELDS.filter(([name]) => name in current).map(([name, label, type]) => ({
+      name, label, type, value: shown(name, current[name]),
+      min: shown(name, bounds[name]?.min), max: shown(name, bounds[name]?.max),
+      step: INTEGER.has(name) && !UNIT[name] ? 1 : "any",
       hint: name === "max_bytes"
         ? `${rangeHint(bounds[name], fmtBytes) || ""} (now ${fmtBytes(current[name])})`
-        : rangeHint(bounds[name]),
+        : rangeHint({ min: shown(name, bounds[name]?.min), max: shown(name, bounds[name]?.max) }),
     })), {
       submitLabel: "Save settings",
       onSubmit: async (values) => {
-        await api.put(PATH, { ...current, ...values });
+        const body = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, sent(k, v)]));
+        await api.put(PATH, body);
         toast("Activity log settings saved");
         await Promise.all([loadForm(), loadStats()]);
       },

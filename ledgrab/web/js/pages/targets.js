@@ -3,6 +3,8 @@
 import { api } from "../api.js";
 import { h, toast } from "../dom.js";
 import { asList, entityPage } from "../entities.js";
+import { requestSchema } from "../schema.js";
+import { specsFor } from "../schema-form.js";
 
 export const title = "Targets";
 
@@ -64,12 +66,13 @@ export const mount = entityPage({
   singular: "target",
   path: "/api/v1/targets",
   lookups: async () => {
-    const [devices, sources, states] = await Promise.all([
+    const [devices, sources, states, { doc, schema }] = await Promise.all([
       api.get("/api/v1/devices").then(asList),
       api.get("/api/v1/sources").then(asList),
       runningStates(),
+      requestSchema("/api/v1/targets", "post"),
     ]);
-    return { devices, sources, states };
+    return { devices, sources, states, doc, schema };
   },
   columns: [
     ["Name", (t) => t.name],
@@ -86,9 +89,8 @@ export const mount = entityPage({
       options: (l.devices || []).map((d) => [d.id, d.name]) },
     { name: "source_id", label: "Source", type: "select", value: t?.source_id,
       options: (l.sources || []).map((s) => [s.id, s.name]) },
-    { name: "fps", label: "Frames per second", type: "number", value: t?.fps ?? 30, min: 1, max: 120 },
-    { name: "brightness", label: "Brightness (0 to 1)", type: "number", value: t?.brightness ?? 1, step: "any", min: 0, max: 1 },
-    { name: "auto_start", label: "Start when the server starts", type: "checkbox", value: t?.auto_start },
+    // The rest from the schema: sliders for fps, brightness and gamma, selects, a switch.
+    ...specsFor(l.doc, l.schema, { values: t || {}, skip: ["name", "device_id", "source_id"] }),
   ],
   events: ["entity_changed", "target_started", "target_stopped"],
   extra: liveStatus,

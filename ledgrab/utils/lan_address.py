@@ -12,11 +12,36 @@ import ipaddress
 import re
 import socket
 
-__all__ = ["AddressRefused", "check_lan_address", "is_lan_ip", "resolve_lan_address"]
+__all__ = [
+    "LAN_ADDRESS_PATTERN",
+    "AddressRefused",
+    "check_lan_address",
+    "is_lan_ip",
+    "resolve_lan_address",
+]
 
 # RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# "\-" in a class: the form a browser's pattern attribute (the "v" flag) also accepts.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _HOST_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
+
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_HEX = r"[0-9a-fA-F]{1,4}"
+# What check_lan_address accepts, as a JSON Schema pattern for clients (a slightly narrower set:
+# the common private, loopback and link-local forms, and host names with a letter in them).
+LAN_ADDRESS_PATTERN = (
+    "^("
+    + rf"(10|127)(\.{_OCTET}){{3}}"
+    + rf"|192\.168(\.{_OCTET}){{2}}"
+    + rf"|172\.(1[6-9]|2[0-9]|3[01])(\.{_OCTET}){{2}}"
+    + rf"|169\.254(\.{_OCTET}){{2}}"
+    + r"|::1"
+    + rf"|[fF][eE]80::({_HEX}:){{0,3}}{_HEX}"
+    + rf"|[fF][dD][0-9a-fA-F]{{2}}::{_HEX}"
+    + rf"|(?=.*[A-Za-z]){_LABEL}(\.{_LABEL})*"
+    + ")$"
+)
 
 
 class AddressRefused(ValueError):

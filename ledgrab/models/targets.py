@@ -1,34 +1,24 @@
-"""Target and source configurations (msgspec Structs) and the stored-entity wrapper."""
+"""Targets: a device fed by a source, with frame rate, brightness, gamma and the stop behaviour."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-from ledgrab.core.devices.models import ColorOrder, Name
+from ledgrab.models.devices import ColorOrder, Name
 from ledgrab.utils.plain_text import check_name
 
-__all__ = ["OnStop", "SourceConfig", "TargetConfig"]
+__all__ = ["OnStop", "TargetConfig"]
 
 OnStop = Literal["black", "restore", "leave"]
-
-
-class SourceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`params` is validated against the kind's Struct (effects/registry.py) before storing."""
-
-    name: Name
-    kind: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    params: dict[str, Any] = {}
-
-    def __post_init__(self) -> None:
-        check_name("name", self.name)
+EntityId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class TargetConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name
-    device_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    source_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    device_id: EntityId
+    source_id: EntityId
     fps: Annotated[int, msgspec.Meta(ge=1, le=120)] = 60
     brightness: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
     gamma: Annotated[float, msgspec.Meta(ge=1.0, le=3.0)] = 2.2

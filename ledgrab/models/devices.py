@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from ledgrab.core.devices.addresses import AddressRefused, check_lan_address
-from ledgrab.utils.plain_text import check_name
+from ledgrab.utils.lan_address import LAN_ADDRESS_PATTERN, AddressRefused, check_lan_address
+from ledgrab.utils.plain_text import PLAIN_TEXT_PATTERN, check_name
 
 __all__ = [
     "DEVICE_TYPES",
@@ -23,15 +23,20 @@ __all__ = [
     "VirtualDevice",
     "WledDevice",
     "Ws281xDevice",
-    "decode_device",
 ]
 
 MAX_LEDS = 4096
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# The patterns are for clients (the OpenAPI document); the server's own checks (check_name,
+# check_lan_address) run in __post_init__ and say in words what is wrong.
+PlainText = {"pattern": PLAIN_TEXT_PATTERN}
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, extra_json_schema=PlainText)]
 LedCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_LEDS)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 ColorOrder = Literal["rgb", "rbg", "grb", "gbr", "brg", "bgr"]
-Address = Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
+Address = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=253, extra_json_schema={"pattern": LAN_ADDRESS_PATTERN}),
+]
 
 # rpi_ws281x drives these GPIOs: PWM channel 0 on 12/18, PWM channel 1 on 13/19, PCM on 21 and
 # SPI on 10 (both use channel 0). Other pins have no peripheral that can make the waveform.
@@ -39,6 +44,8 @@ WS281X_PIN_CHANNEL = {12: 0, 18: 0, 13: 1, 19: 1, 21: 0, 10: 0}
 # DMA channel 5 is used by the SD card controller on Raspberry Pi OS: using it corrupts the card.
 WS281X_DMA_FORBIDDEN = {5: "DMA channel 5 is used by the SD card and would corrupt it"}
 _SERIAL_RE = re.compile(r"^/dev/[A-Za-z0-9_.:+/-]+$")
+# The same rule for clients, written so that a browser's pattern attribute reads it too.
+_SERIAL_PATTERN = r"^(?!.*\.\.)\/dev\/[A-Za-z0-9_.:+\/\-]+$"
 
 
 class _DeviceBase(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
@@ -59,7 +66,7 @@ class _NetworkDevice(_DeviceBase, kw_only=True):
         try:
             self.address = check_lan_address(self.address)
         except AddressRefused as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(f"address: {exc}") from None
 
 
 class VirtualDevice(_DeviceBase, tag="virtual", kw_only=True):
@@ -68,9 +75,9 @@ class VirtualDevice(_DeviceBase, tag="virtual", kw_only=True):
 
 class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
     color_order: ColorOrder = "grb"  # WS2812 parts take green first
-    pin: int = 18
-    dma: Annotated[int, msgspec.Meta(ge=0, le=14)] = 10
-    channel: int | None = None  # derived from the pin when left out
+    pin: Annotated[int, msgspec.Meta(extra_json_schema={"enum": sorted(WS281X_PIN_CHANNEL)})] = 18
+    dma: Annotated[int, msgspec.Meta(ge=0, le=14, extra_json_schema={"not": {"enum": [5]}})] = 10
+    channel: Literal[0, 1] | None = None  # derived from the pin when left out
     strip_type: Literal["ws2811", "ws2812", "sk6812"] = "ws2812"
     invert: bool = False
     # "auto": /dev/leds<n> (Raspberry Pi 5, ws2812-pio overlay) if present, else rpi-ws281x.
@@ -81,25 +88,30 @@ class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
         super().__post_init__()
         if self.pin not in WS281X_PIN_CHANNEL:
             pins = ", ".join(str(p) for p in sorted(WS281X_PIN_CHANNEL))
-            raise ValueError(f"GPIO {self.pin} cannot drive WS281x LEDs; use one of {pins}")
+            raise ValueError(f"pin: GPIO {self.pin} cannot drive WS281x LEDs; use one of {pins}")
         if self.dma in WS281X_DMA_FORBIDDEN:
-            raise ValueError(WS281X_DMA_FORBIDDEN[self.dma])
+            raise ValueError(f"dma: {WS281X_DMA_FORBIDDEN[self.dma]}")
         expected = WS281X_PIN_CHANNEL[self.pin]
         if self.channel is None:
             self.channel = expected
         elif self.channel != expected:
-            raise ValueError(f"GPIO {self.pin} belongs to channel {expected}, not {self.channel}")
+            raise ValueError(
+                f"channel: GPIO {self.pin} belongs to channel {expected}, not {self.channel}"
+            )
 
 
 class AdalightDevice(_DeviceBase, tag="adalight", kw_only=True):
-    serial_port: Annotated[str, msgspec.Meta(min_length=6, max_length=200)]
+    serial_port: Annotated[
+        str,
+        msgspec.Meta(min_length=6, max_length=200, extra_json_schema={"pattern": _SERIAL_PATTERN}),
+    ]
     baud_rate: Annotated[int, msgspec.Meta(ge=115200, le=2000000)] = 115200
     protocol: Literal["ada", "awa"] = "ada"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not _SERIAL_RE.match(self.serial_port) or ".." in self.serial_port:
-            raise ValueError(f"serial_port {self.serial_port!r} is not a device path under /dev/")
+            raise ValueError(f"serial_port: {self.serial_port!r} is not a device path under /dev/")
 
 
 class WledDevice(_NetworkDevice, tag="wled", kw_only=True):
@@ -118,7 +130,9 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
     universe: Annotated[int, msgspec.Meta(ge=1, le=63999)] = 1
     multicast: bool = False
     priority: Annotated[int, msgspec.Meta(ge=0, le=200)] = 100
-    source_name: Annotated[str, msgspec.Meta(min_length=1, max_length=63)] = "LedGrab"
+    source_name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=63, extra_json_schema=PlainText)
+    ] = "LedGrab"
 
     @property
     def pixels_per_universe(self) -> int:
@@ -129,22 +143,24 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
         check_name("source_name", self.source_name)
         last = self.universe + (self.led_count - 1) // self.pixels_per_universe
         if last > 63999:
-            raise ValueError(f"{self.led_count} LEDs from universe {self.universe} pass 63999")
+            raise ValueError(
+                f"universe: {self.led_count} LEDs from universe {self.universe} pass 63999"
+            )
 
+
+# For clients, the pin/channel rule of Ws281xDevice.__post_init__ as JSON Schema (added to the
+# ws281x schemas by the OpenAPI document).
+WS281X_CHANNEL_RULE = {
+    "if": {
+        "properties": {"pin": {"enum": [p for p, c in WS281X_PIN_CHANNEL.items() if c == 1]}},
+        "required": ["pin"],
+    },
+    "then": {"properties": {"channel": {"enum": [1, None]}}},
+    "else": {"properties": {"channel": {"enum": [0, None]}}},
+}
 
 DeviceConfig = VirtualDevice | Ws281xDevice | AdalightDevice | WledDevice | DdpDevice | E131Device
 DEVICE_TYPES: dict[str, type[_DeviceBase]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
     for cls in (VirtualDevice, Ws281xDevice, AdalightDevice, WledDevice, DdpDevice, E131Device)
 }
-
-
-def decode_device(raw: dict) -> DeviceConfig:
-    """Validate a plain dict into its device Struct; raise ValueError with a readable reason."""
-    kind = raw.get("type")
-    if kind not in DEVICE_TYPES:
-        raise ValueError(f"unknown device type {kind!r}; expected one of {', '.join(DEVICE_TYPES)}")
-    try:
-        return msgspec.convert(raw, DEVICE_TYPES[kind])  # type: ignore[return-value]
-    except msgspec.ValidationError as exc:
-        raise ValueError(str(exc)) from None
