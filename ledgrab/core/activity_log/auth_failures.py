@@ -18,8 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ledgrab.core.activity_log.window_timer import WindowTimer
 from ledgrab.utils.plain_text import plural
-from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["AuthFailureLog"]
 
@@ -50,7 +50,9 @@ class _Ceiling:
         self.addresses: set[str] = set()
 
 
-class AuthFailureLog:
+class AuthFailureLog(WindowTimer):
+    _task_name = "auth-failures"
+
     def __init__(
         self,
         recorder: Any,
@@ -158,20 +160,6 @@ class AuthFailureLog:
                 "summary": True, "sample": sorted(ceiling.addresses)[:5],
             },
         )  # fmt: skip
-
-    # -- a timer closes windows when no new failure does -------------------------------------
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._tick(), name="auth-failures")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self.flush()
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self._window / 4)
-            self._close_due(self._clock())
 
 
 def _hint(key: str | None) -> str:

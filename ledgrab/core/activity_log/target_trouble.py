@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ledgrab.core.activity_log.context import SYSTEM
+from ledgrab.core.activity_log.window_timer import WindowTimer
 from ledgrab.utils.plain_text import plural
-from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["TargetTroubleLog"]
 
@@ -34,7 +34,9 @@ class _Window:
         self.recoveries = 0
 
 
-class TargetTroubleLog:
+class TargetTroubleLog(WindowTimer):
+    _task_name = "target-trouble"
+
     def __init__(
         self,
         recorder: Any,
@@ -138,17 +140,3 @@ class TargetTroubleLog:
             "system", "target.recovered", actor=SYSTEM, entity_type="target",
             entity_id=target_id, entity_name=name, message=message, metadata=metadata,
         )  # fmt: skip
-
-    # -- a timer closes windows when no new transition does ----------------------------------
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._tick(), name="target-trouble")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self.flush()
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self._window / 4)
-            self._close_due(self._clock())
