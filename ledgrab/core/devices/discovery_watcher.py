@@ -114,6 +114,9 @@ class DiscoveryWatcher:
         self._zc: Zeroconf | None = None
         self._browser: ServiceBrowser | None = None
         self._registered: list[ServiceInfo] = []
+        # The newest certificate fingerprint told to us; one that arrives while the names are
+        # still being registered (probing takes seconds) is announced once they are.
+        self._fingerprint_now: str | None = None
         self._start_task: asyncio.Task[None] | None = None
         self._table_full_warned = False
         self.state = "stopped"  # stopped | running | failed
@@ -324,10 +327,14 @@ class DiscoveryWatcher:
                 self._registered.append(info)
         if self._registered:
             log.info("advertising %r on port %d over mDNS", ad.instance_name, ad.port)
+            renewed = self._fingerprint_now
+            if renewed and ad.fingerprint and renewed != ad.fingerprint:
+                self.readvertise_fingerprint_blocking(renewed)
 
     def readvertise_fingerprint_blocking(self, fingerprint: str) -> None:
         """A renewed TLS certificate: announce the TXT records again with its fingerprint (off
         the event loop; a failure leaves the old records and one warning)."""
+        self._fingerprint_now = fingerprint
         zc = self._zc
         if zc is None or not self._registered:
             return
