@@ -14,11 +14,16 @@ from pathlib import Path
 
 import msgspec
 
-from ledgrab.core.backup.check import BackupInfo, BackupRejected, check_backup_file, prepare_for_use
+from ledgrab.core.backup.check import (
+    BackupInfo,
+    BackupRejected,
+    check_backup_file,
+    prepare_for_use,
+    raise_card_fault,
+)
 from ledgrab.core.backup.schema_match import expected_schema, read_schema, schema_mismatches
 from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate, schema_version
 from ledgrab.storage.database import set_file_format
-from ledgrab.storage.faults import StorageFaultError, storage_fault
 
 __all__ = ["AdmittedBackup", "admit_backup", "copy_into_fresh", "foreign_objects"]
 
@@ -146,8 +151,7 @@ def admit_backup(
     try:
         copy_into_fresh(source, dest, info.schema_version, migrations)
     except sqlite3.Error as exc:
-        if (fault := storage_fault(exc, dest)) is not None and fault.kind != "corrupt":
-            raise StorageFaultError(fault, "the backup could not be rebuilt on this card") from exc
+        raise_card_fault(exc, dest, "the backup could not be rebuilt on this card")
         raise BackupRejected(
             "rebuild_failed", f"the backup's rows could not be copied into a fresh database: {exc}"
         ) from None

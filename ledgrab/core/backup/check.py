@@ -25,6 +25,7 @@ __all__ = [
     "BackupRejected",
     "check_backup_file",
     "prepare_for_use",
+    "raise_card_fault",
 ]
 
 _MAGIC = b"SQLite format 3\x00"
@@ -173,10 +174,16 @@ def prepare_for_use(path: str | Path, migrations: Sequence[Migration] = MIGRATIO
         conn.execute("PRAGMA journal_mode = DELETE")
         return migrate(conn, migrations)
     except sqlite3.Error as exc:
-        if (fault := storage_fault(exc, path)) is not None and fault.kind != "corrupt":
-            raise StorageFaultError(fault, "the backup could not be upgraded on this card") from exc
+        raise_card_fault(exc, path, "the backup could not be upgraded on this card")
         raise BackupRejected(
             "migration_failed", f"the backup could not be upgraded to this LedGrab: {exc}"
         ) from None
     finally:
         conn.close()
+
+
+def raise_card_fault(exc: sqlite3.Error, path: str | Path, doing: str) -> None:
+    """Raise StorageFaultError when `exc` is the card's fault (full, read-only, I/O), not the
+    file's; a corrupt file, or any other error, returns so the caller can refuse the backup."""
+    if (fault := storage_fault(exc, path)) is not None and fault.kind != "corrupt":
+        raise StorageFaultError(fault, doing) from exc
