@@ -189,7 +189,6 @@ def _serve(settings: Settings) -> int:
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=10,
     )
     server = Server(config)  # uvicorn.Server, surviving a closing websocket at shutdown
     server.run(sockets=[sock])

@@ -24,6 +24,9 @@ LISTEN_BACKLOG = 128
 # A websocket ping every 20 s, and a peer that does not answer within 20 s is closed: a browser
 # tab that vanished (a laptop lid closed) stops holding a feed within a minute.
 WS_PING_S = 20.0
+# At a stop, requests and feeds still open get this long to finish before they are cancelled and
+# the lifespan's shutdown (the log's last commit) runs; systemd's stop timeout is 90 s.
+GRACEFUL_SHUTDOWN_S = 10
 
 
 def trusted_proxy_networks(server: ServerSettings) -> list[str]:
@@ -55,5 +58,6 @@ def uvicorn_config(app: Any, server: ServerSettings, **extra: Any) -> uvicorn.Co
         limit_concurrency=server.max_connections,
         timeout_keep_alive=server.keep_alive_s,
         backlog=LISTEN_BACKLOG,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         **extra,
     )

@@ -45,14 +45,14 @@ class Server(uvicorn.Server):
     """
 
     def run(self, sockets=None) -> None:
-        """uvicorn's run, on a loop whose TLS handshakes are bounded (see _bounded_handshakes)."""
+        """uvicorn's run, on a loop whose TLS handshakes are bounded (see _bounded_tls)."""
         factory = self.config.get_loop_factory() or asyncio.new_event_loop
         timeout = getattr(self.config.http, "head_timeout_s", None)
         if timeout is None:
             return super().run(sockets)
         return asyncio_run(
             self.serve(sockets=sockets),
-            loop_factory=lambda: _bounded_handshakes(factory(), timeout),
+            loop_factory=lambda: _bounded_tls(factory(), timeout),
         )
 
     async def shutdown(self, sockets=None) -> None:
@@ -74,16 +74,25 @@ def _tolerant(connection):
     return tolerant_shutdown
 
 
-def _bounded_handshakes(loop: asyncio.AbstractEventLoop, timeout_s: float):
-    """`loop`, whose listening sockets give a TLS handshake `timeout_s` (the request head's
-    time). uvicorn passes no handshake timeout, so asyncio's 60 s applies, and the head timer
-    and max_connections only start counting once the handshake is done: without this a client
-    that opens connections and never says hello holds each for a minute, unbounded in number."""
+# How long a closing TLS connection waits for the peer's close_notify before the socket is
+# dropped. asyncio's default is 30 s, and uvicorn's shutdown waits for every connection to be
+# gone: a frozen background tab, or a client that stops reading on purpose, held the service's
+# last commit that long (and longer than systemd's stop timeout allows).
+TLS_CLOSE_S = 3.0
+
+
+def _bounded_tls(loop: asyncio.AbstractEventLoop, handshake_s: float):
+    """`loop`, whose listening sockets give a TLS handshake `handshake_s` (the request head's
+    time) and a TLS close TLS_CLOSE_S. uvicorn passes no handshake timeout, so asyncio's 60 s
+    applies, and the head timer and max_connections only start counting once the handshake is
+    done: without this a client that opens connections and never says hello holds each for a
+    minute, unbounded in number."""
     create_server = loop.create_server
 
     async def bounded_create_server(*args, **kwargs):
         if kwargs.get("ssl") is not None:
-            kwargs.setdefault("ssl_handshake_timeout", timeout_s)
+            kwargs.setdefault("ssl_handshake_timeout", handshake_s)
+            kwargs.setdefault("ssl_shutdown_timeout", TLS_CLOSE_S)
         return await create_server(*args, **kwargs)
 
     loop.create_server = bounded_create_server  # type: ignore[method-assign]
