@@ -87,11 +87,20 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(server, change,
         assert _configs(client) == before
 
 
-def test_two_forwarders_with_one_name_are_refused(server):
+def test_two_forwarders_with_one_name_are_a_conflict_the_document_declares(server):
+    """Each forwarder is valid alone (the schema cannot say names are unique): a 409, like a
+    clash with the configuration file's names, and nothing changes."""
     one = {"name": "s", "target": {"kind": "syslog", "host": "127.0.0.1"}}
     with server.client() as client:
-        response = client.put("/api/v1/activity/forwarders", json={"forwarders": [one, one]})
-    assert response.status_code == 400 and "$.forwarders[1].name" in response.json()["detail"]
+        put_forwarders(client, [one])
+        before = _configs(client)
+        twice = [{**one, "batch_size": 7}, {**one, "enabled": False}]
+        response = client.put("/api/v1/activity/forwarders", json={"forwarders": twice})
+        assert response.status_code == 409, response.text
+        assert "'s' is used twice - at `$.forwarders[1].name`" in response.json()["detail"]
+        assert _configs(client) == before
+        document = client.get("/schema/openapi.json").json()
+    assert "409" in document["paths"]["/api/v1/activity/forwarders"]["put"]["responses"]
 
 
 def test_secrets_are_write_only_and_never_in_entries_exports_or_logs(tmp_path, caplog):
