@@ -13,6 +13,7 @@ from ledgrab.api.validation import FieldError, field_error, invalid_fields
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.models.bodies import out_type
+from ledgrab.models.devices import CrossFieldError
 from ledgrab.storage.entities import Entity, EntityKind, EntityStore
 
 __all__ = [
@@ -72,7 +73,18 @@ def merge_patch(
     try:
         return msgspec.convert(merged, type(current), strict=True)
     except msgspec.ValidationError as exc:
+        rule = exc.__cause__
+        if isinstance(rule, CrossFieldError) and not set(rule.fields) <= set(changes):
+            # Valid alone, it contradicts fields the body left as stored: a conflict (409).
+            error = field_error(exc, prefix)
+            raise conflict(
+                f"{error.field} {error.message} (with the stored {_stored(rule, changes)})"
+            ) from None
         raise invalid_fields(kind, [field_error(exc, prefix)]) from None
+
+
+def _stored(rule: CrossFieldError, changes: dict[str, Any]) -> str:
+    return ", ".join(f for f in rule.fields if f not in changes)
 
 
 def _join(prefix: str, name: str) -> str:
