@@ -1,6 +1,6 @@
 """The OpenAPI document and the server agree: the cross-field rules the server enforces are in
-the document (data valid by it is accepted, data invalid by it refused), a PATCH that is valid
-alone but contradicts the stored fields is a conflict, and every answer is typed as answered."""
+the document (data valid by it is accepted, data invalid by it refused), a PATCH whose fields
+break such a rule with the stored ones is a conflict, and every answer is typed as answered."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import jsonschema_rs
 import msgspec
 import pytest
 
-from ledgrab.models.devices import E131Device, Ws281xDevice
+from ledgrab.models.devices import E131Device
 from tests.support.live_server import LiveServer
 from tests.support.openapi_check import answer_schema, component_validator, document, validator
 
@@ -62,44 +62,30 @@ def test_leds_past_universe_63999_are_a_400_naming_universe_and_the_edge_is_acce
         assert edge.status_code == 201, edge.text
 
 
-def test_a_patch_valid_alone_but_not_with_the_stored_fields_is_a_409(bare):
+def test_a_patch_that_breaks_a_rule_between_fields_is_a_409_naming_the_field(bare):
+    """Each field of a PATCH is checked alone (the document's DevicePatch); the device they make
+    with the stored fields is the server's to judge: a conflict, and nothing changes."""
     with bare.client() as c:
         doc = document(c)
         patch_check = component_validator(doc, "DevicePatch")
         body = {"type": "e131", "name": "e", "led_count": 170, "universe": 63990}
         device = c.post(DEVICES, json=body).json()
         url = f"{DEVICES}/{device['id']}"
-        # 4096 LEDs need 25 universes; from 63990 there are 10: the stored universe clashes.
-        alone = {"led_count": 4096}
-        assert patch_check.is_valid(alone)
-        clash = c.patch(url, json=alone)
-        assert clash.status_code == 409, clash.text
-        assert "universe" in clash.json()["detail"] and "stored universe" in clash.json()["detail"]
-        # All the rule's fields in the body: the document says it is invalid, the server 400.
-        whole = {"led_count": 4096, "universe": 63990, "rgbw": False}
-        assert not patch_check.is_valid(whole)
-        refused = c.patch(url, json=whole)
-        assert refused.status_code == 400, refused.text
-        assert refused.json()["errors"][0]["field"] == "universe"
-        assert c.get(url).json() == device
-
-
-def test_the_ws281x_channel_rule_on_a_patch(bare):
-    with bare.client() as c:
-        doc = document(c)
-        patch_check = component_validator(doc, "DevicePatch")
-        device = c.post(DEVICES, json={"type": "ws281x", "name": "w", "led_count": 3}).json()
-        url = f"{DEVICES}/{device['id']}"
-        assert patch_check.is_valid({"channel": 1})
-        clash = c.patch(url, json={"channel": 1})  # pin 18 (stored) is on channel 0
-        assert clash.status_code == 409 and "stored pin" in clash.json()["detail"], clash.text
-        both = {"pin": 18, "channel": 1}
-        assert not patch_check.is_valid(both)
-        assert not _accepted({"name": "w", "led_count": 3, **both}, Ws281xDevice)
-        refused = c.patch(url, json=both)
-        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "channel"
-        moved = c.patch(url, json={"pin": 13})  # its channel follows the pin
+        # 4096 LEDs need 25 universes; from 63990 there are 10.
+        for change in ({"led_count": 4096}, {"led_count": 4096, "universe": 63990, "rgbw": True}):
+            assert patch_check.is_valid(change)
+            clash = c.patch(url, json=change)
+            assert clash.status_code == 409, clash.text
+            assert clash.json()["detail"].startswith("universe: 4096 LEDs from universe 63990")
+            assert c.get(url).json() == device
+        assert c.patch(url, json={"led_count": 1700}).status_code == 200  # ten universes' worth
+        ws = c.post(DEVICES, json={"type": "ws281x", "name": "w", "led_count": 3}).json()
+        ws_url = f"{DEVICES}/{ws['id']}"
+        clash = c.patch(ws_url, json={"channel": 1})  # pin 18 (stored) is on channel 0
+        assert clash.status_code == 409 and "channel 0" in clash.json()["detail"], clash.text
+        moved = c.patch(ws_url, json={"pin": 13})  # its channel follows the pin
         assert moved.status_code == 200 and moved.json()["channel"] == 1, moved.text
+    assert "409" in doc["paths"]["/api/v1/devices/{device_id}"]["patch"]["responses"]
 
 
 def test_a_forwarders_answer_matches_its_schema_with_the_secrets_hidden(bare):

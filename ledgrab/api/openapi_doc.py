@@ -32,9 +32,7 @@ from ledgrab.core.backup.auto_backup import AutoBackupConfig
 from ledgrab.core.forwarding.config import MAX_FORWARDERS, ForwarderList
 from ledgrab.models.bodies import BODY_TYPES
 from ledgrab.models.devices import (
-    E131_UNIVERSE_PATCH_RULE,
-    E131_UNIVERSE_RULE,
-    WS281X_CHANNEL_PATCH_RULES,
+    E131_UNIVERSE_RULES,
     WS281X_CHANNEL_RULE,
 )
 
@@ -161,11 +159,7 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
     for name in ("Ws281xDevice", "Ws281xDeviceOut"):
         components["schemas"][name]["allOf"] = [WS281X_CHANNEL_RULE]
     for name in ("E131Device", "E131DeviceOut"):
-        components["schemas"][name]["allOf"] = [E131_UNIVERSE_RULE]
-    components["schemas"]["DevicePatch"]["allOf"] = [
-        E131_UNIVERSE_PATCH_RULE,
-        *WS281X_CHANNEL_PATCH_RULES,
-    ]
+        components["schemas"][name]["allOf"] = E131_UNIVERSE_RULES
     for name in ours:
         # These bodies forbid unknown fields (their Structs say so); the document says it too.
         if "properties" in components["schemas"][name]:

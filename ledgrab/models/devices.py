@@ -16,9 +16,7 @@ from ledgrab.utils.plain_text import PLAIN_TEXT_PATTERN, check_name
 
 __all__ = [
     "DEVICE_TYPES",
-    "E131_UNIVERSE_PATCH_RULE",
-    "E131_UNIVERSE_RULE",
-    "WS281X_CHANNEL_PATCH_RULES",
+    "E131_UNIVERSE_RULES",
     "WS281X_CHANNEL_RULE",
     "AdalightDevice",
     "CrossFieldError",
@@ -55,12 +53,8 @@ _SERIAL_PATTERN = r"^(?!.*\.\.)\/dev\/[A-Za-z0-9_.:+\/\-]+$"
 
 
 class CrossFieldError(ValueError):
-    """A rule between fields, broken: the message names the field; `fields` are all it reads (a
-    PATCH that sends only some of them contradicts the stored others: a conflict, not bad data)."""
-
-    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.fields = fields
+    """A rule between fields, broken; the message names the field. A PATCH that breaks one is a
+    conflict with the stored device (409), a new device that does is invalid (400)."""
 
 
 class _DeviceBase(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
@@ -111,8 +105,7 @@ class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
             self.channel = expected
         elif self.channel != expected:
             raise CrossFieldError(
-                f"channel: GPIO {self.pin} belongs to channel {expected}, not {self.channel}",
-                ("pin", "channel"),
+                f"channel: GPIO {self.pin} belongs to channel {expected}, not {self.channel}"
             )
 
 
@@ -163,8 +156,7 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
             raise CrossFieldError(
                 f"universe: {self.led_count} LEDs from universe {self.universe} pass "
                 f"{LAST_UNIVERSE}; start at universe {LAST_UNIVERSE + 1 - _universes(self)} or "
-                f"below, or use at most {room} LEDs",
-                ("universe", "led_count", "rgbw"),
+                f"below, or use at most {room} LEDs"
             )
 
 
@@ -176,44 +168,28 @@ def _universes(device: E131Device) -> int:
     return -(-device.led_count // device.pixels_per_universe)
 
 
-def _e131_cases() -> list[dict]:
-    """E131Device's universe rule as JSON Schema cases, one of which a valid device meets: a
-    universe low enough for any LED count, or one of the last few universes with the LED count
-    that still fits (n universes hold n * pixels_per_universe LEDs)."""
-    cases: list[dict] = []
+def _e131_rules() -> list[dict]:
+    """E131Device's universe rule as JSON Schema: from each of the last few universes, at most
+    the LEDs that still fit (n universes hold n * pixels_per_universe); rgbw left out is false."""
+    rules = []
     for rgbw in (False, True):
         per = pixels_per_universe(rgbw)
-        # rgbw left out is false (its default); true must be sent.
-        rgbw_rule = {"properties": {"rgbw": {"const": rgbw}}, "required": ["rgbw"] if rgbw else []}
-        room_for_all = LAST_UNIVERSE + 1 - -(-MAX_LEDS // per)
-        cases.append(
-            {
-                **rgbw_rule,
-                "properties": {**rgbw_rule["properties"], "universe": {"maximum": room_for_all}},
-            }
-        )
-        for universe in range(room_for_all + 1, LAST_UNIVERSE + 1):
-            fits = (LAST_UNIVERSE + 1 - universe) * per
-            cases.append(
+        spare = 0  # universes after the first one
+        while (spare + 1) * per < MAX_LEDS:
+            when = {"universe": {"minimum": LAST_UNIVERSE - spare}, "rgbw": {"const": rgbw}}
+            rules.append(
                 {
-                    "properties": {
-                        "rgbw": {"const": rgbw},
-                        "universe": {"const": universe},
-                        "led_count": {"maximum": fits},
-                    },
-                    "required": ["universe", *(["rgbw"] if rgbw else [])],
+                    "if": {"properties": when, "required": ["universe", "rgbw"][: 1 + rgbw]},
+                    "then": {"properties": {"led_count": {"maximum": (spare + 1) * per}}},
                 }
             )
-    return cases
+            spare += 1
+    return rules
 
 
 # For clients, the universe rule of E131Device.__post_init__ (added to the e131 schemas by the
-# OpenAPI document); on a PATCH it binds when the body sends all three fields.
-E131_UNIVERSE_RULE = {"anyOf": _e131_cases()}
-E131_UNIVERSE_PATCH_RULE = {
-    "anyOf": [{"not": {"required": ["universe", "led_count", "rgbw"]}}, *_e131_cases()]
-}
-
+# OpenAPI document): if/then pairs, which generators and validators alike read.
+E131_UNIVERSE_RULES = _e131_rules()
 
 # For clients, the pin/channel rule of Ws281xDevice.__post_init__ as JSON Schema (added to the
 # ws281x schemas by the OpenAPI document).
@@ -223,15 +199,6 @@ WS281X_CHANNEL_RULE = {
     "then": {"properties": {"channel": {"enum": [1, None]}}},
     "else": {"properties": {"channel": {"enum": [0, None]}}},
 }
-# On a PATCH the rule binds when the body sends both fields.
-WS281X_CHANNEL_PATCH_RULES = [
-    {
-        "if": {"properties": {"pin": {"enum": pins}}, "required": ["pin", "channel"]},
-        "then": {"properties": {"channel": {"enum": [channel, None]}}},
-    }
-    for channel, pins in _CHANNEL_PINS.items()
-]
-
 DeviceConfig = VirtualDevice | Ws281xDevice | AdalightDevice | WledDevice | DdpDevice | E131Device
 DEVICE_TYPES: dict[str, type[_DeviceBase]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
