@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from ledgrab.models.devices import E131Device
+from tests.forwarding.helpers import TLS_FORWARDER
 from tests.support.live_server import LiveServer
 from tests.support.openapi_check import answer_schema, component_validator, document, validator
 
@@ -89,18 +90,7 @@ def test_a_patch_that_breaks_a_rule_between_fields_is_a_409_naming_the_field(bar
 
 
 def test_a_forwarders_answer_matches_its_schema_with_the_secrets_hidden(bare):
-    forwarder = {
-        "name": "tls",
-        "enabled": False,
-        "target": {
-            "kind": "syslog",
-            "host": "127.0.0.1",
-            "transport": "tls",
-            "ca_pem": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
-            "client_cert_pem": "-----BEGIN CERTIFICATE-----\ny\n-----END CERTIFICATE-----",
-            "client_key_pem": "-----BEGIN PRIVATE KEY-----\nz\n-----END PRIVATE KEY-----",
-        },
-    }
+    forwarder = TLS_FORWARDER
     path = "/api/v1/activity/forwarders"
     with bare.client() as c:
         doc = document(c)

@@ -3,17 +3,17 @@ changed), write-only secrets, each change an `entity` entry, status on /health."
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import pytest
 
 from ledgrab.config import ConfigError, load_settings
-from tests.forwarding.helpers import fast_server, put_forwarders, stored
+from tests.forwarding.helpers import TLS_FORWARDER, fast_server, put_forwarders, stored
 from tests.support.http_collector import HttpCollector
 
 HOOK_SECRET = "hook-secret-0123456789"
 TOKEN = "Bearer otlp-token-abcdef"
-KEY = "-----BEGIN PRIVATE KEY-----\nnot-a-real-key-but-secret\n-----END PRIVATE KEY-----"
 
 
 def _all(collector_port: int) -> list[dict]:
@@ -35,18 +35,7 @@ def _all(collector_port: int) -> list[dict]:
                 "headers": {"Authorization": TOKEN},
             },
         },
-        {
-            "name": "tls",
-            "enabled": False,
-            "target": {
-                "kind": "syslog",
-                "host": "127.0.0.1",
-                "transport": "tls",
-                "ca_pem": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
-                "client_cert_pem": "-----BEGIN CERTIFICATE-----\ny\n-----END CERTIFICATE-----",
-                "client_key_pem": KEY,
-            },
-        },
+        copy.deepcopy(TLS_FORWARDER),
     ]
 
 
