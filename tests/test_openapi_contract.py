@@ -175,3 +175,30 @@ def test_every_schema_in_the_document_is_json_schema_with_ecma_patterns(bare):
         for p in operation.get("parameters", [])
     ]
     validator(doc, {"$defs": {str(i): schema for i, schema in enumerate(parameters)}})
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_reference_in_the_document_names_a_schema_it_has(bare):
+    with bare.client() as c:
+        doc = document(c)
+        exported = c.get("/api/v1/activity/export", params={"format": "json"})
+    schemas = doc["components"]["schemas"]
+    dangling = sorted({r for r in _refs(doc) if r.rsplit("/", 1)[-1] not in schemas})
+    assert dangling == []
+    schema = doc["paths"]["/api/v1/activity/export"]["get"]["responses"]["200"]["content"]
+    answer = exported.json()
+    assert answer, "the server's start is an entry"
+    errors = [
+        e.message for e in validator(doc, schema["application/json"]["schema"]).iter_errors(answer)
+    ]
+    assert errors == []

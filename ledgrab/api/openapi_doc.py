@@ -35,6 +35,7 @@ from ledgrab.models.devices import (
     E131_UNIVERSE_RULES,
     WS281X_CHANNEL_RULE,
 )
+from ledgrab.storage.activity_log import ChainedEntry
 
 __all__ = [
     "FinishedJsonRenderPlugin",
@@ -109,7 +110,7 @@ def _schemas() -> dict[str, Any]:
     from ledgrab.api.forwarding import ForwardersResponse
     from ledgrab.api.sources import SourceKindInfo
 
-    answers = [ForwardersResponse, SourceKindInfo, CaptureState]
+    answers = [ForwardersResponse, SourceKindInfo, CaptureState, ChainedEntry]
     _, defs = msgspec.json.schema_components(
         [ValidationErrorBody, ErrorBody, *BODY_TYPES, *_SERVICE_BODIES, *answers],
         ref_template="#/components/schemas/{name}",

@@ -45,9 +45,9 @@ def test_short_run_finds_no_failure():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2400)
 @needs_private_network
 def test_long_run_finds_no_failure():
-    report = _run(300, "examples,coverage,fuzzing,stateful", timeout=1100)
+    report = _run(300, "examples,coverage,fuzzing,stateful", timeout=2300)
     _assert_no_failure(report, ["coverage", "fuzzing", "stateful"])
     assert report["test_cases"]["generated"] > 5000
