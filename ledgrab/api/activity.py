@@ -143,7 +143,7 @@ class ActivityController(Controller):
         operation_class=streamed_answer_operation(
             tuple(media for media, _ in FORMATS.values()),
             "the entries, in the format asked for",
-            json_items="ActivityLogEntry",
+            json_items="ChainedEntry",
         ),
         response_headers=[EXPORT_DISPOSITION],
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -11,7 +9,8 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
 from ledgrab.api.entity_common import MISSING_OR_CONFLICT, iso_ms, require
-from ledgrab.core.effects.capture_receiver import CaptureHub
+from ledgrab.core.effects.capture_input import CaptureInputStats
+from ledgrab.core.effects.capture_receiver import CaptureHub, ListenerStats
 from ledgrab.core.effects.capture_source import capture_input_for, port_of
 from ledgrab.storage.entities import EntityStore
 
@@ -27,8 +26,8 @@ class CaptureState(msgspec.Struct):
     sender: str | None
     priority: int | None
     started_at: str | None  # ISO-8601 UTC: when the current stream began
-    stats: dict[str, Any] | None  # this stream's counters
-    listener: dict[str, Any] | None  # the UDP port's counters (bad datagrams, unrouted, …)
+    stats: CaptureInputStats | None  # this input's counters; None: no running target reads it
+    listener: ListenerStats | None  # the UDP port's counters (bad datagrams, unrouted, …)
 
 
 class CaptureController(Controller):
@@ -57,6 +56,7 @@ class CaptureController(Controller):
         port = port_of(params)
         target = capture_input_for(params)
         state = target.state() if target is not None else {}
+        stats = msgspec.structs.replace(target.stats) if target is not None else None
         listener = capture_hub.listener_stats(params.protocol, port)
         return CaptureState(
             source_id=source_id,
@@ -67,6 +67,6 @@ class CaptureController(Controller):
             sender=state.get("sender"),
             priority=state.get("priority"),
             started_at=iso_ms(state.get("started_at")),
-            stats=state.get("stats"),
-            listener=msgspec.to_builtins(listener) if listener is not None else None,
+            stats=stats,
+            listener=msgspec.structs.replace(listener) if listener is not None else None,
         )

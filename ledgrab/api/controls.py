@@ -10,7 +10,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from ledgrab.api.entity_common import MISSING, conflict, require
+from ledgrab.api.entity_common import MISSING, MISSING_OR_CONFLICT, conflict, require
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.processing.processor_manager import EngineError, ProcessorManager
 from ledgrab.storage.entities import EntityStore
@@ -91,9 +91,10 @@ class ControlsController(Controller):
 
     @post(
         "/devices/{device_id:str}/identify",
-        summary="Light the device's strip white for two seconds, then restore it",
+        summary="Light the device's strip white for two seconds, then restore it (409: it "
+        "cannot be opened)",
         status_code=200,
-        raises=MISSING,
+        raises=MISSING_OR_CONFLICT,
     )
     async def identify(
         self,

@@ -13,6 +13,7 @@ from ledgrab.api.validation import FieldError, field_error, invalid_fields
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.models.bodies import out_type
+from ledgrab.models.devices import CrossFieldError
 from ledgrab.storage.entities import Entity, EntityKind, EntityStore
 
 __all__ = [
@@ -72,6 +73,13 @@ def merge_patch(
     try:
         return msgspec.convert(merged, type(current), strict=True)
     except msgspec.ValidationError as exc:
+        if isinstance(exc.__cause__, CrossFieldError):
+            # Each field valid, the device they make is not: the change conflicts with the
+            # stored fields the rule also reads (409; a new device that breaks it is a 400).
+            error = field_error(exc, prefix)
+            raise conflict(
+                f"{error.field}: {error.message} (with the device's other fields)"
+            ) from None
         raise invalid_fields(kind, [field_error(exc, prefix)]) from None
 
 

@@ -14,7 +14,8 @@ from ledgrab.api.validation import field_error, invalid_fields, json_body
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.forwarding.config import (
-    ForwarderConfig,
+    DuplicateName,
+    ForwarderConfigShown,
     validate_forwarders,
     view_of,
 )
@@ -25,7 +26,7 @@ __all__ = ["ForwarderState", "ForwardersResponse", "ForwardingController"]
 
 
 class ForwarderState(msgspec.Struct, kw_only=True):
-    config: ForwarderConfig  # secrets are null here; `secrets_set` names those that are set
+    config: ForwarderConfigShown  # type: ignore[valid-type]  # secrets null; `secrets_set` names those set
     secrets_set: list[str]
     source: str  # "api" (PUT replaces it) or "config" (the TOML file's [[forwarders]])
     status: ForwarderStatus | None  # None: disabled
@@ -73,6 +74,8 @@ class ForwardingController(Controller):
         raw = await json_body(request, "forwarders")
         try:
             configs = validate_forwarders(raw, service.stored())
+        except DuplicateName as exc:  # each one valid, the list not: a clash, like the file's
+            raise ConflictException(detail=str(exc)) from None
         except ValueError as exc:
             # The detail keeps the `$.forwarders[i]…` path the forwarders page reads.
             raise invalid_fields("forwarders", [field_error(exc)], detail=str(exc)) from None

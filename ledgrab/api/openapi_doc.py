@@ -31,7 +31,11 @@ from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogS
 from ledgrab.core.backup.auto_backup import AutoBackupConfig
 from ledgrab.core.forwarding.config import MAX_FORWARDERS, ForwarderList
 from ledgrab.models.bodies import BODY_TYPES
-from ledgrab.models.devices import WS281X_CHANNEL_RULE
+from ledgrab.models.devices import (
+    E131_UNIVERSE_RULES,
+    WS281X_CHANNEL_RULE,
+)
+from ledgrab.storage.activity_log import ChainedEntry
 
 __all__ = [
     "FinishedJsonRenderPlugin",
@@ -101,8 +105,14 @@ def _with_time_patterns(node: Any) -> None:
 def _schemas() -> dict[str, Any]:
     """msgspec's own schemas of the body types: they keep what Litestar's generator drops
     (a bound of 0, the pattern of a list's items, the patterns meant for clients)."""
+    # Answers of routes that use this module (imported here, not at the top, for that reason).
+    from ledgrab.api.capture import CaptureState
+    from ledgrab.api.forwarding import ForwardersResponse
+    from ledgrab.api.sources import SourceKindInfo
+
+    answers = [ForwardersResponse, SourceKindInfo, CaptureState, ChainedEntry]
     _, defs = msgspec.json.schema_components(
-        [ValidationErrorBody, ErrorBody, *BODY_TYPES, *_SERVICE_BODIES],
+        [ValidationErrorBody, ErrorBody, *BODY_TYPES, *_SERVICE_BODIES, *answers],
         ref_template="#/components/schemas/{name}",
     )
     return defs
@@ -146,8 +156,11 @@ def finish_document(doc: dict[str, Any]) -> dict[str, Any]:
         listed["maxItems"] = MAX_FORWARDERS
     if "SyslogTarget" in components["schemas"]:
         components["schemas"]["SyslogTarget"]["allOf"] = _SYSLOG_RULES
+    # The devices' cross-field rules, so that data valid by the document is valid to the server.
     for name in ("Ws281xDevice", "Ws281xDeviceOut"):
         components["schemas"][name]["allOf"] = [WS281X_CHANNEL_RULE]
+    for name in ("E131Device", "E131DeviceOut"):
+        components["schemas"][name]["allOf"] = E131_UNIVERSE_RULES
     for name in ours:
         # These bodies forbid unknown fields (their Structs say so); the document says it too.
         if "properties" in components["schemas"][name]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Union
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
@@ -31,14 +31,24 @@ from ledgrab.storage.entities import EntityStore
 __all__ = ["SourceController", "SourceKindInfo"]
 
 
-class SourceKindInfo(msgspec.Struct):
-    kind: str
-    description: str
-    defaults: dict[str, Any]  # the kind's params Struct with its defaults; typed in SourceOut
-
-
 def _params_type(kind: str) -> type[msgspec.Struct]:
     return next(f.type for f in msgspec.structs.fields(SOURCE_TYPES[kind]) if f.name == "params")
+
+
+def _kind_info(kind: str) -> type[msgspec.Struct]:
+    """What /sources/kinds says of one kind: tagged by `kind`, `defaults` its typed params."""
+    return msgspec.defstruct(
+        SOURCE_TYPES[kind].__name__ + "KindInfo",
+        [("description", str), ("defaults", _params_type(kind))],
+        tag_field="kind",
+        tag=kind,
+        kw_only=True,
+        module=__name__,
+    )
+
+
+_KIND_INFO = {kind: _kind_info(kind) for kind in SOURCE_KINDS}
+SourceKindInfo = Union[tuple(_KIND_INFO.values())]  # type: ignore[valid-type]  # noqa: UP007
 
 
 def _rebuild(kind: str, name: str, params: msgspec.Struct) -> SourceConfig:
@@ -60,7 +70,7 @@ class SourceController(Controller):
     @get("/kinds", summary="The source kinds and their default params", sync_to_thread=False)
     def list_kinds(self) -> list[SourceKindInfo]:
         return [
-            SourceKindInfo(k.name, k.description, msgspec.to_builtins(k.params_type()))
+            _KIND_INFO[k.name](description=k.description, defaults=k.params_type())
             for k in SOURCE_KINDS.values()
         ]
 

@@ -104,7 +104,9 @@ def _all_fields(structs: list[type[msgspec.Struct]]) -> dict[str, Any]:
 DevicePatch = _patch_type(
     "DevicePatch",
     {"type": Literal[tuple(DEVICE_TYPES)], **_all_fields(list(DEVICE_TYPES.values()))},  # type: ignore[misc]
-    "Fields to change (those of the device's type); `type` may be sent but not changed.",
+    "Fields to change (those of the device's type); `type` may be sent but not changed. A change "
+    "that breaks a rule between fields (E1.31 universe and LED count, ws281x pin and channel) "
+    "with the device's other fields is a 409 naming the field.",
 )
 # Same kind: the params sent change those fields; another kind starts from its defaults.
 SourcePatch = Union[tuple(_source_patch(cls) for cls in SOURCE_TYPES.values())]  # type: ignore[valid-type]  # noqa: UP007

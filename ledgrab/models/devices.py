@@ -16,7 +16,10 @@ from ledgrab.utils.plain_text import PLAIN_TEXT_PATTERN, check_name
 
 __all__ = [
     "DEVICE_TYPES",
+    "E131_UNIVERSE_RULES",
+    "WS281X_CHANNEL_RULE",
     "AdalightDevice",
+    "CrossFieldError",
     "DdpDevice",
     "DeviceConfig",
     "E131Device",
@@ -26,6 +29,7 @@ __all__ = [
 ]
 
 MAX_LEDS = 4096
+LAST_UNIVERSE = 63999  # E1.31-2016 6.2.7: universes 1..63999
 # The patterns are for clients (the OpenAPI document); the server's own checks (check_name,
 # check_lan_address) run in __post_init__ and say in words what is wrong.
 PlainText = {"pattern": PLAIN_TEXT_PATTERN}
@@ -46,6 +50,11 @@ WS281X_DMA_FORBIDDEN = {5: "DMA channel 5 is used by the SD card and would corru
 _SERIAL_RE = re.compile(r"^/dev/[A-Za-z0-9_.:+/-]+$")
 # The same rule for clients, written so that a browser's pattern attribute reads it too.
 _SERIAL_PATTERN = r"^(?!.*\.\.)\/dev\/[A-Za-z0-9_.:+\/\-]+$"
+
+
+class CrossFieldError(ValueError):
+    """A rule between fields, broken; the message names the field. A PATCH that breaks one is a
+    conflict with the stored device (409), a new device that does is invalid (400)."""
 
 
 class _DeviceBase(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
@@ -95,7 +104,7 @@ class Ws281xDevice(_DeviceBase, tag="ws281x", kw_only=True):
         if self.channel is None:
             self.channel = expected
         elif self.channel != expected:
-            raise ValueError(
+            raise CrossFieldError(
                 f"channel: GPIO {self.pin} belongs to channel {expected}, not {self.channel}"
             )
 
@@ -127,7 +136,7 @@ class DdpDevice(_NetworkDevice, tag="ddp", kw_only=True):
 class E131Device(_NetworkDevice, tag="e131", kw_only=True):
     address: Address = "127.0.0.1"  # ignored in multicast mode
     port: Port = 5568
-    universe: Annotated[int, msgspec.Meta(ge=1, le=63999)] = 1
+    universe: Annotated[int, msgspec.Meta(ge=1, le=LAST_UNIVERSE)] = 1
     multicast: bool = False
     priority: Annotated[int, msgspec.Meta(ge=0, le=200)] = 100
     source_name: Annotated[
@@ -136,29 +145,60 @@ class E131Device(_NetworkDevice, tag="e131", kw_only=True):
 
     @property
     def pixels_per_universe(self) -> int:
-        return 128 if self.rgbw else 170  # 512 DMX slots; whole pixels only
+        return pixels_per_universe(self.rgbw)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_name("source_name", self.source_name)
         last = self.universe + (self.led_count - 1) // self.pixels_per_universe
-        if last > 63999:
-            raise ValueError(
-                f"universe: {self.led_count} LEDs from universe {self.universe} pass 63999"
+        if last > LAST_UNIVERSE:
+            room = (LAST_UNIVERSE + 1 - self.universe) * self.pixels_per_universe
+            raise CrossFieldError(
+                f"universe: {self.led_count} LEDs from universe {self.universe} pass "
+                f"{LAST_UNIVERSE}; start at universe {LAST_UNIVERSE + 1 - _universes(self)} or "
+                f"below, or use at most {room} LEDs"
             )
 
 
+def pixels_per_universe(rgbw: bool) -> int:
+    return 128 if rgbw else 170  # 512 DMX slots; whole pixels only
+
+
+def _universes(device: E131Device) -> int:
+    return -(-device.led_count // device.pixels_per_universe)
+
+
+def _e131_rules() -> list[dict]:
+    """E131Device's universe rule as JSON Schema: from each of the last few universes, at most
+    the LEDs that still fit (n universes hold n * pixels_per_universe); rgbw left out is false."""
+    rules = []
+    for rgbw in (False, True):
+        per = pixels_per_universe(rgbw)
+        spare = 0  # universes after the first one
+        while (spare + 1) * per < MAX_LEDS:
+            when = {"universe": {"minimum": LAST_UNIVERSE - spare}, "rgbw": {"const": rgbw}}
+            rules.append(
+                {
+                    "if": {"properties": when, "required": ["universe", "rgbw"][: 1 + rgbw]},
+                    "then": {"properties": {"led_count": {"maximum": (spare + 1) * per}}},
+                }
+            )
+            spare += 1
+    return rules
+
+
+# For clients, the universe rule of E131Device.__post_init__ (added to the e131 schemas by the
+# OpenAPI document): if/then pairs, which generators and validators alike read.
+E131_UNIVERSE_RULES = _e131_rules()
+
 # For clients, the pin/channel rule of Ws281xDevice.__post_init__ as JSON Schema (added to the
 # ws281x schemas by the OpenAPI document).
+_CHANNEL_PINS = {ch: [p for p, c in WS281X_PIN_CHANNEL.items() if c == ch] for ch in (0, 1)}
 WS281X_CHANNEL_RULE = {
-    "if": {
-        "properties": {"pin": {"enum": [p for p, c in WS281X_PIN_CHANNEL.items() if c == 1]}},
-        "required": ["pin"],
-    },
+    "if": {"properties": {"pin": {"enum": _CHANNEL_PINS[1]}}, "required": ["pin"]},
     "then": {"properties": {"channel": {"enum": [1, None]}}},
     "else": {"properties": {"channel": {"enum": [0, None]}}},
 }
-
 DeviceConfig = VirtualDevice | Ws281xDevice | AdalightDevice | WledDevice | DdpDevice | E131Device
 DEVICE_TYPES: dict[str, type[_DeviceBase]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]

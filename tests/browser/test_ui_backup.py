@@ -43,6 +43,51 @@ def test_turn_on_automatic_backups_and_back_up_now(ui, server, tmp_path):
     ui.shot(page, "settings-auto-backup")
 
 
+def test_the_schedule_and_size_are_in_minutes_and_mib_and_saved_in_the_apis_units(
+    ui, server, tmp_path
+):
+    dest = tmp_path / "usb"
+    dest.mkdir()
+    page = ui.signed_in("/#/settings?tab=backup")
+    form = page.locator("#auto-backup-form")
+    form.wait_for()
+    every = form.get_by_label("Every (minutes)")
+    at_most = form.get_by_label("Keep at most (MiB)")
+    assert every.input_value() == "1440"  # the default day, not 86400 seconds
+    assert at_most.input_value() == "1024"  # 1 GiB, not 1073741824 bytes
+    every_field = form.locator("[name=interval_s]").locator("xpath=..")
+    assert "Allowed: 1 to 43200" in every_field.inner_text()
+    form.get_by_label("Destination directory").fill(str(dest))
+    every.fill("90")
+    at_most.fill("256")
+    form.get_by_role("button", name="Save").click()
+    wait_for(
+        lambda: (
+            (server.app.state.db.get_setting_blocking("backup.auto") or {}).get("interval_s")
+            == 5400
+        ),
+        what="the schedule saved in seconds",
+    )
+    config = server.app.state.db.get_setting_blocking("backup.auto")
+    assert config["max_bytes"] == 256 * 1024 * 1024
+    page.locator("#auto-backup-form").get_by_label("Every (minutes)").wait_for()
+    wait_for(
+        lambda: (
+            page.locator("#auto-backup-form").get_by_label("Every (minutes)").input_value() == "90"
+        ),
+        what="the form shown again in minutes",
+    )
+    every = page.locator("#auto-backup-form").get_by_label("Every (minutes)")
+    every.fill("0.5")  # 30 s: below the 60 s the API allows
+    error = (
+        page.locator("#auto-backup-form [name=interval_s]")
+        .locator("xpath=..")
+        .locator(".field-error")
+    )
+    error.filter(has_text="must be at least 1").wait_for()
+    ui.shot(page, "settings-auto-backup-units")
+
+
 def test_a_missing_destination_shows_the_servers_message(ui, tmp_path):
     page = ui.signed_in("/#/settings?tab=backup")
     form = page.locator("#auto-backup-form")

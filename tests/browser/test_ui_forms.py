@@ -105,6 +105,15 @@ def test_messages_in_words_next_to_the_field(ui, server, size):
         has_text="does not have the expected form"
     ).wait_for()
     _shot(page, f"device-errors-{size}")
+    # A rule between fields only the server checks: its message lands next to the field it names.
+    page.get_by_label("Type", exact=True).select_option("e131")
+    page.get_by_label("LED count").fill("171")
+    page.get_by_label("Address", exact=True).fill("127.0.0.1")
+    page.get_by_label("Universe", exact=True).fill("63999")
+    page.get_by_role("button", name="Create device").click()
+    _error(page, "device-form", "universe").filter(has_text="at most 170 LEDs").wait_for()
+    ui.allowed_errors.append("status of 400")  # the refusal whose message is shown
+    _shot(page, f"device-universe-error-{size}")
     with server.client() as client:
         assert [d["name"] for d in client.get("/api/v1/devices").json()] == ["Virtual strip"]
 
@@ -140,6 +149,11 @@ def test_a_parameter_change_on_a_running_target_shows_in_its_preview_at_once(ui,
     wait_for(
         lambda: (canvas.get_attribute("data-pixels") or "").startswith("ff8800"),
         what="the change in the preview",
+    )
+    runner = server.app.state.engine.runner(target["id"])
+    wait_for(
+        lambda: runner.driver.last_frame == bytes.fromhex("ff8800") * 4,
+        what="the change on the strip itself",
     )
     _shot(page, f"live-change-{size}")
     with server.client() as client:

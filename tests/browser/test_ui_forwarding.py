@@ -58,3 +58,25 @@ def test_add_edit_and_remove_a_forwarder(ui, server):
         page.locator("dialog.confirm").get_by_role("button", name="Remove").click()
         row.wait_for(state="detached")
         assert _configs(server) == []
+
+
+def test_the_forwarder_form_takes_its_choices_and_bounds_from_the_document(ui, server):
+    with server.client() as client:
+        schemas = client.get("/schema/openapi.json").json()["components"]["schemas"]
+    syslog, config = schemas["SyslogTarget"]["properties"], schemas["ForwarderConfig"]["properties"]
+    page = ui.signed_in("/#/settings?tab=forwarders")
+    page.get_by_role("button", name="Add forwarder").click()
+    form = page.locator("#forwarder-form")
+
+    def offered(label: str) -> set[str]:
+        select = form.get_by_label(label, exact=True)
+        return set(select.locator("option").evaluate_all("options => options.map(o => o.value)"))
+
+    assert offered("Facility") == set(syslog["facility"]["enum"])  # all 24, kern to local7
+    assert offered("Transport") == set(syslog["transport"]["enum"])
+    assert offered("Start with") == set(config["start"]["enum"])
+    assert offered("Minimum severity") == set(schemas["Severity"]["enum"])
+    for label, bounds in (("Port", syslog["port"]), ("Entries per batch", config["batch_size"])):
+        field = form.get_by_label(label, exact=True)
+        assert field.get_attribute("min") == str(bounds["minimum"]), label
+        assert field.get_attribute("max") == str(bounds["maximum"]), label

@@ -27,6 +27,23 @@ TRICKY = [
 ]
 
 
+CLIENT_KEY = "-----BEGIN PRIVATE KEY-----\nnot-a-real-key-but-secret\n-----END PRIVATE KEY-----"
+# A syslog-over-TLS forwarder with a client certificate and its (secret) key; off, so it sends
+# nothing.
+TLS_FORWARDER = {
+    "name": "tls",
+    "enabled": False,
+    "target": {
+        "kind": "syslog",
+        "host": "127.0.0.1",
+        "transport": "tls",
+        "ca_pem": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+        "client_cert_pem": "-----BEGIN CERTIFICATE-----\ny\n-----END CERTIFICATE-----",
+        "client_key_pem": CLIENT_KEY,
+    },
+}
+
+
 def fast_server(data_dir: Path, **overrides: Any) -> LiveServer:
     return LiveServer(data_dir, forwarding=QUICK, **overrides)
 

@@ -3,17 +3,17 @@ changed), write-only secrets, each change an `entity` entry, status on /health."
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import pytest
 
 from ledgrab.config import ConfigError, load_settings
-from tests.forwarding.helpers import fast_server, put_forwarders, stored
+from tests.forwarding.helpers import TLS_FORWARDER, fast_server, put_forwarders, stored
 from tests.support.http_collector import HttpCollector
 
 HOOK_SECRET = "hook-secret-0123456789"
 TOKEN = "Bearer otlp-token-abcdef"
-KEY = "-----BEGIN PRIVATE KEY-----\nnot-a-real-key-but-secret\n-----END PRIVATE KEY-----"
 
 
 def _all(collector_port: int) -> list[dict]:
@@ -35,18 +35,7 @@ def _all(collector_port: int) -> list[dict]:
                 "headers": {"Authorization": TOKEN},
             },
         },
-        {
-            "name": "tls",
-            "enabled": False,
-            "target": {
-                "kind": "syslog",
-                "host": "127.0.0.1",
-                "transport": "tls",
-                "ca_pem": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
-                "client_cert_pem": "-----BEGIN CERTIFICATE-----\ny\n-----END CERTIFICATE-----",
-                "client_key_pem": KEY,
-            },
-        },
+        copy.deepcopy(TLS_FORWARDER),
     ]
 
 
@@ -87,11 +76,20 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(server, change,
         assert _configs(client) == before
 
 
-def test_two_forwarders_with_one_name_are_refused(server):
+def test_two_forwarders_with_one_name_are_a_conflict_the_document_declares(server):
+    """Each forwarder is valid alone (the schema cannot say names are unique): a 409, like a
+    clash with the configuration file's names, and nothing changes."""
     one = {"name": "s", "target": {"kind": "syslog", "host": "127.0.0.1"}}
     with server.client() as client:
-        response = client.put("/api/v1/activity/forwarders", json={"forwarders": [one, one]})
-    assert response.status_code == 400 and "$.forwarders[1].name" in response.json()["detail"]
+        put_forwarders(client, [one])
+        before = _configs(client)
+        twice = [{**one, "batch_size": 7}, {**one, "enabled": False}]
+        response = client.put("/api/v1/activity/forwarders", json={"forwarders": twice})
+        assert response.status_code == 409, response.text
+        assert "'s' is used twice - at `$.forwarders[1].name`" in response.json()["detail"]
+        assert _configs(client) == before
+        document = client.get("/schema/openapi.json").json()
+    assert "409" in document["paths"]["/api/v1/activity/forwarders"]["put"]["responses"]
 
 
 def test_secrets_are_write_only_and_never_in_entries_exports_or_logs(tmp_path, caplog):

@@ -3,7 +3,7 @@ write-only (kept from the stored copy when a change leaves them out, never shown
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union, get_args
 from urllib.parse import urlsplit
 
 import msgspec
@@ -14,8 +14,10 @@ __all__ = [
     "FACILITIES",
     "FORWARDERS_KEY",
     "SECRET_FIELDS",
+    "DuplicateName",
     "ForwardFilters",
     "ForwarderConfig",
+    "ForwarderConfigShown",
     "ForwarderList",
     "ForwarderView",
     "OtlpTarget",
@@ -45,6 +47,10 @@ Url = Annotated[
 ]
 Pem = Annotated[str, msgspec.Meta(max_length=64_000)]
 _Strict = {"forbid_unknown_fields": True, "kw_only": True}
+
+
+class DuplicateName(ValueError):
+    """Two forwarders of one list share a name (the API answers 409: each is valid alone)."""
 
 
 class ForwardFilters(ActivityLogFilters, frozen=True, forbid_unknown_fields=True):
@@ -104,10 +110,35 @@ class ForwarderList(msgspec.Struct, **_Strict):
     forwarders: list[ForwarderConfig]
 
 
+# Never shown: a secret field of an answer is always null (`secrets_set` says which are set).
+Hidden = Annotated[None, msgspec.Meta(description="write-only; listed in secrets_set when set")]
+
+
+def _shown(target: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    """`target` as answers describe it: the same fields, its secrets always null (so the rules
+    that pair a secret with another field bind requests only)."""
+    tag = target.__struct_config__.tag
+    return msgspec.defstruct(
+        target.__name__ + "Shown",
+        [(name, Hidden, None) for name in SECRET_FIELDS[tag]],  # type: ignore[index]
+        bases=(target,),
+        tag=tag,
+        kw_only=True,
+        module=__name__,
+    )
+
+
+ShownTarget = Union[tuple(_shown(t) for t in get_args(Target))]  # type: ignore[valid-type]  # noqa: UP007
+ForwarderConfigShown = msgspec.defstruct(
+    "ForwarderConfigShown", [("target", ShownTarget)], bases=(ForwarderConfig,), kw_only=True,
+    module=__name__,
+)  # fmt: skip
+
+
 class ForwarderView(msgspec.Struct, kw_only=True):
     """A forwarder as the API shows it: secrets replaced by the names of those that are set."""
 
-    config: ForwarderConfig
+    config: ForwarderConfigShown  # type: ignore[valid-type]
     secrets_set: list[str]
 
 
@@ -125,7 +156,7 @@ def validate_forwarders(raw: object, stored: list[ForwarderConfig]) -> list[Forw
     for index, config in enumerate(configs):
         where = f"$.forwarders[{index}].target"
         if config.name in names[:index]:
-            raise ValueError(
+            raise DuplicateName(
                 f"name {config.name!r} is used twice - at `$.forwarders[{index}].name`"
             )
         target = config.target
@@ -180,7 +211,10 @@ def view_of(config: ForwarderConfig) -> ForwarderView:
     fields = SECRET_FIELDS[_kind(config.target)]
     set_ = [f for f in fields if getattr(config.target, f)]
     hidden = msgspec.structs.replace(config.target, **{f: None for f in fields})
-    return ForwarderView(config=msgspec.structs.replace(config, target=hidden), secrets_set=set_)
+    shown = msgspec.convert(
+        msgspec.to_builtins(msgspec.structs.replace(config, target=hidden)), ForwarderConfigShown
+    )
+    return ForwarderView(config=shown, secrets_set=set_)
 
 
 def forwarders_from_stored(value: object) -> list[ForwarderConfig]:

@@ -24,7 +24,7 @@ function unwrap(doc, prop) {
   return { schema: real.length === 1 ? { ...real[0], default: schema.default } : schema, nullable: real.length < options.length };
 }
 
-const isColor = (s) => s?.format === "color" || s?.pattern === "^#[0-9a-fA-F]{6}$";
+const isColor = (s) => s?.format === "color";
 
 // One Form spec for field `name` of an object schema.
 export function specFor(doc, name, prop, { value, required = false, prefix = "" } = {}) {

@@ -3,22 +3,19 @@
 import { api } from "../api.js";
 import { fmtBytes, fmtTime, h, toast } from "../dom.js";
 import { hasRoute, requestBounds } from "../schema.js";
+import { MIB, rangeHint, units } from "../units.js";
 import { Form, notOffered, unavailable } from "../widgets.js";
 
 const PATH = "/api/v1/system/backup/auto";
 const FIELDS = [
   ["enabled", "Back up automatically", "checkbox"],
   ["destination", "Destination directory", "text"],
-  ["interval_s", "Every (seconds; 86400 is a day)", "number"],
+  ["interval_s", "Every (minutes)", "number"],
   ["keep", "Keep the newest (backups)", "number"],
-  ["max_bytes", "Keep at most (bytes in all)", "number"],
+  ["max_bytes", "Keep at most (MiB)", "number"],
 ];
+const { shown, sent, step } = units({ interval_s: 60, max_bytes: MIB }, new Set(["interval_s", "keep", "max_bytes"]));
 const STATE_TEXT = { off: "Off", ok: "Working", failing: "Failing" };
-
-function rangeHint(b) {
-  if (!b || (b.min === undefined && b.max === undefined)) return undefined;
-  return `Allowed: ${b.min ?? "…"} to ${b.max ?? "…"}`;
-}
 
 function stateView(status) {
   const rows = [
@@ -58,16 +55,19 @@ export function mount(root) {
       }
       await load();
     } }, "Back up now");
+    const limits = (name) => ({ min: shown(name, bounds[name]?.min), max: shown(name, bounds[name]?.max) });
     const form = new Form(FIELDS.map(([name, label, type]) => ({
-      name, label, type, value: status.config[name],
-      min: bounds[name]?.min, max: bounds[name]?.max, step: 1,
+      name, label, type, value: shown(name, status.config[name]), ...limits(name), step: step(name),
       placeholder: name === "destination" ? "/media/usb/ledgrab-backups" : undefined,
-      hint: name === "destination" ? status.destination_hint : rangeHint(bounds[name]),
+      hint: name === "destination" ? status.destination_hint
+        : name === "max_bytes" ? `${rangeHint(bounds[name], fmtBytes)} in all (now ${fmtBytes(status.config[name])})`
+          : rangeHint(limits(name)),
     })), {
       submitLabel: "Save",
       extraButtons: [runNow],
       onSubmit: async (values) => {
-        await api.put(PATH, { ...status.config, ...values });
+        const body = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, sent(k, v)]));
+        await api.put(PATH, { ...status.config, ...body });
         toast("Automatic backup saved");
         await load();
       },

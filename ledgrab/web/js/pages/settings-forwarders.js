@@ -1,14 +1,32 @@
 // Settings → Forwarding: the activity log's forwarders (syslog, OTLP, webhook) with their delivery
 // status; add, edit, remove. Secrets are write-only: an empty secret field keeps the stored one.
 
+import { SEVERITIES } from "../activity-common.js";
 import { api } from "../api.js";
 import { confirmDialog, fmtTime, h, toast } from "../dom.js";
+import { componentSchema } from "../schema.js";
+import { specFor, unionMembers } from "../schema-form.js";
 import { Form, unavailable } from "../widgets.js";
 
 const PATH = "/api/v1/activity/forwarders";
-const FACILITIES = ["local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
-  "user", "daemon", "auth", "syslog"];
 const KEEP = "leave empty to keep the stored value";
+// Words for some choices; the choices themselves, their bounds and defaults are the document's.
+const WORDS = {
+  syslog: "syslog (RFC 5424)", otlp: "OpenTelemetry (OTLP/HTTP JSON)", webhook: "Webhook (signed JSON)",
+  udp: "UDP (RFC 5426)", tcp: "TCP (RFC 6587)", tls: "TLS (RFC 5425)",
+  now: "the next entry recorded", oldest: "the oldest entry held",
+};
+
+// Field `name` of the document's `component` (choices, bounds, default) under the form's own
+// label, value and visibility.
+function documented(doc, component, name, spec) {
+  const base = specFor(doc, name, doc.components?.schemas?.[component]?.properties?.[name], { required: true });
+  const options = base.options?.map(([value, text]) => [value, WORDS[value] || text]);
+  return {
+    ...base, ...spec, type: base.type === "range" ? "number" : base.type,
+    value: spec.value ?? base.value, ...(options ? { options } : {}),
+  };
+}
 
 function summary(target) {
   if (target.kind === "syslog") return `syslog ${target.transport} ${target.host}:${target.port} (${target.facility})`;
@@ -28,23 +46,25 @@ function statusLine(status) {
     status.last_error ? h("div", { class: "error", dataset: { role: "last-error" } }, status.last_error) : null);
 }
 
-function fields(config) {
-  const t = config?.target || { kind: "syslog", transport: "udp", port: 514, facility: "local0" };
+function fields(config, doc) {
+  const t = config?.target || { kind: "syslog" };
   const f = config?.filters || {};
   const isKind = (...kinds) => (v) => kinds.includes(v.kind);
   const tls = (v) => v.kind === "syslog" && v.transport === "tls";
+  const kinds = Object.keys(unionMembers(doc, doc.components?.schemas?.ForwarderConfig?.properties?.target, "kind"));
+  const severity = documented(doc, "ForwarderConfig", "min_severity",
+    { label: "Minimum severity", value: config?.min_severity });
+  severity.options.sort(([a], [b]) => SEVERITIES.indexOf(a) - SEVERITIES.indexOf(b));
   return [
     { name: "name", label: "Name", value: config?.name, required: true, disabled: Boolean(config),
       hint: "a-z, 0-9, '-' or '_'; names the forwarder in the log and on /health" },
     { name: "kind", label: "Kind", type: "select", value: t.kind, disabled: Boolean(config),
-      options: [["syslog", "syslog (RFC 5424)"], ["otlp", "OpenTelemetry (OTLP/HTTP JSON)"], ["webhook", "Webhook (signed JSON)"]] },
+      options: kinds.map((k) => [k, WORDS[k] || k]) },
     { name: "enabled", label: "Enabled", type: "checkbox", value: config ? config.enabled : true },
     { name: "host", label: "Collector host", value: t.host, show: isKind("syslog") },
-    { name: "port", label: "Port", type: "number", value: t.port ?? 514, min: 1, max: 65535, show: isKind("syslog") },
-    { name: "transport", label: "Transport", type: "select", value: t.transport ?? "udp", show: isKind("syslog"),
-      options: [["udp", "UDP (RFC 5426)"], ["tcp", "TCP (RFC 6587)"], ["tls", "TLS (RFC 5425)"]] },
-    { name: "facility", label: "Facility", type: "select", value: t.facility ?? "local0", show: isKind("syslog"),
-      options: FACILITIES.map((x) => [x, x]) },
+    documented(doc, "SyslogTarget", "port", { label: "Port", value: t.port, show: isKind("syslog") }),
+    documented(doc, "SyslogTarget", "transport", { label: "Transport", value: t.transport, show: isKind("syslog") }),
+    documented(doc, "SyslogTarget", "facility", { label: "Facility", value: t.facility, show: isKind("syslog") }),
     { name: "url", label: "URL", value: t.url, show: isKind("otlp", "webhook"),
       placeholder: "http://collector:4318/v1/logs" },
     { name: "ca_pem", label: "CA certificate (PEM)", type: "textarea", value: t.ca_pem,
@@ -57,11 +77,9 @@ function fields(config) {
     { name: "secret", label: "HMAC secret", type: "password", show: isKind("webhook"),
       placeholder: config?.secrets_set?.includes("secret") ? KEEP : "16 characters or more" },
     { name: "categories", label: "Categories (comma separated, empty = all)", value: (f.categories || []).join(",") },
-    { name: "min_severity", label: "Minimum severity", type: "select", value: config?.min_severity ?? "info",
-      options: ["info", "warning", "error", "critical"].map((x) => [x, x]) },
-    { name: "batch_size", label: "Entries per batch", type: "number", value: config?.batch_size ?? 100, min: 1, max: 1000 },
-    { name: "start", label: "Start with", type: "select", value: config?.start ?? "now", disabled: Boolean(config),
-      options: [["now", "the next entry recorded"], ["oldest", "the oldest entry held"]] },
+    severity,
+    documented(doc, "ForwarderConfig", "batch_size", { label: "Entries per batch", value: config?.batch_size }),
+    documented(doc, "ForwarderConfig", "start", { label: "Start with", value: config?.start, disabled: Boolean(config) }),
   ];
 }
 
@@ -127,9 +145,10 @@ export function mount(root) {
           h("button", { type: "button", class: "danger small", onclick: () => remove(config.name) }, "Remove")));
   }
 
-  function edit(item) {
+  async function edit(item) {
     const before = item?.config;
-    const form = new Form(fields(item ? { ...before, secrets_set: item.secrets_set } : null), {
+    const { doc } = await componentSchema("ForwarderConfig");
+    const form = new Form(fields(item ? { ...before, secrets_set: item.secrets_set } : null, doc), {
       submitLabel: before ? "Save forwarder" : "Add forwarder",
       extraButtons: [h("button", { type: "button", class: "ghost", onclick: () => editor.replaceChildren() }, "Cancel")],
       onSubmit: async (values) => {

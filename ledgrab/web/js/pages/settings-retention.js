@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { fmtBytes, fmtTime, h, toast } from "../dom.js";
 import { hasRoute, requestBounds } from "../schema.js";
+import { MIB, rangeHint, units } from "../units.js";
 import { Form, notOffered, unavailable } from "../widgets.js";
 
 const PATH = "/api/v1/activity/settings";
@@ -15,18 +16,10 @@ const FIELDS = [
   ["max_batch", "…or when this many entries wait", "number"],
   ["checkpoint_interval_s", "Sign the newest entries at least every (minutes)", "number"],
 ];
-// Shown in a person's units, sent in the API's: the factor from the shown unit to the API's.
-const UNIT = { max_bytes: 1024 * 1024, checkpoint_interval_s: 60 };
-const INTEGER = new Set(["max_days", "max_entries", "max_bytes", "max_batch"]);
-const shown = (name, v) => (v === undefined || v === null ? v : +(v / (UNIT[name] || 1)).toFixed(3));
-const sent = (name, v) => (typeof v !== "number" ? v
-  : INTEGER.has(name) ? Math.round(v * (UNIT[name] || 1)) : v * (UNIT[name] || 1));
-
-function rangeHint(b, format = String) {
-  if (!b || (b.min === undefined && b.max === undefined)) return undefined;
-  const show = (v) => (v === undefined ? "…" : format(v));
-  return `Allowed: ${show(b.min)} to ${show(b.max)}`;
-}
+const { shown, sent, step } = units(
+  { max_bytes: MIB, checkpoint_interval_s: 60 },
+  new Set(["max_days", "max_entries", "max_bytes", "max_batch"]),
+);
 
 export function mount(root) {
   const formBox = h("div");
@@ -61,7 +54,7 @@ export function mount(root) {
     const form = new Form(FIELDS.filter(([name]) => name in current).map(([name, label, type]) => ({
       name, label, type, value: shown(name, current[name]),
       min: shown(name, bounds[name]?.min), max: shown(name, bounds[name]?.max),
-      step: INTEGER.has(name) && !UNIT[name] ? 1 : "any",
+      step: step(name),
       hint: name === "max_bytes"
         ? `${rangeHint(bounds[name], fmtBytes) || ""} (now ${fmtBytes(current[name])})`
         : rangeHint({ min: shown(name, bounds[name]?.min), max: shown(name, bounds[name]?.max) }),
