@@ -76,7 +76,7 @@ from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.logging_setup import demote_chatter
-from ledgrab.utils.system_clock import boot_id, clock_synchronised
+from ledgrab.utils.system_clock import SystemClock, boot_id
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["DATABASE_FILE", "WEB_DIR", "create_app"]
@@ -222,7 +222,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     demote_chatter()
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    state.boot_id = await asyncio.to_thread(boot_id)
+    state.system_clock.boot = await asyncio.to_thread(boot_id)
     # Takes the data-dir lock; only a file SQLite calls corrupt is moved aside (then a fresh
     # one is created). A full, read-only or failing card stops the start and touches nothing.
     try:
@@ -238,7 +238,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.health_providers["database"] = lambda: _database_health(db)
     new_database = 1 in opened.applied
 
-    activity = await ActivityLog.start(db, state.bus, settings.activity, str(data_dir))
+    activity = await ActivityLog.start(
+        db, state.bus, settings.activity, str(data_dir), system_clock=state.system_clock
+    )
     state.activity = activity
     state.activity_recorder = activity.recorder
     state.activity_retention = activity.retention
@@ -408,9 +410,9 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
             "health_providers": {},
             "tls": tls,
             "started_monotonic": time.monotonic(),
-            # Injected in tests; the kernel's adjtimex view otherwise.
-            "clock_synchronised": clock_synchronised,
-            "boot_id": None,
+            # The wall clock, time since boot and the kernel's sync flag (tests replace them);
+            # the boot id is read at startup.
+            "system_clock": SystemClock(None),
         }
     )
     return Litestar(

@@ -103,6 +103,9 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     auth_failure_entries_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
     # A flapping target's failures and recoveries become one entry per target per window.
     target_trouble_window_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0
+    # How often the clock's sync flag is read (adjtimex: no file, no write); the step to a
+    # synchronised clock is recorded within this time.
+    clock_check_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
