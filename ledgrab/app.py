@@ -25,6 +25,7 @@ from ledgrab.api.allow_header import fix_allow_header
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.capture import CaptureController
+from ledgrab.api.clock import ClockController
 from ledgrab.api.controls import ControlsController
 from ledgrab.api.device_state import DeviceStateController
 from ledgrab.api.devices import DeviceController
@@ -239,7 +240,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     new_database = 1 in opened.applied
 
     activity = await ActivityLog.start(
-        db, state.bus, settings.activity, str(data_dir), system_clock=state.system_clock
+        db,
+        state.bus,
+        settings.activity,
+        str(data_dir),
+        system_clock=state.system_clock,
+        clock_check_s=settings.clock.check_s,
     )
     state.activity = activity
     state.activity_recorder = activity.recorder
@@ -396,6 +402,7 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
             SourceController,
             TargetController,
             ControlsController,
+            ClockController,
             PreviewController,
             BackupController,
             ForwardingController,

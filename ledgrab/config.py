@@ -103,9 +103,18 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     auth_failure_entries_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
     # A flapping target's failures and recoveries become one entry per target per window.
     target_trouble_window_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0
-    # How often the clock's sync flag is read (adjtimex: no file, no write); the step to a
+
+
+class ClockSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The board's clock (docs/clock.md): a Pi has none that survives a power cut."""
+
+    # How often the sync flag is read (adjtimex: no file, no write); the step to a
     # synchronised clock is recorded within this time.
-    clock_check_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    check_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    # Where a request to set the clock by hand is written for the privileged helper
+    # (ledgrab-set-clock.path watches it), and how long its answer is waited for.
+    request_dir: Annotated[str, msgspec.Meta(min_length=1)] = "/run/ledgrab/clock"
+    set_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -185,6 +194,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     health: HealthSettings = msgspec.field(default_factory=HealthSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
+    clock: ClockSettings = msgspec.field(default_factory=ClockSettings)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
     forwarding: ForwardingConfig = msgspec.field(default_factory=ForwardingConfig)
     # [[forwarders]] tables: fixed forwarders beside those set through the API (checked below

@@ -31,7 +31,7 @@ def _entry_of(client, action: str) -> dict:
 
 
 def _board(tmp_path) -> tuple[LiveServer, BoardClock]:
-    server = LiveServer(tmp_path / "data", activity={"clock_check_s": 0.05})
+    server = LiveServer(tmp_path / "data", clock={"check_s": 0.05})
     return server, BoardClock(server.app.state.system_clock, BEHIND_S)
 
 

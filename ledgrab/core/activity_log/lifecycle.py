@@ -41,6 +41,7 @@ class ActivityLog:
         db: Database | None = None,
         system_clock: SystemClock | None = None,
         clock_steps: ClockSteps | None = None,
+        clock_check_s: float = 5.0,
     ) -> None:
         self.recorder = recorder
         self.retention = retention
@@ -58,7 +59,7 @@ class ActivityLog:
         self.clock_watch = (
             None
             if system_clock is None
-            else ClockSyncWatch(recorder, system_clock, self.clock_steps, config.clock_check_s)
+            else ClockSyncWatch(recorder, system_clock, self.clock_steps, clock_check_s)
         )
 
     @classmethod
@@ -70,6 +71,7 @@ class ActivityLog:
         data_dir: str | None = None,
         *,
         system_clock: SystemClock | None = None,
+        clock_check_s: float = 5.0,
     ) -> ActivityLog:
         """Settings stored by an earlier run (`enabled` included) apply before the first entry.
         With a data directory, the device key signs checkpoints and anchors."""
@@ -101,7 +103,9 @@ class ActivityLog:
         retention.age_us = steps.age_us
         retention.start()
         set_module_recorder(recorder)
-        activity = cls(recorder, retention, bus, config, key, db, system_clock, steps)
+        activity = cls(
+            recorder, retention, bus, config, key, db, system_clock, steps, clock_check_s
+        )
         if activity.clock_watch is not None:
             activity.clock_watch.start()
         activity.bus_source.start()
