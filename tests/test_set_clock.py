@@ -7,46 +7,13 @@ is not a number; a helper that does not answer is a 503. This machine's clock is
 from __future__ import annotations
 
 import os
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ledgrab.utils.clock_request import REQUEST, RESULT, serve_request
-from tests.support.board_clock import BoardClock
+from tests.support.board_clock import BoardClock, ClockHelper
 from tests.support.live_server import LiveServer
-
-
-class Helper:
-    """What ledgrab-set-clock.path does on the board: run the helper when a request appears
-    (here in a thread, with the board's fake clock as the setter)."""
-
-    def __init__(self, directory, board: BoardClock):
-        self.directory, self.board, self.calls = directory, board, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clock-helper")
-
-    def set_time(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.board.set(seconds)
-
-    def _run(self):
-        while not self._stop.wait(0.02):
-            serve_request(
-                self.directory,
-                set_time=self.set_time,
-                synchronised=lambda: self.board.synced,
-                wall=lambda: time.time() + self.board.offset_s,
-            )
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture
@@ -62,7 +29,7 @@ def board(tmp_path):
 def test_the_browser_time_is_set_by_the_helper_and_recorded_with_who(board):
     server, clock, run = board
     target = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
-    with Helper(run, clock) as helper, server.client() as client:
+    with ClockHelper(run, clock) as helper, server.client() as client:
         answer = client.post("/api/v1/system/clock", json={"time": target.isoformat()})
         assert answer.status_code == 200, answer.text
         assert helper.calls == [target.timestamp()]
@@ -81,7 +48,7 @@ def test_the_browser_time_is_set_by_the_helper_and_recorded_with_who(board):
 
 def test_refused_while_synchronised_or_for_a_time_that_is_not_one(board):
     server, clock, run = board
-    with Helper(run, clock) as helper, server.client() as client:
+    with ClockHelper(run, clock) as helper, server.client() as client:
         for bad, words in (
             ({"time": "tomorrow"}, "time must be a date and time with a UTC offset"),
             ({"time": "2030-01-01T00:00:00"}, "time must be a date and time with a UTC offset"),
