@@ -46,8 +46,9 @@ def test_entries_before_the_sync_are_flagged_then_shown_corrected(tmp_path):
         # Made by a clock three months late: flagged, no correction known yet.
         assert early["clock_synchronised"] is False and early["ts_corrected"] is None
         assert _when(early["ts"]) < before - timedelta(days=80)
-        stamp = early["metadata"]["clock"]
-        assert stamp["synced"] is False and stamp["boot"] == server.app.state.system_clock.boot
+        synced, boot, mono_us = early["metadata"]["clock"]
+        assert synced is False and mono_us > 0
+        assert boot == server.app.state.system_clock.boot.replace("-", "")[:12]
 
         board.synchronise()
         step = wait_for(
@@ -88,6 +89,7 @@ def test_entries_before_the_sync_are_flagged_then_shown_corrected(tmp_path):
             e for e in client.get("/api/v1/activity").json()["items"]
             if e["entity_id"] == later["id"]
         )  # fmt: skip
+        assert late["metadata"]["clock"][0] is True
         assert late["clock_synchronised"] is True and late["ts_corrected"] is None
 
         # The stamps are inside the chained metadata: the log still proves itself.
@@ -109,13 +111,12 @@ def test_a_caller_cannot_forge_the_clock_stamp(tmp_path):
     server, _board_clock = _board(tmp_path)
     with server:
         entry = server.app.state.activity_recorder.record(
-            "system", "test.forge", message="forged", metadata={"clock": {"synced": True}}
+            "system", "test.forge", message="forged", metadata={"clock": [True, "x", 1]}
         )
-    assert entry.metadata["clock"]["synced"] is False
-    assert entry.metadata["clock"]["boot"] == server.app.state.system_clock.boot
+    assert entry.metadata["clock"][:2] == [False, server.app.state.system_clock.boot_tag]
 
 
-def _entry(stamp: dict | None) -> ActivityLogEntry:
+def _entry(stamp: object) -> ActivityLogEntry:
     return ActivityLogEntry(
         id="x", ts=from_us(0), category=Category.SYSTEM, action="t", severity=Severity.INFO,
         actor="system", message="m", metadata={} if stamp is None else {"clock": stamp},
@@ -126,19 +127,20 @@ def test_each_entry_is_corrected_by_the_next_step_of_its_own_boot():
     steps = ClockSteps()
     new = int(time.time() * 1_000_000)
     steps.add_entry(
-        {"clock": {"boot": "b1"}, "mono_us": 10_000_000, "new": from_us(new).isoformat()}
+        {"clock": [True, "b1", 1], "mono_us": 10_000_000, "new": from_us(new).isoformat()}
     )
     steps.add_entry(
-        {"clock": {"boot": "b1"}, "mono_us": 50_000_000, "new": from_us(new + 10**9).isoformat()}
+        {"clock": [True, "b1", 2], "mono_us": 50_000_000, "new": from_us(new + 10**9).isoformat()}
     )
     steps.add_entry({"clock": "junk", "mono_us": 1, "new": "x"})  # ignored, not an error
 
     def shown(boot, mono):  # fmt: skip
-        return corrected_fields(_entry({"synced": False, "boot": boot, "mono_us": mono}), steps)
+        return corrected_fields(_entry([False, boot, mono]), steps)
 
     assert shown("b1", 4_000_000) == (False, from_us(new - 6_000_000))
     assert shown("b1", 20_000_000) == (False, from_us(new + 10**9 - 30_000_000))
     assert shown("b1", 60_000_000) == (False, None)  # after the last step: not yet known
     assert shown("b2", 4_000_000) == (False, None)  # another boot's step says nothing
     assert corrected_fields(_entry(None), steps) == (None, None)  # made before stamps existed
-    assert corrected_fields(_entry({"synced": "yes", "boot": 3}), steps) == (None, None)
+    assert corrected_fields(_entry(["yes", 3, 1]), steps) == (None, None)
+    assert corrected_fields(_entry({"synced": False}), steps) == (None, None)

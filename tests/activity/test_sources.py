@@ -18,7 +18,7 @@ def _entries(server, **params) -> list[dict]:
     with server.client() as client:
         items = client.get("/api/v1/activity", params={"limit": 500, **params}).json()["items"]
     for item in items:
-        assert item["metadata"].pop("clock")["boot"] == server.app.state.system_clock.boot
+        assert item["metadata"].pop("clock")[1] == server.app.state.system_clock.boot_tag
     return items
 
 

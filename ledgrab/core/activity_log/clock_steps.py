@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from ledgrab.storage.activity_log import ActivityLogEntry, from_us, to_us
-from ledgrab.utils.system_clock import SystemClock
+from ledgrab.utils.system_clock import SystemClock, read_stamp
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["CLOCK_SYNCED", "ClockSteps", "ClockSyncWatch", "corrected_fields"]
@@ -24,21 +24,11 @@ log = logging.getLogger(__name__)
 
 CLOCK_SYNCED = "system.clock_synced"
 _metadata = msgspec.json.Decoder(dict[str, Any])
-_UNSYNCED = '"synced":false'  # as the recorder's compact JSON writes the stamp
+_UNSYNCED = '"clock":[false,'  # as the recorder's compact JSON writes the stamp
 
 
 def _stamp(metadata: dict[str, Any]) -> tuple[bool | None, str | None, int | None]:
-    """(synced, boot, mono_us) of an entry's clock stamp; Nones where absent or malformed (a
-    restored file may hold anything)."""
-    stamp = metadata.get("clock")
-    if not isinstance(stamp, dict):
-        return None, None, None
-    synced, boot, mono = stamp.get("synced"), stamp.get("boot"), stamp.get("mono_us")
-    return (
-        synced if isinstance(synced, bool) else None,
-        boot if isinstance(boot, str) else None,
-        mono if type(mono) is int else None,
-    )
+    return read_stamp(metadata.get("clock"))
 
 
 class ClockSteps:
@@ -156,13 +146,14 @@ class ClockSyncWatch:
         if synced is False:
             self._old_offset = wall - since_boot
             return
-        if not synced or self._old_offset is None or clock.boot is None:
+        boot = clock.boot_tag
+        if not synced or self._old_offset is None or boot is None:
             return
         old = since_boot + self._old_offset
         self._old_offset = None
         mono_us, new_us, old_us = (int(t * 1_000_000) for t in (since_boot, wall, old))
         step_s = round((new_us - old_us) / 1_000_000, 3)
-        self._steps.add(clock.boot, mono_us, new_us)
+        self._steps.add(boot, mono_us, new_us)
         self._recorder.record(
             "system",
             CLOCK_SYNCED,

@@ -31,7 +31,8 @@ export function entityLabel(entry) {
 // (clock_synchronised); a live entry carries only its stamp in the metadata.
 function clockSynchronised(entry) {
   if (entry.clock_synchronised !== undefined && entry.clock_synchronised !== null) return entry.clock_synchronised;
-  return entry.metadata?.clock?.synced ?? null;
+  const stamp = entry.metadata?.clock;  // [synchronised, boot tag, µs since boot]
+  return Array.isArray(stamp) && typeof stamp[0] === "boolean" ? stamp[0] : null;
 }
 
 // An entry's time: the corrected one (marked) when the server derived it, the stored one marked
