@@ -11,9 +11,13 @@ import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from ledgrab.app import DATABASE_FILE
+from ledgrab.cli import main
 from ledgrab.core.activity_log.clock_steps import ClockSteps, corrected_fields
 from ledgrab.storage.activity_log import ActivityLogEntry, Category, Severity, from_us
+from tests.activity.chain_helpers import sql
 from tests.support.board_clock import BoardClock
 from tests.support.live_server import LiveServer, wait_for
 
@@ -105,6 +109,21 @@ def test_entries_before_the_sync_are_flagged_then_shown_corrected(tmp_path):
     with again, again.client() as client:
         shown = client.get(f"/api/v1/activity/{early['id']}").json()
         assert shown["ts_corrected"] == listed["ts_corrected"]
+        export = tmp_path / "export.csv"
+        export.write_bytes(client.get("/api/v1/activity/export?format=csv").content)
+
+    # `ledgrab verify` on the card and on the CSV export (its two read-time columns ignored);
+    # an entry whose stamp is changed afterwards fails it: the chain covers the stamp.
+    data = str(tmp_path / "data")
+    assert main(["verify", "--data-dir", data]) == 0
+    assert main(["verify", "--from-export", str(export)]) == 0
+    unsynced = '"clock":[false,'
+    sql(
+        Path(data) / DATABASE_FILE,
+        (f"UPDATE activity_log SET metadata = replace(metadata, '{unsynced}', "
+         f"'\"clock\":[true,') WHERE id = '{early['id']}'",),
+    )  # fmt: skip
+    assert main(["verify", "--data-dir", data]) == 1
 
 
 def test_a_caller_cannot_forge_the_clock_stamp(tmp_path):
