@@ -112,8 +112,9 @@ class ClockSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # synchronised clock is recorded within this time.
     check_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
     # Where a request to set the clock by hand is written for the privileged helper
-    # (ledgrab-set-clock.path watches it), and how long its answer is waited for.
-    request_dir: Annotated[str, msgspec.Meta(min_length=1)] = "/run/ledgrab/clock"
+    # (ledgrab-set-clock.path watches it; ledgrab.service sets LEDGRAB_CLOCK_REQUEST_DIR), and
+    # how long its answer is waited for. None: no helper here, the clock is not set by hand.
+    request_dir: Annotated[str, msgspec.Meta(min_length=1)] | None = None
     set_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
 
 
@@ -212,6 +213,7 @@ _ENV_KEYS = {
     "LEDGRAB_HTTP_REDIRECT_PORT": ("server", "http_redirect_port"),
     "LEDGRAB_AUTH_ENABLED": ("auth", "enabled"),
     "LEDGRAB_DISCOVERY_ENABLED": ("discovery", "enabled"),
+    "LEDGRAB_CLOCK_REQUEST_DIR": ("clock", "request_dir"),
 }
 
 

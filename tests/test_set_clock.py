@@ -30,6 +30,7 @@ def test_the_browser_time_is_set_by_the_helper_and_recorded_with_who(board):
     server, clock, run = board
     target = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     with ClockHelper(run, clock) as helper, server.client() as client:
+        assert client.get("/health").json()["clock"]["settable"] is True
         answer = client.post("/api/v1/system/clock", json={"time": target.isoformat()})
         assert answer.status_code == 200, answer.text
         assert helper.calls == [target.timestamp()]
@@ -64,6 +65,13 @@ def test_refused_while_synchronised_or_for_a_time_that_is_not_one(board):
         assert helper.calls == []
         actions = [e["action"] for e in client.get("/api/v1/activity").json()["items"]]
     assert "system.clock_set" not in actions
+
+
+def test_without_a_helper_set_up_it_is_refused_and_not_offered(server):
+    with server.client() as client:
+        assert client.get("/health").json()["clock"]["settable"] is False
+        answer = client.post("/api/v1/system/clock", json={"time": "2030-01-01T00:00:00Z"})
+    assert answer.status_code == 409 and "no clock helper is set up" in answer.json()["detail"]
 
 
 def test_no_helper_is_a_503_and_the_request_is_withdrawn(board):

@@ -70,6 +70,7 @@ def test_only_the_clock_helper_may_set_the_clock():
     assert server["ProtectClock"] == "yes"
     assert "CAP_SYS_TIME" not in server["CapabilityBoundingSet"]
     assert "ledgrab/clock" in server["RuntimeDirectory"].split()
+    assert "\nEnvironment=LEDGRAB_CLOCK_REQUEST_DIR=/run/ledgrab/clock\n" in UNIT.read_text()
     assert "ledgrab-set-clock.path" in _read(UNIT)["Unit"]["Wants"]
     helper = _read(UNITS / "ledgrab-set-clock.service")["Service"]
     assert helper["CapabilityBoundingSet"] == "CAP_SYS_TIME"

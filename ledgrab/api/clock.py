@@ -68,7 +68,7 @@ class ClockController(Controller):
         summary="Set the board's clock by hand (only while no time server has synchronised it)",
         status_code=200,
         responses=error_answers(
-            e409="A time server has synchronised the clock (or the helper refused)",
+            e409="A time server has synchronised the clock, no helper is set up, or it refused",
             e503="The privileged clock helper did not answer",
         ),
     )
@@ -85,6 +85,11 @@ class ClockController(Controller):
                 "a time server has synchronised the clock; it is not set by hand"
             )
         config = settings.clock
+        if config.request_dir is None:
+            raise ConflictException(
+                "the clock cannot be set by hand here: no clock helper is set up "
+                "([clock] request_dir, set by ledgrab.service)"
+            )
         try:
             result = await asyncio.to_thread(
                 submit_request, Path(config.request_dir), target_us, config.set_timeout_s

@@ -35,6 +35,8 @@ class ClockStatus(msgspec.Struct):
     synchronised: bool | None  # None: cannot be told here (not Linux)
     boot_id: str | None
     method: str = "adjtimex"
+    # Whether a helper can set the clock by hand here (POST /api/v1/system/clock).
+    settable: bool = False
 
 
 def clock_synchronised() -> bool | None:
@@ -111,5 +113,5 @@ class SystemClock:
         add ~25 bytes to every entry (docs/clock.md has the flash figures)."""
         return [self.synchronised(), self.boot_tag, int(self.since_boot() * 1_000_000)]
 
-    def status(self) -> ClockStatus:
-        return ClockStatus(self.synchronised(), self.boot)
+    def status(self, settable: bool = False) -> ClockStatus:
+        return ClockStatus(self.synchronised(), self.boot, settable=settable)

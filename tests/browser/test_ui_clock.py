@@ -10,6 +10,8 @@ def test_the_top_bar_says_when_the_time_is_not_synchronised(ui, server):
     badge = page.locator("#clock-status")
     badge.wait_for()
     assert badge.inner_text() == "time not synchronised"
+    # No clock helper is set up for this server: nothing offers to set the clock.
+    assert page.locator("#clock-set").is_hidden()
     ui.shot(page, "clock-not-synchronised")
     server.app.state.system_clock.synchronised = lambda: True
     synced = ui.signed_in("/#/")

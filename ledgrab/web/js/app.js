@@ -100,10 +100,11 @@ async function showClock() {
     const response = await fetch("/health", { cache: "no-store" });
     const clock = (await response.json()).clock;
     badge.hidden = clock?.synchronised !== false;
+    $("clock-set").hidden = badge.hidden || !clock?.settable;
   } catch {
     badge.hidden = true;
+    $("clock-set").hidden = true;
   }
-  $("clock-set").hidden = badge.hidden;
 }
 
 // Offered only while the clock is not synchronised; the server refuses otherwise, and a
