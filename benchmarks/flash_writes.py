@@ -82,6 +82,7 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
     from ledgrab.core.activity_log.settings import ActivityLogSettings
     from ledgrab.core.activity_log.signing import DeviceKey
     from ledgrab.storage.database import Database
+    from ledgrab.utils.system_clock import SystemClock, boot_id
 
     clock = SimClock()
     epoch = time.time()
@@ -93,8 +94,21 @@ def child(workload: str, interval: float, path: str, marker: str, quick: bool) -
     checkpointer = Checkpointer(
         DeviceKey.load_or_create(Path(path).parent), clock=clock, wall_clock=wall
     )
+    # As shipped: every entry carries its clock stamp (docs/clock.md); the environment switch
+    # measures what the stamp costs.
+    system_clock = None
+    if not os.environ.get("LEDGRAB_BENCH_NO_CLOCK_STAMP"):
+        system_clock = SystemClock(
+            boot_id(), wall=wall, since_boot=lambda: 1000.0 + clock.now, synchronised=lambda: True
+        )
     recorder = ActivityRecorder(
-        db, None, settings, clock=clock, wall_clock=wall, checkpointer=checkpointer
+        db,
+        None,
+        settings,
+        clock=clock,
+        wall_clock=wall,
+        checkpointer=checkpointer,
+        system_clock=system_clock,
     )
     db.add_batch_source(recorder)
     forwarder = _BenchForwarder(db, recorder, clock) if os.environ.get(FORWARD_ENV) else None

@@ -133,7 +133,9 @@ ROOT="$BUILD/root-$ARCH"
 rm -rf "$ROOT"
 cp -a "$BASE" "$ROOT"
 cp -r "$HERE/rootfs/." "$ROOT/"
-install -m 0644 "$REPO/systemd/ledgrab.service" "$ROOT/usr/lib/systemd/system/ledgrab.service"
+for unit in ledgrab.service ledgrab-set-clock.service ledgrab-set-clock.path; do
+    install -m 0644 "$REPO/systemd/$unit" "$ROOT/usr/lib/systemd/system/$unit"
+done
 mkdir -p "$ROOT/var/tmp/wheels"
 cp "$WHEELS"/*.whl "$ROOT/var/tmp/wheels/"
 if [ "$ARCH" = arm64 ]; then

@@ -25,6 +25,7 @@ from ledgrab.api.allow_header import fix_allow_header
 from ledgrab.api.auth import require_api_key
 from ledgrab.api.backup import BackupController
 from ledgrab.api.capture import CaptureController
+from ledgrab.api.clock import ClockController
 from ledgrab.api.controls import ControlsController
 from ledgrab.api.device_state import DeviceStateController
 from ledgrab.api.devices import DeviceController
@@ -76,7 +77,7 @@ from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
 from ledgrab.utils.logging_setup import demote_chatter
-from ledgrab.utils.system_clock import boot_id, clock_synchronised
+from ledgrab.utils.system_clock import SystemClock, boot_id
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["DATABASE_FILE", "WEB_DIR", "create_app"]
@@ -222,7 +223,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     demote_chatter()
 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    state.boot_id = await asyncio.to_thread(boot_id)
+    state.system_clock.boot = await asyncio.to_thread(boot_id)
     # Takes the data-dir lock; only a file SQLite calls corrupt is moved aside (then a fresh
     # one is created). A full, read-only or failing card stops the start and touches nothing.
     try:
@@ -238,7 +239,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     state.health_providers["database"] = lambda: _database_health(db)
     new_database = 1 in opened.applied
 
-    activity = await ActivityLog.start(db, state.bus, settings.activity, str(data_dir))
+    activity = await ActivityLog.start(
+        db,
+        state.bus,
+        settings.activity,
+        str(data_dir),
+        system_clock=state.system_clock,
+        clock_check_s=settings.clock.check_s,
+    )
     state.activity = activity
     state.activity_recorder = activity.recorder
     state.activity_retention = activity.retention
@@ -394,6 +402,7 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
             SourceController,
             TargetController,
             ControlsController,
+            ClockController,
             PreviewController,
             BackupController,
             ForwardingController,
@@ -408,9 +417,9 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
             "health_providers": {},
             "tls": tls,
             "started_monotonic": time.monotonic(),
-            # Injected in tests; the kernel's adjtimex view otherwise.
-            "clock_synchronised": clock_synchronised,
-            "boot_id": None,
+            # The wall clock, time since boot and the kernel's sync flag (tests replace them);
+            # the boot id is read at startup.
+            "system_clock": SystemClock(None),
         }
     )
     return Litestar(

@@ -105,6 +105,19 @@ class ActivityConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     target_trouble_window_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0
 
 
+class ClockSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The board's clock (docs/clock.md): a Pi has none that survives a power cut."""
+
+    # How often the sync flag is read (adjtimex: no file, no write); the step to a
+    # synchronised clock is recorded within this time.
+    check_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    # Where a request to set the clock by hand is written for the privileged helper
+    # (ledgrab-set-clock.path watches it; ledgrab.service sets LEDGRAB_CLOCK_REQUEST_DIR), and
+    # how long its answer is waited for. None: no helper here, the clock is not set by hand.
+    request_dir: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    set_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
+
+
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The HTTP/websocket server: its limits (docs/server-limits.md gives the reason for each) and
     HTTPS on `port` (docs/https.md): a certificate made here, the user's own, or none."""
@@ -182,6 +195,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     health: HealthSettings = msgspec.field(default_factory=HealthSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     activity: ActivityConfig = msgspec.field(default_factory=ActivityConfig)
+    clock: ClockSettings = msgspec.field(default_factory=ClockSettings)
     engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
     forwarding: ForwardingConfig = msgspec.field(default_factory=ForwardingConfig)
     # [[forwarders]] tables: fixed forwarders beside those set through the API (checked below
@@ -199,6 +213,7 @@ _ENV_KEYS = {
     "LEDGRAB_HTTP_REDIRECT_PORT": ("server", "http_redirect_port"),
     "LEDGRAB_AUTH_ENABLED": ("auth", "enabled"),
     "LEDGRAB_DISCOVERY_ENABLED": ("discovery", "enabled"),
+    "LEDGRAB_CLOCK_REQUEST_DIR": ("clock", "request_dir"),
 }
 
 

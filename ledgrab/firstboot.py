@@ -38,10 +38,14 @@ WPA_FILE = Path("etc/wpa_supplicant/wpa_supplicant-wlan0.conf")
 WIFI_IFACE = "wlan0"
 # The radio's regulatory domain from boot on, before wpa_supplicant sets it again.
 REGDOM_FILE = Path("etc/modprobe.d/ledgrab-wifi-country.conf")
+# systemd-timesyncd reads drop-ins here; ours names the LAN's time server(s) from ledgrab.txt.
+TIMESYNCD_FILE = Path("etc/systemd/timesyncd.conf.d/ledgrab.conf")
+MAX_TIME_SERVERS = 4
 
 KEYS = (
     "hostname",
     "timezone",
+    "time_server",
     "wifi_country",
     "wifi_ssid",
     "wifi_passphrase",
@@ -54,6 +58,11 @@ SECRETS = ("wifi_passphrase", "api_key")
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _TIMEZONE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+# A host name (labels of letters, digits, '-'), an IPv4 address, or an IPv6 address.
+_TIME_SERVER = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"
+)
 _API_KEY = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
 _SSH_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com"
@@ -82,6 +91,7 @@ class Settings:
 
     hostname: str | None = None
     timezone: str | None = None
+    time_servers: list[str] | None = None
     wifi_country: str | None = None
     wifi_ssid: str | None = None
     wifi_passphrase: str | None = None
@@ -140,6 +150,15 @@ def parse(
             settings.timezone = v
         else:
             bad("timezone", f"unknown time zone {v!r}; use a name like Europe/Berlin or UTC")
+    if (v := given("time_server")) is not None:
+        names = v.replace(",", " ").split()
+        wrong = [n for n in names if len(n) > 253 or not _TIME_SERVER.match(n)]
+        if wrong:
+            bad("time_server", f"not a host name or address: {wrong[0][:40]!r}")
+        elif len(names) > MAX_TIME_SERVERS:
+            bad("time_server", f"at most {MAX_TIME_SERVERS} time servers, separated by spaces")
+        else:
+            settings.time_servers = names
     country = given("wifi_country")
     if country is not None:
         if _COUNTRY.match(country.upper()):
@@ -278,6 +297,10 @@ def apply(settings: Settings, root: Path, system: System) -> tuple[list[str], li
             _write(root / "etc/timezone", zone + "\n")
 
         attempt("timezone", set_timezone)
+    if settings.time_servers:
+        servers = " ".join(settings.time_servers)
+        text = f"# From time_server in ledgrab.txt (first boot).\n[Time]\nNTP={servers}\n"
+        attempt("time_server", lambda: _write(root / TIMESYNCD_FILE, text))
     if settings.wifi_ssid and settings.wifi_country:
         ssid, country, passphrase = (
             settings.wifi_ssid,

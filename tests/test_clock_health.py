@@ -9,16 +9,17 @@ from ledgrab.utils.system_clock import boot_id, clock_synchronised
 
 
 def test_health_reports_the_clock_state_and_the_boot(server):
-    server.app.state.clock_synchronised = lambda: False
+    server.app.state.system_clock.synchronised = lambda: False
     with server.client(key=None) as client:
         body = client.get("/health").json()
     assert body["clock"] == {
         "synchronised": False,
         "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
         "method": "adjtimex",
+        "settable": False,  # no clock helper set up ([clock] request_dir)
     }
     assert body["status"] == "ok"
-    server.app.state.clock_synchronised = lambda: True
+    server.app.state.system_clock.synchronised = lambda: True
     with server.client(key=None) as client:
         assert client.get("/health").json()["clock"]["synchronised"] is True
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).parents[1] / "systemd" / "ledgrab.service"
+UNITS = Path(__file__).parents[1] / "systemd"
+UNIT = UNITS / "ledgrab.service"
+CLOCK_UNITS = ("ledgrab-set-clock.service", "ledgrab-set-clock.path")
+
+
+def _read(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(path)
+    return parser
 
 
 def test_unit_verifies(tmp_path):
@@ -15,8 +24,9 @@ def test_unit_verifies(tmp_path):
         pytest.fail("systemd-analyze is missing (make test installs the systemd package)")
     # verify checks that ExecStart exists: give it a root where /opt/ledgrab/bin/ledgrab does.
     root = tmp_path / "root"
-    for exe in (root / "opt" / "ledgrab" / "bin" / "ledgrab", root / "bin" / "kill"):  # ExecReload
-        exe.parent.mkdir(parents=True)
+    bin_dir = root / "opt" / "ledgrab" / "bin"
+    for exe in (bin_dir / "ledgrab", bin_dir / "python", root / "bin" / "kill"):  # ExecReload
+        exe.parent.mkdir(parents=True, exist_ok=True)
         exe.write_text("#!/bin/sh\n")
         exe.chmod(0o755)
     # ...and the distribution's own units (sysinit.target and the like) that ours pulls in.
@@ -24,16 +34,16 @@ def test_unit_verifies(tmp_path):
     (root / "usr" / "lib" / "systemd" / "system").symlink_to("/usr/lib/systemd/system")
     units = root / "etc" / "systemd" / "system"
     units.mkdir(parents=True)
-    shutil.copy(UNIT, units / UNIT.name)
+    names = (UNIT.name, *CLOCK_UNITS)
+    for name in names:
+        shutil.copy(UNITS / name, units / name)
     result = subprocess.run(
-        ["systemd-analyze", "verify", f"--root={root}", str(units / UNIT.name)],
+        ["systemd-analyze", "verify", f"--root={root}", *(str(units / n) for n in names)],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    problems = [
-        line for line in (result.stdout + result.stderr).splitlines() if "ledgrab.service" in line
-    ]
+    problems = [line for line in (result.stdout + result.stderr).splitlines() if "ledgrab" in line]
     assert result.returncode == 0 and not problems, result.stdout + result.stderr
 
 
@@ -50,3 +60,22 @@ def test_unit_contract():
         assert key in service, key
     assert service["ProtectSystem"] == "strict"
     assert service["DevicePolicy"] == "closed"
+
+
+def test_only_the_clock_helper_may_set_the_clock():
+    """The web server keeps ProtectClock=yes and no CAP_SYS_TIME; the one-shot helper that the
+    path unit starts holds CAP_SYS_TIME and no other capability, and watches the request file
+    in the server's runtime directory."""
+    server = _read(UNIT)["Service"]
+    assert server["ProtectClock"] == "yes"
+    assert "CAP_SYS_TIME" not in server["CapabilityBoundingSet"]
+    assert "ledgrab/clock" in server["RuntimeDirectory"].split()
+    assert "\nEnvironment=LEDGRAB_CLOCK_REQUEST_DIR=/run/ledgrab/clock\n" in UNIT.read_text()
+    assert "ledgrab-set-clock.path" in _read(UNIT)["Unit"]["Wants"]
+    helper = _read(UNITS / "ledgrab-set-clock.service")["Service"]
+    assert helper["CapabilityBoundingSet"] == "CAP_SYS_TIME"
+    assert helper["ExecStart"].endswith("-m ledgrab.set_clock /run/ledgrab/clock")
+    assert helper["ReadWritePaths"] == "/run/ledgrab/clock"
+    assert helper["PrivateNetwork"] == "yes" and helper["NoNewPrivileges"] == "yes"
+    path = _read(UNITS / "ledgrab-set-clock.path")["Path"]
+    assert path["PathExists"] == "/run/ledgrab/clock/request"

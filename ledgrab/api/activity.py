@@ -125,13 +125,16 @@ class ActivityController(Controller):
     async def list_entries(
         self,
         db: NamedDependency[Database],
+        activity: NamedDependency[ActivityLog],
         activity_recorder: NamedDependency[ActivityRecorder],
         filters: NamedDependency[ActivityLogFilters],
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> ListedPage:
         try:
-            return await unwritten.read_page(db, activity_recorder, filters, limit, cursor)
+            return await unwritten.read_page(
+                db, activity_recorder, filters, limit, cursor, activity.clock_steps
+            )
         except InvalidCursorError:
             raise invalid_fields(
                 "filters", [FieldError("cursor", "is not one this server handed out")]
@@ -265,10 +268,11 @@ class ActivityController(Controller):
     async def get_entry(
         self,
         db: NamedDependency[Database],
+        activity: NamedDependency[ActivityLog],
         activity_recorder: NamedDependency[ActivityRecorder],
         entry_id: FromPath[str],
     ) -> ListedEntry:
-        entry = await unwritten.get_entry(db, activity_recorder, entry_id)
+        entry = await unwritten.get_entry(db, activity_recorder, entry_id, activity.clock_steps)
         if entry is None:
             raise NotFoundException(f"no activity entry with id {entry_id!r}")
         return entry

@@ -37,5 +37,5 @@ def health(state: State) -> HealthResponse:
         version=__version__,
         uptime_s=round(time.monotonic() - state.started_monotonic, 3),
         components=components,
-        clock=ClockStatus(state.clock_synchronised(), state.boot_id),
+        clock=state.system_clock.status(settable=state.settings.clock.request_dir is not None),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import enum
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -291,21 +291,26 @@ class ActivityLogRepository:
         reason: str = "retention",
         signer: chain.Signer | None = None,
         now_us: int | None = None,
+        age_us: Callable[[int, str], int | None] | None = None,
     ) -> int:
         """Delete the oldest rows, at most `limit`: those with seq <= through_seq, or the run of
         oldest rows with ts < before_us, or all `limit` when neither is given; leave an anchor
         (the first seq kept, the chain value before it, how many went, `reason`); return how
         many went. Looking only at the oldest `limit` keeps every call bounded: an entry stamped
-        by a clock that stepped back waits until it reaches the old end."""
+        by a clock that stepped back waits until it reaches the old end. `age_us(ts, metadata)`,
+        when given, is the time an age bound compares instead of ts (None: not known, kept)."""
         oldest = conn.execute(
-            "SELECT seq, ts FROM activity_log ORDER BY seq LIMIT ?", (limit,)
+            "SELECT seq, ts, metadata FROM activity_log ORDER BY seq LIMIT ?", (limit,)
         ).fetchall()
         cut = None
-        for seq, ts in oldest:
-            if (through_seq is not None and seq > through_seq) or (
-                through_seq is None and before_us is not None and ts >= before_us
-            ):
-                break
+        for seq, ts, metadata in oldest:
+            if through_seq is not None:
+                if seq > through_seq:
+                    break
+            elif before_us is not None:
+                when = ts if age_us is None else age_us(ts, metadata)
+                if when is None or when >= before_us:
+                    break
             cut = seq
         if cut is None:
             return 0

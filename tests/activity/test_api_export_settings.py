@@ -81,7 +81,8 @@ def test_csv_export_reads_back_and_neutralises_formulas(loaded):
     assert response.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(response.content.decode("utf-8"), newline="")))
     header, body = table[0], table[1:]
-    assert header == [*expected[0], "seq", "chain"]
+    # the 11 fields, seq and chain (what verify reads), then the clock as read
+    assert header == [*list(expected[0])[:11], "seq", "chain", "clock_synchronised", "ts_corrected"]
     assert len(body) == len(expected)  # no name could add a line
     for row, entry in zip(body, expected, strict=True):
         cells = dict(zip(header, row, strict=True))

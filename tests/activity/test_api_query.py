@@ -108,10 +108,12 @@ def test_every_filter_alone_and_combined_equals_a_brute_force_filter(seeded):
 
 def test_entries_have_the_eleven_fields_in_order(seeded):
     server, entries = seeded
-    # the 11 fields of the entry, then whether it is on the card yet (all of these are)
+    # the 11 fields of the entry, then whether it is on the card yet (all of these are) and
+    # its clock as read (test_clock_honest)
     assert list(entries[0]) == [
         "id", "ts", "category", "action", "severity", "actor", "message",
         "entity_type", "entity_id", "entity_name", "metadata", "durable",
+        "clock_synchronised", "ts_corrected",
     ]  # fmt: skip
     assert all(e["durable"] is True for e in entries)
     with server.client() as client:

@@ -107,7 +107,9 @@ def test_paging_filters_live_entries_detail_and_export(ui, server, tmp_path):
     dialog = page.locator("dialog.entry-detail")
     dialog.wait_for()
     meta = json.loads(dialog.locator("[data-field=metadata]").inner_text())
+    stamp = meta.pop("clock")  # the recorder's clock stamp (test_clock_honest pins it)
     assert meta == {"index": 3, "word": "alpha"}
+    assert stamp[1] == server.app.state.system_clock.boot_tag
     assert dialog.locator("[data-field=actor]").inner_text() == "tester"
     ui.shot(page, "activity-detail")
     dialog.get_by_role("button", name="Close").click()

@@ -268,3 +268,33 @@ def test_summary_for_health_names_each_bad_line(tmp_path: Path, zoneinfo: Path) 
     report = firstboot.read_report(data)
     assert report is not None
     assert firstboot.summary(report)[:2] == ("ok", None)
+
+
+def test_a_time_server_on_the_lan_is_given_to_timesyncd(tmp_path: Path, zoneinfo: Path) -> None:
+    root, file, data = make_root(tmp_path, zoneinfo)
+    file.write_text("time_server = 192.168.1.10 ntp.lan, fd00::1\n")
+    assert firstboot.run(file, data, root, FakeSystem(), log=lambda m: None) == 0
+    conf = (root / firstboot.TIMESYNCD_FILE).read_text()
+    assert "[Time]\nNTP=192.168.1.10 ntp.lan fd00::1\n" in conf
+    assert "time_server" in firstboot.read_report(data)["applied"]
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("ntp.lan;reboot", "not a host name or address"),
+        ("-bad.example", "not a host name or address"),
+        ("a b c d e", "at most 4 time servers"),
+    ],
+)
+def test_a_bad_time_server_is_reported_and_nothing_written(
+    tmp_path: Path, zoneinfo: Path, value: str, words: str
+) -> None:
+    settings, problems = firstboot.parse(f"time_server = {value}\n", zoneinfo)
+    assert settings.time_servers is None
+    assert [(p.line, p.key) for p in problems] == [(1, "time_server")]
+    assert words in problems[0].message
+    root, file, data = make_root(tmp_path, zoneinfo)
+    file.write_text(f"time_server = {value}\n")
+    firstboot.run(file, data, root, FakeSystem(), log=lambda m: None)
+    assert not (root / firstboot.TIMESYNCD_FILE).exists()

@@ -14,6 +14,10 @@ IMAGE_UNITS = IMAGE_ROOTFS / "usr" / "lib" / "systemd" / "system"
 SHIPPED = [
     "ledgrab-firstboot.service",
     "ledgrab-grow-data.service",
+    "ledgrab-save-clock.service",
+    "ledgrab-save-clock.timer",
+    "ledgrab-set-clock.path",
+    "ledgrab-set-clock.service",
     "ledgrab.service",
     "systemd-networkd-wait-online.service",
 ]
@@ -25,6 +29,7 @@ def image_root(tmp_path: Path) -> Path:
         "opt/ledgrab/bin/ledgrab",
         "opt/ledgrab/bin/python",
         "usr/lib/ledgrab-image/grow-data.sh",
+        "usr/lib/ledgrab-image/save-clock.sh",
         "lib/systemd/systemd-networkd-wait-online",
         "bin/kill",  # ledgrab.service's ExecReload
     ):
@@ -37,10 +42,12 @@ def image_root(tmp_path: Path) -> Path:
     (root / "usr/lib/systemd/system").symlink_to("/usr/lib/systemd/system")
     units = root / "etc/systemd/system"
     units.mkdir(parents=True)
-    shutil.copy(REPO / "systemd" / "ledgrab.service", units)
-    for unit in IMAGE_UNITS.glob("*.service"):
+    for unit in (REPO / "systemd").glob("ledgrab*"):
         shutil.copy(unit, units)
-    shutil.copytree(IMAGE_UNITS / "ledgrab.service.d", units / "ledgrab.service.d")
+    for unit in (*IMAGE_UNITS.glob("*.service"), *IMAGE_UNITS.glob("*.timer")):
+        shutil.copy(unit, units)
+    for drop_in in IMAGE_UNITS.glob("*.d"):
+        shutil.copytree(drop_in, units / drop_in.name)
     # Drop-ins the image puts on Debian's units, checked against the host's copy of those units.
     for drop_in in (IMAGE_ROOTFS / "etc/systemd/system").glob("*.d"):
         shutil.copytree(drop_in, units / drop_in.name)
@@ -88,3 +95,12 @@ def test_first_boot_order_and_the_ledgrab_drop_in() -> None:
     drop_in = (IMAGE_UNITS / "ledgrab.service.d" / "image.conf").read_text()
     assert "EnvironmentFile=-/etc/ledgrab/environment" in drop_in
     assert "RequiresMountsFor=/var/lib/ledgrab" in drop_in
+
+
+def test_the_clock_is_saved_every_quarter_hour_and_after_a_hand_set() -> None:
+    timer = (IMAGE_UNITS / "ledgrab-save-clock.timer").read_text()
+    assert "OnUnitActiveSec=15min" in timer and "WantedBy=timers.target" in timer
+    helper = (IMAGE_UNITS / "ledgrab-set-clock.service.d" / "image.conf").read_text()
+    assert "ExecStartPost=+/usr/lib/ledgrab-image/save-clock.sh" in helper
+    enabled = (IMAGE_ROOTFS / "usr/lib/ledgrab-image/customize.sh").read_text()
+    assert "ledgrab-set-clock.path ledgrab-save-clock.timer" in enabled

@@ -84,14 +84,18 @@ def status_of(answer: bytes) -> int:
 
 
 def auth_failures(data_dir: Path) -> list[tuple[str, dict]]:
-    """(message, metadata) of every `auth.failed` entry in a stopped server's database."""
+    """(message, metadata) of every `auth.failed` entry in a stopped server's database; the
+    metadata without the recorder's clock stamp (tests/activity/test_clock_honest.py pins it)."""
     uri = f"file:{data_dir / 'ledgrab.db'}?mode=ro"
     with sqlite3.connect(uri, uri=True) as conn:
         rows = conn.execute(
             "SELECT message, metadata FROM activity_log WHERE action = 'auth.failed' ORDER BY seq"
         ).fetchall()
     conn.close()
-    return [(message, json.loads(metadata)) for message, metadata in rows]
+    found = [(message, json.loads(metadata)) for message, metadata in rows]
+    for _message, metadata in found:
+        metadata.pop("clock", None)
+    return found
 
 
 def write_config(path: Path, server: dict[str, object]) -> Path:

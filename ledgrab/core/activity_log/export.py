@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from ledgrab.core.activity_log.clock_steps import ClockSteps, corrected_fields
 from ledgrab.storage.activity_log import (
     ActivityLogEntry,
     ActivityLogFilters,
@@ -18,7 +19,7 @@ from ledgrab.storage.activity_log import (
     ChainedEntry,
 )
 
-__all__ = ["FIELDS", "FORMATS", "csv_cell", "export_filename", "export_stream"]
+__all__ = ["FIELDS", "FORMATS", "ExportedEntry", "csv_cell", "export_filename", "export_stream"]
 
 FORMATS = {
     # Litestar appends "; charset=utf-8" to a text/* type itself.
@@ -26,8 +27,18 @@ FORMATS = {
     "json": ("application/json", "json"),
     "ndjson": ("application/x-ndjson", "ndjson"),
 }
-# The 11 entry fields, then seq and chain (what `ledgrab verify --from-export` checks).
-FIELDS = ChainedEntry.__struct_fields__
+
+
+class ExportedEntry(ChainedEntry, frozen=True, kw_only=True):
+    """An exported entry: the 11 fields, seq and chain (what `ledgrab verify --from-export`
+    checks), then the clock as read (clock_steps.corrected_fields), which the chain does not
+    cover because it is derived, not stored."""
+
+    clock_synchronised: bool | None = None
+    ts_corrected: datetime | None = None
+
+
+FIELDS = ExportedEntry.__struct_fields__
 # Rows per read and per chunk sent: memory stays flat whatever the size of the log.
 CHUNK_ROWS = 500
 # A spreadsheet treats a cell as a formula when it starts with one of these, also after leading
@@ -60,13 +71,22 @@ def _csv_chunk(entries: list[ActivityLogEntry], header: bool) -> bytes:
     return buffer.getvalue().encode()
 
 
+def _exported(entry: ChainedEntry, steps: ClockSteps) -> ExportedEntry:
+    synced, corrected = corrected_fields(entry, steps)
+    return ExportedEntry(
+        **msgspec.structs.asdict(entry), clock_synchronised=synced, ts_corrected=corrected
+    )
+
+
 async def export_stream(db: Any, filters: ActivityLogFilters, fmt: str) -> AsyncIterator[bytes]:
     chunk: list[ActivityLogEntry] = []
     first = True
+    steps = ClockSteps()  # read from the file being exported (the server's or a copy)
+    await db.read(steps.load_blocking)
     if fmt == "json":
         yield b"["
     async for entry in ActivityLogRepository.iter_export(db, filters, CHUNK_ROWS):
-        chunk.append(entry)
+        chunk.append(_exported(entry, steps))
         if len(chunk) >= CHUNK_ROWS:
             yield _encode(chunk, fmt, first)
             chunk, first = [], False

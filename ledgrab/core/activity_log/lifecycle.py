@@ -8,6 +8,7 @@ from ledgrab.config import ActivityConfig
 from ledgrab.core.activity_log.auth_failures import AuthFailureLog
 from ledgrab.core.activity_log.chain_setup import attach_key
 from ledgrab.core.activity_log.checkpoints import Checkpointer
+from ledgrab.core.activity_log.clock_steps import ClockSteps, ClockSyncWatch
 from ledgrab.core.activity_log.recorder import ActivityRecorder, set_module_recorder
 from ledgrab.core.activity_log.retention import RetentionEngine
 from ledgrab.core.activity_log.settings import (
@@ -22,6 +23,7 @@ from ledgrab.core.activity_log.verify_job import VerifyJob
 from ledgrab.core.event_bus import EventBus
 from ledgrab.storage.activity_log import ActivityLogRepository
 from ledgrab.storage.database import Database
+from ledgrab.utils.system_clock import SystemClock
 
 __all__ = ["ActivityLog", "save_settings"]
 
@@ -37,6 +39,9 @@ class ActivityLog:
         config: ActivityConfig | None = None,
         key: DeviceKey | None = None,
         db: Database | None = None,
+        system_clock: SystemClock | None = None,
+        clock_steps: ClockSteps | None = None,
+        clock_check_s: float = 5.0,
     ) -> None:
         self.recorder = recorder
         self.retention = retention
@@ -49,10 +54,24 @@ class ActivityLog:
             recorder, max_entries_per_window=config.auth_failure_entries_per_minute
         )
         self.target_trouble = TargetTroubleLog(recorder, window_s=config.target_trouble_window_s)
+        self.clock_steps = clock_steps or ClockSteps()
+        retention.age_us = self.clock_steps.age_us
+        self.clock_watch = (
+            None
+            if system_clock is None
+            else ClockSyncWatch(recorder, system_clock, self.clock_steps, clock_check_s)
+        )
 
     @classmethod
     async def start(
-        cls, db: Database, bus: EventBus, config: ActivityConfig, data_dir: str | None = None
+        cls,
+        db: Database,
+        bus: EventBus,
+        config: ActivityConfig,
+        data_dir: str | None = None,
+        *,
+        system_clock: SystemClock | None = None,
+        clock_check_s: float = 5.0,
     ) -> ActivityLog:
         """Settings stored by an earlier run (`enabled` included) apply before the first entry.
         With a data directory, the device key signs checkpoints and anchors."""
@@ -67,6 +86,7 @@ class ActivityLog:
             retry_min_s=config.retry_min_s,
             retry_max_s=config.retry_max_s,
             checkpointer=Checkpointer(key) if key is not None else None,
+            system_clock=system_clock,
         )
         recorder.continue_after(await db.read(ActivityLogRepository.newest_ts))
         db.add_batch_source(recorder)
@@ -77,13 +97,25 @@ class ActivityLog:
             prune_batch=config.prune_batch,
             check_interval_s=config.retention_check_s,
         )
+        # Before retention's first run: its age bound reads the corrected times.
+        steps = ClockSteps()
+        await db.read(steps.load_blocking)
+        retention.age_us = steps.age_us
         retention.start()
         set_module_recorder(recorder)
-        activity = cls(recorder, retention, bus, config, key, db)
+        activity = cls(
+            recorder, retention, bus, config, key, db, system_clock, steps, clock_check_s
+        )
+        if activity.clock_watch is not None:
+            activity.clock_watch.start()
         activity.bus_source.start()
         activity.auth_failures.start()
         activity.target_trouble.start()
         return activity
+
+    async def load_clock_steps(self, db: Database) -> None:
+        """The synchronisation steps the stored log holds (at start, after a restore)."""
+        await db.read(self.clock_steps.load_blocking)
 
     async def apply(self, db: Database, settings: ActivityLogSettings) -> None:
         """Persist (durably) and apply new settings."""
@@ -98,6 +130,8 @@ class ActivityLog:
             self.recorder.checkpointer.seal_next()
         if self.verify_job is not None:
             await self.verify_job.stop()
+        if self.clock_watch is not None:
+            await self.clock_watch.stop()
         await self.bus_source.stop()
         await self.auth_failures.stop()
         await self.target_trouble.stop()

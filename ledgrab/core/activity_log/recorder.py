@@ -25,14 +25,22 @@ from ledgrab.storage.activity_log import (
     from_us,
 )
 from ledgrab.utils.plain_text import plural
+from ledgrab.utils.system_clock import SystemClock
 
-__all__ = ["ActivityRecorder", "RecorderStatus", "get_module_recorder", "set_module_recorder"]
+__all__ = [
+    "CLOCK_KEY",
+    "ActivityRecorder",
+    "RecorderStatus",
+    "get_module_recorder",
+    "set_module_recorder",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000
 MAX_FIELD_CHARS = 200
 MAX_METADATA_BYTES = 4096
+CLOCK_KEY = "clock"  # metadata key of the clock stamp (utils.system_clock.SystemClock.stamp)
 _URGENT_SEVERITIES = frozenset({Severity.ERROR, Severity.CRITICAL})
 # Control characters (C0, DEL, C1, line/paragraph separators) become spaces, so no message,
 # name or CSV cell can start a second, forged line.
@@ -80,8 +88,14 @@ class ActivityRecorder:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         checkpointer: Checkpointer | None = None,
+        system_clock: SystemClock | None = None,
     ) -> None:
         self._db = db
+        # Stamps each entry's metadata with the clock's state (`clock`: synced, boot, mono_us)
+        # and is the wall clock then. None (tools, benchmarks): no stamp.
+        self.system_clock = system_clock
+        if system_clock is not None:
+            wall_clock = lambda: system_clock.wall()  # noqa: E731 (looked up: tests swap it)
         # Signs checkpoints on the commits that carry entries; its key also signs the anchors
         # that clearing and retention leave. None (tools, benchmarks): unsigned anchors.
         self.checkpointer = checkpointer
@@ -163,6 +177,11 @@ class ActivityRecorder:
         meta_json = msgspec.json.encode(metadata or {})
         if len(meta_json) > MAX_METADATA_BYTES:
             metadata = {"truncated": True, "bytes": len(meta_json)}
+            meta_json = msgspec.json.encode(metadata)
+        if self.system_clock is not None:
+            # In the metadata, so the chain covers it and the entry keeps its 11 fields; the
+            # recorder's own key: a caller's `clock` is replaced, never trusted.
+            metadata = {**(metadata or {}), CLOCK_KEY: self.system_clock.stamp()}
             meta_json = msgspec.json.encode(metadata)
         # Time first, so ids sort like the log and the id index only ever grows at its right end.
         entry_id = f"{ts_us:014x}{next(self._ids) & 0xFFFFFF:06x}"

@@ -52,6 +52,9 @@ class RetentionEngine:
         self._task: asyncio.Task | None = None
         self.pruned_total = 0
         self._unreported: Counter[str] = Counter()
+        # The age an entry's max_days bound sees (ClockSteps.age_us): one made while the clock
+        # was not synchronised counts by its corrected time, and is kept while that is unknown.
+        self.age_us: Callable[[int, str], int | None] | None = None
 
     # -- control (event loop) ----------------------------------------------------------------
 
@@ -125,7 +128,12 @@ class RetentionEngine:
             oldest = Repo.oldest_ts(conn)
             if left > 0 and oldest is not None and oldest < cutoff_us:
                 removed["max_days"] += Repo.prune_oldest(
-                    conn, left, before_us=cutoff_us, reason="max_days", **anchored
+                    conn,
+                    left,
+                    before_us=cutoff_us,
+                    reason="max_days",
+                    age_us=self.age_us,
+                    **anchored,
                 )
             left = budget - removed.total()
             used = _used_bytes(conn)

@@ -21,10 +21,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from ledgrab.core.activity_log.clock_steps import ClockSteps, corrected_fields
 from ledgrab.storage import activity_query
 from ledgrab.storage.activity_log import (
     ActivityLogEntry,
@@ -50,9 +52,13 @@ _ID_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound on host paramet
 
 
 class ListedEntry(ActivityLogEntry, frozen=True, kw_only=True):
-    """An entry as the API lists it: the 11 fields and whether it is on the card yet."""
+    """An entry as the API lists it: the 11 fields, whether it is on the card yet, and its
+    clock (clock_steps.corrected_fields): `ts` stays the stored time; `ts_corrected` is set
+    only for an entry made before its boot's clock was synchronised."""
 
     durable: bool = True
+    clock_synchronised: bool | None = None
+    ts_corrected: datetime | None = None
 
 
 class ListedPage(msgspec.Struct):
@@ -64,8 +70,14 @@ class ListedPage(msgspec.Struct):
     total_exact: bool = True
 
 
-def _listed(entry: ActivityLogEntry, durable: bool) -> ListedEntry:
-    return ListedEntry(**msgspec.structs.asdict(entry), durable=durable)
+def _listed(entry: ActivityLogEntry, durable: bool, steps: ClockSteps | None) -> ListedEntry:
+    synced, corrected = corrected_fields(entry, steps)
+    return ListedEntry(
+        **msgspec.structs.asdict(entry),
+        durable=durable,
+        clock_synchronised=synced,
+        ts_corrected=corrected,
+    )
 
 
 def _entry(row: Sequence[Any]) -> ActivityLogEntry:
@@ -147,7 +159,12 @@ def _decode(cursor: str) -> tuple[str | None, int | None, int | None, bool]:
 
 
 async def read_page(
-    db: Any, recorder: Any, filters: ActivityLogFilters, limit: int = 50, cursor: str | None = None
+    db: Any,
+    recorder: Any,
+    filters: ActivityLogFilters,
+    limit: int = 50,
+    cursor: str | None = None,
+    steps: ClockSteps | None = None,
 ) -> ListedPage:
     """One page, newest first, waiting entries first (see the module doc)."""
     below_id, before_seq, total, exact = _decode(cursor) if cursor else (None, None, None, True)
@@ -170,13 +187,13 @@ async def read_page(
         stored_total, exact = await db.read(count_matches, filters, span)
         total = stored_total + len(waiting)
     newest_first = waiting[::-1]
-    items = [_listed(_entry(row), False) for row in newest_first[:limit]]
+    items = [_listed(_entry(row), False, steps) for row in newest_first[:limit]]
     if len(items) == limit:  # the page ends among the waiting entries
         more = len(newest_first) > limit or span is not None
         below = _encode_below(items[-1].id, total, exact) if more else None
         return ListedPage(items, below, total, exact)
     rows, resume = await db.read(page_rows, filters, span, limit - len(items), before_seq)
-    items += [_listed(entry_from_row(r), True) for r in rows]
+    items += [_listed(entry_from_row(r), True, steps) for r in rows]
     return ListedPage(
         items=items,
         next_cursor=None if resume is None else encode_cursor(resume, total, exact),
@@ -185,13 +202,15 @@ async def read_page(
     )
 
 
-async def get_entry(db: Any, recorder: Any, entry_id: str) -> ListedEntry | None:
+async def get_entry(
+    db: Any, recorder: Any, entry_id: str, steps: ClockSteps | None = None
+) -> ListedEntry | None:
     buffered = {row[0]: row for row in recorder.unwritten()}
     stored = await db.read(ActivityLogRepository.get, entry_id)
     if stored is not None:
-        return _listed(stored, True)
+        return _listed(stored, True, steps)
     row = buffered.get(entry_id)
-    return None if row is None else _listed(_entry(row), False)
+    return None if row is None else _listed(_entry(row), False, steps)
 
 
 def _stats_and_newest(conn: Any) -> tuple[dict[str, Any], int | None]:

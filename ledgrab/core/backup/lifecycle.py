@@ -68,6 +68,7 @@ async def start(state: State) -> None:
             settings = settings_from_stored(stored)
             activity.recorder.apply_settings(settings)
             activity.retention.apply_settings(settings)
+            await activity.load_clock_steps(state.db)  # the restored log's own steps
 
         service.after_restore.append(reload_activity_settings)
     state.backup, state.auto_backup = service, auto

@@ -1,8 +1,8 @@
 // The shell: sign-in, navigation between pages (hash routes), the shared events feed.
 
-import { beginSession, endSession, ownRestores, setUnauthorizedHandler } from "./api.js";
+import { api, beginSession, endSession, ownRestores, setUnauthorizedHandler } from "./api.js";
 import { forgetKey, getKey, saveKey } from "./auth.js";
-import { clear, toast } from "./dom.js";
+import { clear, confirmDialog, fmtTime, toast } from "./dom.js";
 import { EventFeed, probeKey } from "./events.js";
 
 const PAGES = {
@@ -83,6 +83,10 @@ function startSession() {
     toast(`Backup ${file} was restored`);
     route();
   });
+  // The top bar's clock badge and offer follow the clock as the log reports it.
+  feed.on("activity_logged", ({ entry }) => {
+    if (entry?.action === "system.clock_synced" || entry?.action === "system.clock_set") showClock();
+  });
   state.feed = feed;
   feed.start();
   route();
@@ -96,9 +100,26 @@ async function showClock() {
     const response = await fetch("/health", { cache: "no-store" });
     const clock = (await response.json()).clock;
     badge.hidden = clock?.synchronised !== false;
+    $("clock-set").hidden = badge.hidden || !clock?.settable;
   } catch {
     badge.hidden = true;
+    $("clock-set").hidden = true;
   }
+}
+
+// Offered only while the clock is not synchronised; the server refuses otherwise, and a
+// privileged helper on the board does the setting.
+async function setClockFromBrowser() {
+  const question = `Set the board's clock to this browser's time (${fmtTime(new Date().toISOString())})? ` +
+    "Only do this when no time server is reachable; the change is recorded with your name.";
+  if (!(await confirmDialog(question, "Set clock"))) return;
+  try {
+    const answer = await api.post("/api/v1/system/clock", { time: new Date().toISOString() });
+    toast(`Clock set to ${fmtTime(answer.new)} (it said ${fmtTime(answer.old)})`);
+  } catch (err) {
+    toast(`The clock was not set: ${err.message}`, "error");
+  }
+  showClock();
 }
 
 function signOut(message = "") {
@@ -135,6 +156,7 @@ async function onSignIn(event) {
 async function boot() {
   $("signin-form").addEventListener("submit", onSignIn);
   $("signout").addEventListener("click", () => signOut("Signed out. The key was forgotten."));
+  $("clock-set").addEventListener("click", setClockFromBrowser);
   window.addEventListener("hashchange", route);
   setUnauthorizedHandler(() => {
     if (state.feed) signOut("Your API key is no longer accepted. Sign in again.");

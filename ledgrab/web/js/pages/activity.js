@@ -2,8 +2,8 @@
 // toggle, an entry's detail, export of the filtered rows, clearing the log, and its proof.
 
 import { api, download } from "../api.js";
-import { confirmDialog, h, timeEl, toast } from "../dom.js";
-import { CATEGORIES, SEVERITIES, entityLabel, severityBadge, showEntry } from "../activity-common.js";
+import { confirmDialog, h, toast } from "../dom.js";
+import { CATEGORIES, SEVERITIES, entityLabel, entryTime, severityBadge, showEntry } from "../activity-common.js";
 import { chainPanel } from "../activity-chain.js";
 import { hasRoute } from "../schema.js";
 import { notOffered } from "../widgets.js";
@@ -115,7 +115,7 @@ export function mount(root, ctx) {
       onclick: () => showEntry(entry),
       // preventDefault: else the same Enter also "clicks" the dialog's focused Close button.
       onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); showEntry(entry); } } },
-    h("td", { class: "nowrap" }, timeEl(entry.ts)),
+    h("td", { class: "nowrap" }, entryTime(entry)),
     h("td", {}, severityBadge(entry.severity)),
     h("td", { class: "hide-phone" }, entry.category),
     h("td", { class: "hide-phone" }, entry.actor),
@@ -182,6 +182,8 @@ export function mount(root, ctx) {
   }
 
   const offEntry = ctx.feed.on("activity_logged", ({ entry }) => {
+    // The clock was just synchronised: the server now shows earlier entries corrected.
+    if (entry?.action === "system.clock_synced" && !paused && !arrivedDuringLoad) { load(); return; }
     if (!entry || !matches(entry, filters())) return;
     if (arrivedDuringLoad && !paused) { arrivedDuringLoad.push(entry); return; }
     if (paused) { missed += 1; pending.textContent = `${missed} new while paused`; return; }

@@ -2,8 +2,8 @@
 // of their pixels, and the Recent Activity widget.
 
 import { api } from "../api.js";
-import { entryLink, severityBadge } from "../activity-common.js";
-import { h, timeEl, toast } from "../dom.js";
+import { entryLink, entryTime, severityBadge } from "../activity-common.js";
+import { h, toast } from "../dom.js";
 import { asList } from "../entities.js";
 import { drawPixels } from "../preview.js";
 import { hasRoute } from "../schema.js";
@@ -185,7 +185,7 @@ export function mount(root, ctx) {
   function recentItem(entry, fresh = false) {
     return h("li", { class: fresh ? "fresh" : "", dataset: { id: entry.id } },
       h("a", { href: entryLink(entry) }, severityBadge(entry.severity), " ", entry.message),
-      h("div", { class: "hint" }, timeEl(entry.ts), ` · ${entry.actor}`));
+      h("div", { class: "hint" }, entryTime(entry), ` · ${entry.actor}`));
   }
 
   let arrivedDuringLoad = null;  // live entries that came while the page was on its way
@@ -213,6 +213,7 @@ export function mount(root, ctx) {
     ctx.feed.on("activity_logged", ({ entry }) => {
       if (!entry) return;
       if (arrivedDuringLoad) { arrivedDuringLoad.push(entry); return; }  // subscribed, then loading
+      if (entry.action === "system.clock_synced") { loadRecent(); return; }  // earlier ones corrected
       if (!routes.activity || recent.querySelector(`li[data-id="${CSS.escape(entry.id)}"]`)) return;
       recent.querySelector("li.empty")?.remove();
       recent.prepend(recentItem(entry, true));

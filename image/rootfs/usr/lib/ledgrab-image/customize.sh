@@ -13,7 +13,8 @@ python3 -m venv /opt/ledgrab
 
 echo "units"
 systemctl enable -q systemd-networkd.service systemd-resolved.service systemd-timesyncd.service \
-    ledgrab-firstboot.service ledgrab-grow-data.service ledgrab.service
+    ledgrab-firstboot.service ledgrab-grow-data.service ledgrab.service \
+    ledgrab-set-clock.path ledgrab-save-clock.timer
 # SSH stays off until ledgrab.txt says otherwise; host keys are made on the device, not shared.
 systemctl disable -q ssh.service
 # wpa_supplicant@wlan0 (enabled by first boot) drives the radio; the D-Bus instance is unused.
