@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate
+from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate, refuse_newer
 from ledgrab.storage.faults import StorageFault, storage_fault
 from ledgrab.storage.read_gate import ReadGate
 from ledgrab.utils.private_files import make_private
@@ -120,7 +120,8 @@ class Database:
 
     def open(self) -> list[int]:
         """Create or open the file, apply pragmas and migrations, start the writer; return the
-        migration versions applied."""
+        migration versions applied. A newer LedGrab's file raises SchemaTooNewError untouched."""
+        refuse_newer(self.path, self._migrations)  # before the chmod and the WAL switch below
         self.path.parent.mkdir(parents=True, exist_ok=True)
         make_private(self.path)  # SQLite gives the -wal and -shm this file's mode
         self._write_conn, applied = self._connect_writer()
