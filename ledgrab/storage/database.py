@@ -20,6 +20,7 @@ import msgspec
 from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate, refuse_newer
 from ledgrab.storage.faults import StorageFault, storage_fault
 from ledgrab.storage.read_gate import ReadGate
+from ledgrab.utils.files import sync_directory
 from ledgrab.utils.private_files import make_private
 
 __all__ = [
@@ -494,6 +495,7 @@ class Database:
             partial.unlink(missing_ok=True)  # a full card must not stay full of a half copy
             raise
         os.replace(partial, dest)
+        sync_directory(dest.parent)  # an acknowledged backup must survive a power cut
         return dest
 
     def _copy_to(self, partial: Path) -> None:

@@ -5,7 +5,8 @@ What counts as durable is what POSIX promises and no more: a file's pages once t
 fsynced (or fdatasynced), a directory entry (a create, rename, unlink, mkdir) once its directory
 was fsynced. Anything else may be lost, page by page (4096 bytes), and a file's size may be its
 size at the last sync or its latest. Unsynced directory changes are undone newest first, a
-random number of them per directory (a file system commits its metadata in order).
+random number of them per directory (a file system commits its metadata in order). A rename
+counts as its new directory's change.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ class PowerCut:
             elif rec.kind == "S":
                 pending.pop((rec.a, rec.b), None)
             elif rec.kind in "CMRUX":
-                dirs = {(rec.a, rec.b)} | ({(rec.c, rec.d)} if rec.kind == "R" else set())
-                entries.append((rec, dirs))
+                # A rename is durable once its new directory is synced (where the name now is).
+                entries.append((rec, {(rec.a, rec.b)}))
             elif rec.kind == "D":
                 for _rec, dirs in entries:
                     dirs.discard((rec.a, rec.b))
