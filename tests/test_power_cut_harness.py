@@ -119,3 +119,33 @@ def test_sqlite_without_sync_loses_acknowledged_commits(shim, tmp_path):
     rows = conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 't'").fetchone()[0]
     conn.close()
     assert len(out.split()) == 300 and rows == 0, loss.summary()
+
+
+def _stored_log(scratch, ids):
+    (scratch / "copy").mkdir(parents=True)
+    conn = sqlite3.connect(scratch / "copy" / "ledgrab.db")
+    conn.execute("CREATE TABLE activity_log (seq INTEGER PRIMARY KEY, id TEXT, ts INTEGER)")
+    conn.executemany("INSERT INTO activity_log (id, ts) VALUES (?, ?)", [(i, 0) for i in ids])
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("stored", "found"),
+    [
+        (["b", "c", "d", "e"], None),  # pruned at the old end, everything else there
+        (["a", "b", "d", "e"], "not an unbroken run"),  # a hole
+        (["a", "b"], "older than the commit window were lost"),  # the newest lost too early
+        (["b", "a", "c", "d", "e"], "not an unbroken run"),  # reordered
+    ],
+)
+def test_the_log_check_finds_holes_reordering_and_losses_past_the_window(tmp_path, stored, found):
+    from tests.support.after_the_cut import check_log
+    from tests.support.busy_minute import Acknowledged, Observed
+
+    _stored_log(tmp_path, stored)
+    second = 1_000_000
+    recorded = Observed([(name, n * second, "x") for n, name in enumerate("abcde")])
+    acked = Acknowledged(activity_settings={"commit_interval_s": 2.0})
+    problems = check_log(tmp_path, acked, recorded, killed_at_us=20 * second)
+    assert (found is None and problems == []) or found in " ".join(problems), problems

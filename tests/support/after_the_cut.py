@@ -164,7 +164,9 @@ def check_service(server, data_dir: Path, acked: Acknowledged) -> list[str]:
         second = check_service(server, data_dir, _settled(snapshot))
         return [] if not second else [*first, "(nor is it the restored backup:)", *second]
     key_file = data_dir / "initial-api-key"
-    key = key_file.read_text().strip() if key_file.exists() else acked.keys.get("admin", "")
+    key = key_file.read_text(errors="replace").strip() if key_file.exists() else ""
+    if not key.isascii() or not key.isprintable() or not key:
+        return [f"{key_file.name} does not hold a key: {key[:20]!r}"]
     client = httpx.Client(
         base_url=server.base_url,
         verify=server.verify,
