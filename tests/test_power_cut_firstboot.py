@@ -60,14 +60,7 @@ def _fresh_root(tmp_path):
 def _first_boot(shim, tmp_path, kill_after):
     root = _fresh_root(tmp_path)
     cut = PowerCut(shim, root, tmp_path / "cut", kill_after)
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root)],
-        env={**cut.env(), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return root, cut, result
+    return root, cut, cut.run_python(CHILD)
 
 
 def _whole_files(root):

@@ -5,8 +5,6 @@ with synchronous=FULL and loses some without a sync."""
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -24,13 +22,7 @@ def _run_then_cut(shim, tmp_path, code, mode, seed=1):
     root.mkdir(exist_ok=True)
     cut = PowerCut(shim, root, tmp_path / "cut")
     body = textwrap.dedent(code) + "\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
-    result = subprocess.run(
-        [sys.executable, "-c", body, str(root)],
-        env={**cut.env(), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = cut.run_python(body)
     assert result.returncode == -signal.SIGKILL, result.stderr
     return root, cut.lose(mode, random.Random(seed)), result.stdout
 

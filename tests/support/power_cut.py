@@ -16,6 +16,7 @@ import random
 import shutil
 import struct
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +103,16 @@ class PowerCut:
         if self.kill_after is not None:
             env["POWERCUT_KILL_AFTER"] = str(self.kill_after)
         return env
+
+    def run_python(self, code: str, *args: str) -> subprocess.CompletedProcess:
+        """`python -c code args…` under the shim, with the root as its first argument."""
+        return subprocess.run(
+            [sys.executable, "-c", code, str(self.root), *args],
+            env={**self.env(), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def operations(self) -> int:
         """How many journalled operations the process did (to spread cut points over a run)."""
