@@ -118,6 +118,7 @@ def test_first_boot_survives_power_cuts_at_four_of_its_operations(shim, tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_first_boot_survives_a_power_cut_at_every_operation(shim, tmp_path):
     operations = _operations(shim, tmp_path)
     assert operations > 5
