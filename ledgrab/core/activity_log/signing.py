@@ -114,7 +114,7 @@ class DeviceKey:
             key = cls(private, path, created=False)
         public_path = path.with_name(PUBLIC_KEY_FILE)
         if not public_path.exists() or public_path.read_text().strip() != key.public.line:
-            write_durably(public_path, (key.public.line + "\n").encode())
+            write_durably(public_path, (key.public.line + "\n").encode(), 0o600)
         return key
 
     def sign_note(self, body: str) -> str:
