@@ -51,10 +51,12 @@ def _busy_run(shim, tmp_path, kill_after, storm):
     server = _CutServe(data, env=cut.env()).start()
     busy = None
     key_file = data / "initial-api-key"
-    if server.alive and key_file.exists():
-        busy = BusyMinute(server, data, key_file.read_text().strip(), storm)
-        busy.run(work)
-    server.kill()
+    try:
+        if server.alive and key_file.exists():
+            busy = BusyMinute(server, data, key_file.read_text().strip(), storm)
+            busy.run(work)
+    finally:
+        server.kill()
     return cut, busy
 
 

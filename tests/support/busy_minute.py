@@ -214,7 +214,8 @@ class BusyMinute:
         finally:
             self._stop.set()
             for storm in storms:
-                storm.join(30)
+                if storm.ident is not None:  # the cut may come between creating and starting
+                    storm.join(30)
             watcher.join(30)
             self._client.close()
             self._udp.close()
