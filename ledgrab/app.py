@@ -73,6 +73,7 @@ from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.core.tls.service import TlsService
 from ledgrab.models.health import ComponentHealth
 from ledgrab.storage.api_keys import ApiKeyStore
+from ledgrab.storage.data_migrations import SchemaTooNewError
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
@@ -230,7 +231,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         opened = await asyncio.to_thread(
             open_live_database, data_dir, DATABASE_FILE, settings.backup.keep_corrupt
         )
-    except DatabaseUnavailableError as exc:
+    except (DatabaseUnavailableError, SchemaTooNewError) as exc:
         log.critical("%s", exc)
         # That line is the whole story; uvicorn would follow it with the startup traceback.
         logging.getLogger("uvicorn.error").addFilter(_drop_traceback_of(exc))

@@ -197,13 +197,19 @@ def _serve(settings: Settings) -> int:
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
     from ledgrab.storage.api_keys import ApiKeyError, ApiKeyStore
+    from ledgrab.storage.data_migrations import SchemaTooNewError
     from ledgrab.storage.database import Database
 
     # Safe beside a running server: SQLite's locks serialise the two writers, and the server
     # rereads its key cache (within 10 s for revocations, at once for a new key). A key made in
     # a database no server uses would be one the server rejects: hence no database is created.
     db = Database(_database(settings))
-    db.open()
+    try:
+        db.open()
+    except SchemaTooNewError as exc:
+        db.close()
+        print(f"ledgrab: {exc}", file=sys.stderr)
+        return 1
     try:
         store = ApiKeyStore(db, settings.auth.api_keys)
         if args.keys_command == "list":

@@ -93,7 +93,8 @@ def test_a_missing_destination_is_a_warning_state_not_a_crash(server, tmp_path):
     dest.mkdir()
     with server.client() as client:
         _configure(client, enabled=True, destination=str(dest))
-        wait_for(lambda: _ours(dest), what="the first scheduled backup")
+        # Finished, not just visible: the run syncs and checks its file after the rename.
+        wait_for(lambda: client.get(AUTO).json()["last_success"], what="the first scheduled backup")
         shutil.rmtree(dest)  # the stick was pulled
         failed = client.post(f"{AUTO}/run")
         assert failed.status_code == 409 and "does not exist" in failed.json()["detail"]

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import sqlite3
@@ -19,6 +18,7 @@ import msgspec
 
 from ledgrab.config import LABEL_PATTERN
 from ledgrab.storage.database import Database
+from ledgrab.utils.files import write_durably
 
 __all__ = [
     "INITIAL_KEY_FILE",
@@ -225,10 +225,12 @@ class ApiKeyStore:
         self.load_blocking()
         if self.count:
             return None
-        _info, key = self.create_blocking("admin")
+        key = generate_key()
         path = data_dir / INITIAL_KEY_FILE
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key + "\n")
-        os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that already existed
+        # The file first, whole and synced (its name too), then the key's row: a power cut in
+        # between leaves a file whose key is not stored yet, and the next start makes a new
+        # one. The other order could leave the key stored and its only copy lost.
+        write_durably(path, (key + "\n").encode(), 0o600)
+        self._db.write_blocking(self._insert, "admin", key)
+        self.load_blocking()
         return path

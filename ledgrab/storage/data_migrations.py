@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "APPLICATION_ID",
@@ -14,8 +16,10 @@ __all__ = [
     "SchemaTooNewError",
     "latest_version",
     "migrate",
+    "refuse_newer",
     "run_script",
     "schema_version",
+    "stored_schema_version",
 ]
 
 # PRAGMA application_id marks a file as LedGrab's ("LEDG"), so a restore can refuse other programs'.
@@ -157,6 +161,38 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def stored_schema_version(path: str | os.PathLike[str]) -> int:
+    """The schema version of the file at `path`, read without writing to it (0 when missing)."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    wal = path.with_name(path.name + "-wal")
+    # A -wal left by a power cut may hold the newest version: read through it (read-only never
+    # checkpoints). Without one, immutable creates no -wal or -shm beside the file.
+    mode = "ro" if wal.exists() and wal.stat().st_size else "ro&immutable=1"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
+    try:
+        return schema_version(conn)
+    finally:
+        conn.close()
+
+
+def refuse_newer(
+    path: str | os.PathLike[str], migrations: Sequence[Migration] = MIGRATIONS
+) -> None:
+    """Raise SchemaTooNewError when the file at `path` is a newer LedGrab's; reads only."""
+    _check_version(stored_schema_version(path), migrations, f"{path}: ")
+
+
+def _check_version(current: int, migrations: Sequence[Migration], where: str = "") -> None:
+    if current > latest_version(migrations):
+        raise SchemaTooNewError(
+            f"{where}database schema version {current} is newer than this LedGrab supports "
+            f"({latest_version(migrations)}): it was written by a newer LedGrab; nothing was "
+            "changed. Install that version again (or restore a backup made by this one)"
+        )
+
+
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
     """Apply the migrations newer than the file's version; return the versions applied.
 
@@ -164,11 +200,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
     leaving the file at the last version that completed.
     """
     current = schema_version(conn)
-    if current > latest_version(migrations):
-        raise SchemaTooNewError(
-            f"database schema version {current} is newer than this LedGrab supports "
-            f"({latest_version(migrations)})"
-        )
+    _check_version(current, migrations)
     applied = []
     for migration in sorted(migrations, key=lambda m: m.version):
         if migration.version <= current:

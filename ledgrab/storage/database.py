@@ -17,9 +17,10 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate
+from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate, refuse_newer
 from ledgrab.storage.faults import StorageFault, storage_fault
 from ledgrab.storage.read_gate import ReadGate
+from ledgrab.utils.files import sync_directory
 from ledgrab.utils.private_files import make_private
 
 __all__ = [
@@ -120,7 +121,8 @@ class Database:
 
     def open(self) -> list[int]:
         """Create or open the file, apply pragmas and migrations, start the writer; return the
-        migration versions applied."""
+        migration versions applied. A newer LedGrab's file raises SchemaTooNewError untouched."""
+        refuse_newer(self.path, self._migrations)  # before the chmod and the WAL switch below
         self.path.parent.mkdir(parents=True, exist_ok=True)
         make_private(self.path)  # SQLite gives the -wal and -shm this file's mode
         self._write_conn, applied = self._connect_writer()
@@ -493,6 +495,7 @@ class Database:
             partial.unlink(missing_ok=True)  # a full card must not stay full of a half copy
             raise
         os.replace(partial, dest)
+        sync_directory(dest.parent)  # an acknowledged backup must survive a power cut
         return dest
 
     def _copy_to(self, partial: Path) -> None:

@@ -6,7 +6,17 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["write_durably"]
+__all__ = ["sync_directory", "write_durably"]
+
+
+def sync_directory(path: Path) -> None:
+    """Make the creates, renames and unlinks in directory `path` durable: until its directory
+    is synced, a file's name can vanish in a power cut even though its bytes were synced."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_durably(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -27,8 +37,4 @@ def write_durably(path: Path, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    sync_directory(path.parent)

@@ -59,7 +59,9 @@ class ServeProcess:
         self._reader = threading.Thread(target=self._read, name="serve-stdout", daemon=True)
         self._reader.start()
         two = wait_for(lambda: len(self.lines) >= 2 or self.proc.poll() is not None, what="lines")
-        match = re.search(r"serving on (https?://127\.0\.0\.1:\d+)", self.lines[0] if two else "")
+        match = re.search(
+            r"serving on (https?://127\.0\.0\.1:\d+)", self.lines[0] if two and self.lines else ""
+        )
         if not match:
             self.kill()
             raise RuntimeError(f"server did not start: {self.lines}")

@@ -18,6 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ledgrab.utils.files import sync_directory, write_durably
+
 __all__ = [
     "KEY_FILE",
     "PUBLIC_KEY_FILE",
@@ -103,6 +105,7 @@ class DeviceKey:
                 handle.write(pem)
                 handle.flush()
                 os.fsync(handle.fileno())
+            sync_directory(path.parent)  # the name too: checkpoints it signs are kept
             key = cls(private, path, created=True)
         else:
             private = serialization.load_pem_private_key(pem, password=None)
@@ -111,7 +114,7 @@ class DeviceKey:
             key = cls(private, path, created=False)
         public_path = path.with_name(PUBLIC_KEY_FILE)
         if not public_path.exists() or public_path.read_text().strip() != key.public.line:
-            public_path.write_text(key.public.line + "\n")
+            write_durably(public_path, (key.public.line + "\n").encode(), 0o600)
         return key
 
     def sign_note(self, body: str) -> str:

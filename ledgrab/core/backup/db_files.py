@@ -9,11 +9,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ledgrab.utils.files import sync_directory
+
 __all__ = [
     "LOCK_FILE",
     "DataDirLock",
     "DataDirLockedError",
-    "fsync_dir",
     "install_file",
     "move_aside",
     "prune_aside",
@@ -77,15 +78,6 @@ def timestamp(when: datetime | None = None, *, ms: bool = False) -> str:
     return when.strftime("%Y%m%dT%H%M%SZ")
 
 
-def fsync_dir(path: Path) -> None:
-    """Make renames in `path` durable (a power cut must not undo a restore half-way)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def move_aside(db_path: Path, label: str) -> Path:
     """Rename the database (and any -wal/-shm/-journal beside it) to <name>.<label>-<time>."""
     aside = db_path.with_name(f"{db_path.name}.{label}-{timestamp()}")
@@ -98,7 +90,7 @@ def move_aside(db_path: Path, label: str) -> Path:
         if companion.exists():
             os.replace(companion, f"{aside}{suffix}")
     os.replace(db_path, aside)
-    fsync_dir(db_path.parent)
+    sync_directory(db_path.parent)
     return aside
 
 
@@ -109,7 +101,7 @@ def install_file(staged: Path, db_path: Path, label: str) -> tuple[Path | None, 
         Path(f"{staged}{suffix}").unlink(missing_ok=True)
     aside = move_aside(db_path, label) if db_path.exists() else None
     os.replace(staged, db_path)
-    fsync_dir(db_path.parent)
+    sync_directory(db_path.parent)
 
     def undo() -> None:
         for suffix in _COMPANIONS:
@@ -121,7 +113,7 @@ def install_file(staged: Path, db_path: Path, label: str) -> tuple[Path | None, 
             os.replace(aside, db_path)
         else:
             db_path.unlink(missing_ok=True)
-        fsync_dir(db_path.parent)
+        sync_directory(db_path.parent)
 
     return aside, undo
 

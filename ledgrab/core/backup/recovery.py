@@ -21,7 +21,12 @@ from ledgrab.core.backup.admit import copy_into_fresh
 from ledgrab.core.backup.db_files import DataDirLock, install_file, move_aside, prune_aside
 from ledgrab.core.backup.journal import note
 from ledgrab.core.backup.schema_match import expected_schema, read_schema, schema_mismatches
-from ledgrab.storage.data_migrations import MIGRATIONS, latest_version, schema_version
+from ledgrab.storage.data_migrations import (
+    MIGRATIONS,
+    latest_version,
+    refuse_newer,
+    schema_version,
+)
 from ledgrab.storage.database import Database
 from ledgrab.storage.faults import StorageFault, storage_fault
 
@@ -100,6 +105,13 @@ def find_corruption(path: Path) -> str | None:
     return None
 
 
+def _refuse_newer(path: Path) -> None:
+    try:
+        refuse_newer(path)
+    except (sqlite3.Error, OSError):
+        return  # not readable as a database: find_corruption says why, or that it is unavailable
+
+
 def _quarantine(path: Path, reason: str, keep: int) -> StartupRecovery:
     aside = move_aside(path, "corrupt")
     prune_aside(path, "corrupt", keep)
@@ -147,8 +159,10 @@ def open_database(
     """Open `path` as the module docstring says. Returns the database, what recovery did (or
     None) and the migrations applied. Blocking: call from a thread.
 
-    A file from a newer LedGrab is not corrupt: SchemaTooNewError propagates untouched.
+    A file from a newer LedGrab is not corrupt: SchemaTooNewError is raised before anything
+    (the corruption check's read-write connection included) could write to it.
     """
+    _refuse_newer(path)
     reason = find_corruption(path)
     recovery = None
     if reason is None:
