@@ -153,6 +153,13 @@ class Console:
         return name in self.seen
 
 
+def x86_accel() -> list[str]:
+    """KVM when this host offers it (a boot in seconds), else TCG emulation (minutes)."""
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return ["-accel", "kvm", "-accel", "tcg"]
+    return ["-accel", "tcg"]
+
+
 def qemu_command(
     machine: str, disk: Path, boot: Path, serials: list[Path], port: int, monitor: Path
 ) -> list[str]:
@@ -164,7 +171,7 @@ def qemu_command(
     common = ["-nographic", "-monitor", mon, "-no-reboot", *serial]
     if machine == "amd64":
         return [
-            "qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "2",
+            "qemu-system-x86_64", *x86_accel(), "-m", "1024", "-smp", "2",
             "-kernel", kernel, "-initrd", initrd,
             # no_timer_check: a loaded host can make TCG too slow for the kernel's IO-APIC check.
             "-append", f"root=LABEL=ledgrab-root rw console=ttyS0 no_timer_check {TEST_ARGS}",
@@ -216,22 +223,39 @@ def fat_report(disk: Path) -> dict[str, str]:
     return dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
 
 
-def pinned_get(port: int, path: str, fingerprint: str, key: str | None = None) -> tuple[int, bytes]:
-    """GET over TLS, trusting nothing but the fingerprint: checked before a header is sent."""
+def pinned_request(
+    port: int,
+    method: str,
+    path: str,
+    fingerprint: str,
+    key: str | None = None,
+    body: object = None,
+) -> tuple[int, bytes]:
+    """One request over TLS, trusting nothing but the fingerprint: checked before a header is
+    sent. `body`, when given, goes as JSON."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
     try:
         conn.connect()
         der = conn.sock.getpeercert(binary_form=True) or b""
         if hashlib.sha256(der).hexdigest() != fingerprint.replace(":", "").lower():
             raise ssl.SSLError(f"the server's certificate is not {fingerprint}")
-        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def pinned_get(port: int, path: str, fingerprint: str, key: str | None = None) -> tuple[int, bytes]:
+    return pinned_request(port, "GET", path, fingerprint, key)
 
 
 def health(port: int, fingerprint: str) -> dict | None:
@@ -240,6 +264,21 @@ def health(port: int, fingerprint: str) -> dict | None:
         return json.loads(body) if status == 200 else None
     except (OSError, ValueError, http.client.HTTPException):
         return None
+
+
+def wait_for_health(
+    qemu: subprocess.Popen, disk: Path, port: int, deadline: float
+) -> tuple[str, dict | None]:
+    """The fingerprint the guest published on its FAT partition, and /health pinned to it
+    (None if it never answered before the deadline or the guest stopped)."""
+    fingerprint, result = "", None
+    while time.monotonic() < deadline and qemu.poll() is None:
+        fingerprint = fat_report(disk).get("tls_fingerprint_sha256", "")
+        result = health(port, fingerprint) if fingerprint else None
+        if result is not None:
+            break
+        time.sleep(2)
+    return fingerprint, result
 
 
 def api_status(port: int, fingerprint: str, key: str | None) -> int | None:
@@ -321,13 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             if not console.wait_for("ledgrab started", deadline):
                 failures.append("console never showed ledgrab.service started")
         else:
-            fingerprint = ""
-            while time.monotonic() < deadline and qemu.poll() is None:
-                fingerprint = fat_report(disk).get("tls_fingerprint_sha256", "")
-                result = health(port, fingerprint) if fingerprint else None
-                if result is not None:
-                    break
-                time.sleep(2)
+            fingerprint, result = wait_for_health(qemu, disk, port, deadline)
             if not fingerprint:
                 failures.append("no TLS fingerprint in ledgrab-report.txt on the FAT partition")
             elif result is None:
