@@ -25,6 +25,7 @@ from ledgrab.core.tls.pinning import trusting_context
 
 REPO = Path(__file__).parents[1]
 GOOD_OLD, GOOD_NEW, BROKEN = "9.0.1", "9.0.2", "9.0.3"
+PROBE_VERSION = 999  # the broken version's extra migration
 
 SERVICE = """#!/bin/sh
 # What systemctl start/stop does for ledgrab.service, for one process of this test.
@@ -52,6 +53,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def edit(path: Path, marker: str, insert: str) -> None:
+    """Put `insert` right after `marker` in the file of a wheel's source tree."""
+    text = path.read_text()
+    assert marker in text, (path, marker)
+    path.write_text(text.replace(marker, marker + insert, 1))
+
+
 def build_wheel(version: str, out: Path, work: Path, *, broken: bool = False) -> Path:
     """This tree as a wheel of `version`; `broken`: its `ledgrab serve` exits before serving."""
     src = work / f"src-{version}"
@@ -67,11 +75,13 @@ def build_wheel(version: str, out: Path, work: Path, *, broken: bool = False) ->
     init = src / "ledgrab" / "__init__.py"
     init.write_text(init.read_text().replace('__version__ = "0.1.0"', f'__version__ = "{version}"'))
     if broken:
-        cli = src / "ledgrab" / "cli.py"
-        text = cli.read_text()
-        marker = "def _serve(settings: Settings) -> int:\n"
-        assert marker in text
-        cli.write_text(text.replace(marker, marker + '    raise SystemExit("broken on purpose")\n'))
+        # A newer schema (a migration the others lack), and a server that never comes up.
+        probe = 'lambda c: c.execute("CREATE TABLE probe (x)")'
+        migrations = src / "ledgrab" / "storage" / "data_migrations.py"
+        edit(migrations, "MIGRATIONS: tuple[Migration, ...] = (\n",
+             f'    Migration({PROBE_VERSION}, "upgrade test", {probe}),\n')  # fmt: skip
+        edit(src / "ledgrab" / "cli.py", "def _serve(settings: Settings) -> int:\n",
+             '    raise SystemExit("broken on purpose")\n')  # fmt: skip
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
          "-w", str(out), str(src)],
@@ -136,6 +146,10 @@ class Board:
             ).fetchall()
         return [(action, json.loads(meta or "{}")) for action, meta in rows]
 
+    def schema_version(self, path: Path | None = None) -> int:
+        with sqlite3.connect(path or self.data_dir / "ledgrab.db") as conn:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+
     def verify(self) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(self.prefix / "current" / "bin" / "ledgrab"), "verify",
@@ -195,7 +209,14 @@ def test_upgrade_keeps_the_data_and_a_broken_version_is_rolled_back(tmp_path):
         rolled = entries[4][1]
         assert {k: rolled[k] for k in tried} == tried
         assert BROKEN in rolled["reason"]
-        assert list(board.data_dir.glob("ledgrab.db.pre-restore-*")), "the failed database is kept"
+        assert board.schema_version() < PROBE_VERSION, "the restored database is the old schema"
+        aside = [
+            p
+            for p in board.data_dir.glob("ledgrab.db.pre-restore-*")
+            if p.name[-4:] not in ("-wal", "-shm")
+        ]
+        assert len(aside) == 1, "the database the broken version migrated is kept beside"
+        assert board.schema_version(aside[0]) == PROBE_VERSION
         check = board.verify()
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
