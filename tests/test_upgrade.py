@@ -231,3 +231,14 @@ def test_a_file_that_is_not_a_ledgrab_wheel_changes_nothing(tmp_path):
     assert result.returncode == 2
     assert "is not a ledgrab wheel" in result.stderr and "nothing was changed" in result.stderr
     assert not board.prefix.exists() and not board.data_dir.exists()
+
+
+def test_the_updater_runs_without_any_dependency_installed():
+    """Its first run is straight from the wheel, by a python3 that has none of LedGrab's
+    dependencies: no site-packages at all here (-S)."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "ledgrab.upgrade", "--help"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ledgrab-update" in result.stdout
