@@ -322,6 +322,36 @@ def prepare(
     return disk, boot
 
 
+class Log:
+    """Prints each line, and appends it to `path` too when one is given."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file = path.open("w") if path else None
+
+    def __call__(self, msg: str) -> None:
+        print(msg, flush=True)
+        if self.file:
+            self.file.write(msg + "\n")
+            self.file.flush()
+
+    def verdict(self, title: str, failures: list[str]) -> int:
+        """Each failure, then passed or FAILED; closes the file; the exit status."""
+        for f in failures:
+            self(f"FAIL: {f}")
+        self(f"{title}: {'FAILED' if failures else 'passed'}")
+        if self.file:
+            self.file.close()
+        return 1 if failures else 0
+
+
+def discard(work: Path, log) -> None:
+    """Remove the scratch directory, unless LEDGRAB_BOOTTEST_KEEP=1 asks to keep it."""
+    if os.environ.get("LEDGRAB_BOOTTEST_KEEP") != "1":
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log(f"kept {work}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("machine", choices=["amd64", "virt", "raspi3b"])
@@ -333,13 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    log_file = args.console_log.open("w") if args.console_log else None
-
-    def log(msg: str) -> None:
-        print(msg, flush=True)
-        if log_file:
-            log_file.write(msg + "\n")
-            log_file.flush()
+    log = Log(args.console_log)
 
     hostname = f"lg-smoke-{args.machine}"
     work = Path(tempfile.mkdtemp(prefix=f"ledgrab-boot-{args.machine}-"))
@@ -421,16 +445,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {name:16} {f'{seen:7.1f}' if seen is not None else '      -'}")
         log(f"  {'total':16} {elapsed:7.1f}")
     finally:
-        if os.environ.get("LEDGRAB_BOOTTEST_KEEP") != "1":
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            log(f"kept {work}")
-    for f in failures:
-        log(f"FAIL: {f}")
-    log(f"boot test {args.machine}: {'FAILED' if failures else 'passed'}")
-    if log_file:
-        log_file.close()
-    return 1 if failures else 0
+        discard(work, log)
+    return log.verdict(f"boot test {args.machine}", failures)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,13 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds for each boot")
     parser.add_argument("--console-log", type=Path, help="also write the consoles here")
     args = parser.parse_args(argv)
-    log_file = args.console_log.open("w") if args.console_log else None
-
-    def log(msg: str) -> None:
-        print(msg, flush=True)
-        if log_file:
-            log_file.write(msg + "\n")
-            log_file.flush()
+    log = boottest.Log(args.console_log)
 
     work = Path(tempfile.mkdtemp(prefix="ledgrab-upgrade-"))
     failures: list[str] = []
@@ -198,16 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"kept: {', '.join(SNAPSHOT)}, {len(entries)} log entries and the key, through")
         log(f"  {before['version']} (previous image) -> {after['version']} (new image)")
     finally:
-        if os.environ.get("LEDGRAB_BOOTTEST_KEEP") != "1":
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            log(f"kept {work}")
-    for f in failures:
-        log(f"FAIL: {f}")
-    log(f"upgrade boot test: {'FAILED' if failures else 'passed'}")
-    if log_file:
-        log_file.close()
-    return 1 if failures else 0
+        boottest.discard(work, log)
+    return log.verdict("upgrade boot test", failures)
 
 
 if __name__ == "__main__":
