@@ -34,8 +34,10 @@ format: $(VENV)/.dev-installed
 test: lint
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
+# The slow tests, then the amd64 image built and booted, and booted again on the previous image's data.
 test-slow: $(VENV)/.dev-installed
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+	$(MAKE) image-smoke image-upgrade-smoke
 
 bench: $(VENV)/.dev-installed
 	@set -e; for script in benchmarks/*.py; do \

@@ -216,22 +216,39 @@ def fat_report(disk: Path) -> dict[str, str]:
     return dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
 
 
-def pinned_get(port: int, path: str, fingerprint: str, key: str | None = None) -> tuple[int, bytes]:
-    """GET over TLS, trusting nothing but the fingerprint: checked before a header is sent."""
+def pinned_request(
+    port: int,
+    method: str,
+    path: str,
+    fingerprint: str,
+    key: str | None = None,
+    body: object = None,
+) -> tuple[int, bytes]:
+    """One request over TLS, trusting nothing but the fingerprint: checked before a header is
+    sent. `body`, when given, goes as JSON."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
     try:
         conn.connect()
         der = conn.sock.getpeercert(binary_form=True) or b""
         if hashlib.sha256(der).hexdigest() != fingerprint.replace(":", "").lower():
             raise ssl.SSLError(f"the server's certificate is not {fingerprint}")
-        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def pinned_get(port: int, path: str, fingerprint: str, key: str | None = None) -> tuple[int, bytes]:
+    return pinned_request(port, "GET", path, fingerprint, key)
 
 
 def health(port: int, fingerprint: str) -> dict | None:
@@ -240,6 +257,21 @@ def health(port: int, fingerprint: str) -> dict | None:
         return json.loads(body) if status == 200 else None
     except (OSError, ValueError, http.client.HTTPException):
         return None
+
+
+def wait_for_health(
+    qemu: subprocess.Popen, disk: Path, port: int, deadline: float
+) -> tuple[str, dict | None]:
+    """The fingerprint the guest published on its FAT partition, and /health pinned to it
+    (None if it never answered before the deadline or the guest stopped)."""
+    fingerprint, result = "", None
+    while time.monotonic() < deadline and qemu.poll() is None:
+        fingerprint = fat_report(disk).get("tls_fingerprint_sha256", "")
+        result = health(port, fingerprint) if fingerprint else None
+        if result is not None:
+            break
+        time.sleep(2)
+    return fingerprint, result
 
 
 def api_status(port: int, fingerprint: str, key: str | None) -> int | None:
@@ -283,6 +315,36 @@ def prepare(
     return disk, boot
 
 
+class Log:
+    """Prints each line, and appends it to `path` too when one is given."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file = path.open("w") if path else None
+
+    def __call__(self, msg: str) -> None:
+        print(msg, flush=True)
+        if self.file:
+            self.file.write(msg + "\n")
+            self.file.flush()
+
+    def verdict(self, title: str, failures: list[str]) -> int:
+        """Each failure, then passed or FAILED; closes the file; the exit status."""
+        for f in failures:
+            self(f"FAIL: {f}")
+        self(f"{title}: {'FAILED' if failures else 'passed'}")
+        if self.file:
+            self.file.close()
+        return 1 if failures else 0
+
+
+def discard(work: Path, log) -> None:
+    """Remove the scratch directory, unless LEDGRAB_BOOTTEST_KEEP=1 asks to keep it."""
+    if os.environ.get("LEDGRAB_BOOTTEST_KEEP") != "1":
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log(f"kept {work}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("machine", choices=["amd64", "virt", "raspi3b"])
@@ -294,13 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    log_file = args.console_log.open("w") if args.console_log else None
-
-    def log(msg: str) -> None:
-        print(msg, flush=True)
-        if log_file:
-            log_file.write(msg + "\n")
-            log_file.flush()
+    log = Log(args.console_log)
 
     hostname = f"lg-smoke-{args.machine}"
     work = Path(tempfile.mkdtemp(prefix=f"ledgrab-boot-{args.machine}-"))
@@ -321,13 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             if not console.wait_for("ledgrab started", deadline):
                 failures.append("console never showed ledgrab.service started")
         else:
-            fingerprint = ""
-            while time.monotonic() < deadline and qemu.poll() is None:
-                fingerprint = fat_report(disk).get("tls_fingerprint_sha256", "")
-                result = health(port, fingerprint) if fingerprint else None
-                if result is not None:
-                    break
-                time.sleep(2)
+            fingerprint, result = wait_for_health(qemu, disk, port, deadline)
             if not fingerprint:
                 failures.append("no TLS fingerprint in ledgrab-report.txt on the FAT partition")
             elif result is None:
@@ -388,16 +438,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {name:16} {f'{seen:7.1f}' if seen is not None else '      -'}")
         log(f"  {'total':16} {elapsed:7.1f}")
     finally:
-        if os.environ.get("LEDGRAB_BOOTTEST_KEEP") != "1":
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            log(f"kept {work}")
-    for f in failures:
-        log(f"FAIL: {f}")
-    log(f"boot test {args.machine}: {'FAILED' if failures else 'passed'}")
-    if log_file:
-        log_file.close()
-    return 1 if failures else 0
+        discard(work, log)
+    return log.verdict(f"boot test {args.machine}", failures)
 
 
 if __name__ == "__main__":

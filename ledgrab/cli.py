@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", help="ISO 8601 with an offset")
 
     _add_verify_parser(commands, common)
+    _add_upgrade_parsers(commands, common)
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -102,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
             return _export(settings, args)
         if args.command == "verify":
             return _verify(settings, args)
+        if args.command in ("migrate", "record-upgrade"):
+            return _migrate_or_record(settings, args)
         return _keys(settings, args)
     except DataDirError as exc:
         print(f"ledgrab: {exc}", file=sys.stderr)
@@ -342,3 +345,63 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 def _file_or_text(value: str) -> str:
     path = Path(value)
     return path.read_text() if path.is_file() else value
+
+
+# -- `ledgrab migrate`, `ledgrab record-upgrade` (the steps ledgrab-update runs) ---------------
+
+UPGRADE_EVENTS = ("started", "completed", "rolled_back")
+
+
+def _add_upgrade_parsers(commands, common) -> None:
+    migrate = commands.add_parser(
+        "migrate", help="bring the database to this version's schema (refused while it is served)"
+    )
+    common(migrate)
+    record = commands.add_parser(
+        "record-upgrade", help="record a step of an upgrade in the activity log (ledgrab-update)"
+    )
+    common(record)
+    record.add_argument("event", choices=UPGRADE_EVENTS)
+    record.add_argument("--from-version", required=True)
+    record.add_argument("--to-version", required=True)
+    record.add_argument("--reason", help="why it was rolled back")
+
+
+def _migrate_or_record(settings: Settings, args: argparse.Namespace) -> int:
+    from ledgrab.core.activity_log.offline_record import record_and_close
+    from ledgrab.core.backup.db_files import DataDirLock, DataDirLockedError
+    from ledgrab.storage.data_migrations import latest_version
+    from ledgrab.storage.database import Database
+
+    database = _database(settings)
+    if args.command == "migrate":
+        lock = DataDirLock(settings.data_dir)
+        try:
+            lock.acquire()
+        except DataDirLockedError as exc:
+            print(f"ledgrab: not migrated: {exc}; stop the server first", file=sys.stderr)
+            return 1
+        try:
+            db = Database(database)
+            applied = db.open()
+            db.close()
+        finally:
+            lock.release()
+        done = ", ".join(map(str, applied)) if applied else "none needed"
+        print(f"{database}: schema version {latest_version()} (migrations applied: {done})")
+        return 0
+    # Beside a running server too: the entry is chained inside the writer's transaction.
+    db = Database(database)
+    db.open()
+    versions = {"from_version": args.from_version, "to_version": args.to_version}
+    event = args.event.replace("_", " ")
+    reason = f": {args.reason}" if args.reason else ""
+    record_and_close(
+        db,
+        f"upgrade.{args.event}",
+        severity="error" if args.event == "rolled_back" else "info",
+        actor="ledgrab-update",
+        message=f"upgrade from {args.from_version} to {args.to_version} {event}{reason}",
+        metadata={**versions, "reason": args.reason} if args.reason else versions,
+    )
+    return 0

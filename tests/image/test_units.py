@@ -27,7 +27,7 @@ def image_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     for exe in (
         "opt/ledgrab/bin/ledgrab",
-        "opt/ledgrab/bin/python",
+        "opt/ledgrab/current/bin/python",
         "usr/lib/ledgrab-image/grow-data.sh",
         "usr/lib/ledgrab-image/save-clock.sh",
         "lib/systemd/systemd-networkd-wait-online",

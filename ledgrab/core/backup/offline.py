@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import shutil
 from pathlib import Path
 
 import msgspec
 
 from ledgrab.config import Settings
-from ledgrab.core.activity_log.recorder import ActivityRecorder
-from ledgrab.core.activity_log.settings import SETTINGS_KEY as ACTIVITY_SETTINGS_KEY
-from ledgrab.core.activity_log.settings import settings_from_stored
+from ledgrab.core.activity_log.offline_record import record_and_close
 from ledgrab.core.backup.admit import admit_backup
 from ledgrab.core.backup.check import BackupInfo, check_backup_file
 from ledgrab.core.backup.db_files import DataDirLock, install_file, prune_aside
@@ -85,20 +82,15 @@ def restore_offline(settings: Settings, db_name: str, source: Path) -> OfflineRe
 
 
 def _record_in(db: Database, source: Path, info: BackupInfo, aside: Path | None) -> None:
-    """The restore entry goes into the restored log; close() commits it (no server runs)."""
-    stored = db.get_setting_blocking(ACTIVITY_SETTINGS_KEY, {})
-    recorder = ActivityRecorder(db, settings=settings_from_stored(stored))  # `enabled` holds
-    db.add_batch_source(recorder)
+    """The restore entry goes into the restored log (no server runs)."""
     message = (
         f"restored backup {source.name} from the command line (schema version "
         f"{info.schema_version}, {info.size_bytes} bytes)"
         + (f"; the previous database is kept as {aside.name}" if aside else "")
     )
-    recorder.record(
-        "system",
+    record_and_close(
+        db,
         "restore.completed",
-        actor=f"cli:{getpass.getuser()}",
         message=message,
         metadata={"file": source.name, "previous_database": aside.name if aside else None},
     )
-    db.close()

@@ -5,10 +5,17 @@ set -eu
 ARCH=$1
 export LC_ALL=C.UTF-8 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-echo "venv: /opt/ledgrab"
-python3 -m venv /opt/ledgrab
-/opt/ledgrab/bin/pip install -q --no-index --find-links /var/tmp/wheels 'ledgrab[pi]'
-/opt/ledgrab/bin/pip freeze --all >/usr/lib/ledgrab-image/python.txt
+# The layout ledgrab-update keeps: one venv per version, `current` the one the unit runs
+# (/opt/ledgrab/bin is current/bin), `previous` the one an update keeps to roll back to.
+VERSION=$(ls /var/tmp/wheels/ledgrab-*.whl | sed -n 's|.*/ledgrab-\([^-]*\)-.*|\1|p')
+RELEASE=/opt/ledgrab/releases/$VERSION
+echo "venv: $RELEASE"
+python3 -m venv "$RELEASE"
+"$RELEASE/bin/pip" install -q --no-index --find-links /var/tmp/wheels 'ledgrab[pi]'
+"$RELEASE/bin/pip" freeze --all >/usr/lib/ledgrab-image/python.txt
+ln -s "releases/$VERSION" /opt/ledgrab/current
+ln -s current/bin /opt/ledgrab/bin
+ln -s /opt/ledgrab/bin/ledgrab /opt/ledgrab/bin/ledgrab-update /usr/local/bin/
 /opt/ledgrab/bin/ledgrab --help >/dev/null 2>&1 || echo "warning: 'ledgrab --help' failed in the image"
 
 echo "units"
