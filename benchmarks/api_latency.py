@@ -56,17 +56,21 @@ def cases(now: datetime) -> list[tuple[str, dict]]:
 Verify = ssl.SSLContext | bool
 
 
-def serve(data: Path, tls: str = "self-signed") -> tuple[subprocess.Popen, str, Verify]:
+def serve(
+    data: Path, tls: str = "self-signed", pin: str | None = None
+) -> tuple[subprocess.Popen, str, Verify]:
     """`ledgrab serve` on a free port: (process, base URL, httpx `verify=`: its certificate only;
-    False for plain HTTP, so that httpx does not load a CA bundle for every new client)."""
+    False for plain HTTP, so that httpx does not load a CA bundle for every new client).
+    `pin`: a CPU list for `taskset -c`, set before the server starts any thread."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "LEDGRAB_API_KEYS": f"bench:{KEY}", "LEDGRAB_DATA_DIR": str(data),
            "LEDGRAB_DISCOVERY_ENABLED": "false", "LEDGRAB_LOG_LEVEL": "warning",
            "LEDGRAB_TLS": tls, "LEDGRAB_HTTP_REDIRECT_PORT": "-1"}  # fmt: skip
+    command = [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        ["taskset", "-c", pin, *command] if pin else command,
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )  # fmt: skip
     scheme = "http" if tls == "off" else "https"
