@@ -87,6 +87,22 @@ def serve(
             time.sleep(0.2)
 
 
+def log_data_dir(tmp: Path, rows: int) -> Path:
+    """A data directory in `tmp` holding the benchmark log of `rows` entries, with bounds that
+    keep them all (the defaults would prune it to 200,000)."""
+    data = tmp / "data"
+    data.mkdir()
+    shutil.copy(build(rows), data / "ledgrab.db")
+    conn = sqlite3.connect(data / "ledgrab.db")
+    conn.execute(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES ('activity_log', ?)",
+        (json.dumps({"max_entries": 10_000_000, "max_bytes": 16 * 2**30}),),
+    )
+    conn.commit()
+    conn.close()
+    return data
+
+
 def tls_cost(repeat: int) -> None:
     """Each measure on two servers that differ only in `[server] tls`."""
     measures: dict[str, dict[str, list[float]]] = {}
@@ -147,19 +163,8 @@ def main() -> None:
     if args.tls_only:
         return
     rows, repeat = (100_000, 5) if args.quick else (1_000_000, 20)
-    source = build(rows)
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
-        data.mkdir()
-        shutil.copy(source, data / "ledgrab.db")
-        conn = sqlite3.connect(data / "ledgrab.db")
-        # Bounds that keep the whole benchmark log (the defaults would prune it to 200,000).
-        conn.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES ('activity_log', ?)",
-            (json.dumps({"max_entries": 10_000_000, "max_bytes": 16 * 2**30}),),
-        )
-        conn.commit()
-        conn.close()
+        data = log_data_dir(Path(tmp), rows)
         proc, url, verify = serve(data)
         try:
             run(url, verify, proc.pid, repeat)

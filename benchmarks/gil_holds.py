@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._stats import percentile  # noqa: E402
-from benchmarks.query import build  # noqa: E402
+from benchmarks.query import build, timed  # noqa: E402
 from ledgrab.core.activity_log.export import CHUNK_ROWS, encode_chunk  # noqa: E402
 from ledgrab.storage.activity_log import ActivityLogFilters, ActivityLogRepository  # noqa: E402
 from ledgrab.storage.activity_query import page_rows, total_for  # noqa: E402
@@ -62,15 +62,6 @@ def lateness(op: Callable[[], object], seconds: float) -> list[float]:
     sink.close()
     out.close()
     return late
-
-
-def durations(op: Callable[[], object], repeat: int = 20) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        op()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
 
 
 def operations(conn: sqlite3.Connection, tmp: Path) -> dict[str, Callable[[], object]]:
@@ -122,7 +113,7 @@ def main() -> int:
         print(head)
         print("-" * len(head))
         for name, op in ops.items():
-            line = f"{name:<36} {statistics.median(durations(op, 10)):>11.2f}"
+            line = f"{name:<36} {statistics.median(timed(op, 10)):>11.2f}"
             for s in switches:
                 sys.setswitchinterval(s)
                 late = lateness(op, args.seconds)

@@ -23,15 +23,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import multiprocessing as mp
 import os
-import selectors
-import shutil
-import socket
-import sqlite3
 import statistics
-import struct
 import sys
 import tempfile
 import threading
@@ -45,70 +39,14 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._receivers import StampedReceivers  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
-from benchmarks.api_latency import KEY, serve  # noqa: E402
-from benchmarks.query import build  # noqa: E402
+from benchmarks.api_latency import KEY, log_data_dir, serve  # noqa: E402
 from ledgrab.core.tls.pinning import trusting_context  # noqa: E402
 
 FPS = 60
 TARGETS = 4
 LEDS = 300
-DDP_PUSH = 0x01
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; not exported by every Python
-_TIMESPEC = struct.Struct("qq")
-
-
-class StampedReceivers:
-    """K UDP sockets served by one thread; keeps the kernel's arrival time of each PUSH packet."""
-
-    def __init__(self, count: int) -> None:
-        self.sockets: list[socket.socket] = []
-        self.arrivals: list[list[float]] = [[] for _ in range(count)]
-        self._selector = selectors.DefaultSelector()
-        for index in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            sock.bind(("127.0.0.1", 0))
-            sock.setblocking(False)
-            self._selector.register(sock, selectors.EVENT_READ, index)
-            self.sockets.append(sock)
-        self.recording = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-receivers", daemon=True)
-        self._thread.start()
-
-    @property
-    def ports(self) -> list[int]:
-        return [s.getsockname()[1] for s in self.sockets]
-
-    def _run(self) -> None:
-        space = socket.CMSG_SPACE(_TIMESPEC.size)
-        while not self._stop.is_set():
-            for key, _ in self._selector.select(0.1):
-                sock: socket.socket = key.fileobj  # type: ignore[assignment]
-                while True:
-                    try:
-                        packet, ancillary, _, _ = sock.recvmsg(2048, space)
-                    except BlockingIOError:
-                        break
-                    if not (self.recording and packet and packet[0] & DDP_PUSH):
-                        continue
-                    for level, kind, data in ancillary:
-                        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                            seconds, nanos = _TIMESPEC.unpack(data[: _TIMESPEC.size])
-                            self.arrivals[key.data].append(seconds + nanos / 1e9)
-
-    def take(self) -> list[list[float]]:
-        """The arrivals recorded so far, and start afresh."""
-        taken, self.arrivals = self.arrivals, [[] for _ in self.arrivals]
-        return taken
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        for sock in self.sockets:
-            sock.close()
 
 
 # -- the loads (run in a child process, each in its own threads) ------------------------------
@@ -223,21 +161,6 @@ def run_load(name: str, url: str, cert: str, stop, ready, results) -> None:
 # -- the server and the measuring ---------------------------------------------------------------
 
 
-def prepare_data(tmp: Path, rows: int) -> Path:
-    """A data directory holding an activity log of `rows` entries, bounds that keep them all."""
-    data = tmp / "data"
-    data.mkdir()
-    shutil.copy(build(rows), data / "ledgrab.db")
-    conn = sqlite3.connect(data / "ledgrab.db")
-    conn.execute(
-        "INSERT OR REPLACE INTO settings (key, value) VALUES ('activity_log', ?)",
-        (json.dumps({"max_entries": 10_000_000, "max_bytes": 16 * 2**30}),),
-    )
-    conn.commit()
-    conn.close()
-    return data
-
-
 def start_targets(client: httpx.Client, ports: list[int]) -> list[str]:
     ids = []
     for index, port in enumerate(ports):
@@ -317,7 +240,7 @@ def main() -> int:
 
     rounds: dict[str, list[dict]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="ledgrab-interference-") as tmp:
-        data = prepare_data(Path(tmp), args.rows)
+        data = log_data_dir(Path(tmp), args.rows)
         proc, url, verify = serve(data, pin=pin)
         cert = str(data / "tls" / "cert.pem")
         receivers = StampedReceivers(TARGETS)
