@@ -16,9 +16,10 @@ import pytest
 from ledgrab.core.activity_log.export_worker import ExportWorkerError, export_in_worker
 from ledgrab.storage.activity_log import ActivityLogFilters, ActivityLogRepository, Category
 from ledgrab.storage.database import Database
+from tests.support.hostile import open_raw
 from tests.support.live_server import LiveServer, wait_for
 
-ENTRIES = 60_000  # megabytes of CSV: more than the pipe and socket buffers hold
+ENTRIES = 20_000  # about 4 MB of CSV: far more than the pipe and a stalled socket hold
 
 
 def _fill(path: Path) -> None:
@@ -59,15 +60,22 @@ def big_log(tmp_path):
 
 
 def test_a_download_is_encoded_by_a_niced_child_that_ends_with_it(big_log):
-    with big_log.client() as client:
-        with client.stream("GET", "/api/v1/activity/export", params={"format": "csv"}) as r:
-            assert r.status_code == 200
-            assert next(r.iter_bytes()).startswith(b"id,ts,")
-            workers = _export_workers()
-            assert len(workers) == 1, "the export is not read by a child process"
-            assert workers[0].nice() == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
-        # The client left after one chunk: the child is stopped, not left reading for nobody.
-        wait_for(lambda: not _export_workers(), what="the export worker to end")
+    # A client with a small receive buffer that stops reading: the server, and so the child
+    # writing the body, has to wait for it (loopback buffers would otherwise take it all).
+    request = (
+        "GET /api/v1/activity/export?format=csv HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {big_log.api_key}\r\n\r\n"
+    )
+    with open_raw(big_log, timeout=30, receive_buffer=4096) as conn:
+        conn.sendall(request.encode())
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        workers = wait_for(_export_workers, what="an export worker")
+        assert len(workers) == 1
+        lowered = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+        wait_for(lambda: workers[0].nice() == lowered, what="the child to lower its priority")
+        assert workers[0].is_running(), "the child ended before its client read the body"
+    # The client left with most of the body unread: the child is stopped, not left reading.
+    wait_for(lambda: not _export_workers(), what="the export worker to end")
 
 
 def test_a_whole_download_holds_every_entry(big_log):
