@@ -36,8 +36,8 @@ __all__ = ["RunnerTimings", "TargetRunner", "TargetState"]
 
 # A timer may fire this much before its deadline (the loop's clock resolution, float rounding).
 _EARLY_S = 1e-6
-# A live capture stream that pauses: its last frame is sent again this often (a WLED leaves
-# realtime mode after 2.5 s without a frame; a strip itself holds what it got).
+# How long the ticks stay quiet after a capture frame: a stream that pauses longer gets its last
+# frame repeated on the ticks again (a WLED leaves realtime mode after 2.5 s without a frame).
 FED_HOLD_S = 1.0
 
 log = logging.getLogger(__name__)
@@ -273,9 +273,9 @@ class TargetRunner:
         self._timer = None
         now = self._now()
         self._late.append(now - self._deadline)
-        # While capture frames come in, they go out as they arrive and the ticks stay quiet;
-        # a stream that pauses gets its last frame repeated each FED_HOLD_S, until it times out
-        # and the source's fallback shows on the ticks again.
+        # While capture frames come in, they go out as they arrive and the ticks stay quiet; a
+        # stream that pauses for FED_HOLD_S has its last frame repeated on the ticks, and once
+        # it times out the ticks show the source's fallback.
         if now < self._last_fed + max(self.interval, FED_HOLD_S) or self._send_frame(now):
             self._schedule(now)
 
