@@ -1,5 +1,7 @@
-"""Frames under API load: 4 x 300 LEDs at 60 fps into DDP receivers on loopback, quiet and then
-under each kind of load a LAN client can put on the server, one table with the ratio to quiet.
+"""Frames under API load: 4 x 300 LEDs at 60 fps, quiet and under each load, vs quiet.
+
+4 targets into DDP receivers on loopback, measured quiet and then under each kind of load a LAN
+client can put on the server, in one table with the ratio to the quiet row.
 
 The server is a real `ledgrab serve` (HTTPS, as shipped) holding an activity log of --rows
 entries. This process only receives: each UDP receiver takes the kernel's arrival stamp of every
