@@ -56,17 +56,21 @@ def cases(now: datetime) -> list[tuple[str, dict]]:
 Verify = ssl.SSLContext | bool
 
 
-def serve(data: Path, tls: str = "self-signed") -> tuple[subprocess.Popen, str, Verify]:
+def serve(
+    data: Path, tls: str = "self-signed", pin: str | None = None
+) -> tuple[subprocess.Popen, str, Verify]:
     """`ledgrab serve` on a free port: (process, base URL, httpx `verify=`: its certificate only;
-    False for plain HTTP, so that httpx does not load a CA bundle for every new client)."""
+    False for plain HTTP, so that httpx does not load a CA bundle for every new client).
+    `pin`: a CPU list for `taskset -c`, set before the server starts any thread."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "LEDGRAB_API_KEYS": f"bench:{KEY}", "LEDGRAB_DATA_DIR": str(data),
            "LEDGRAB_DISCOVERY_ENABLED": "false", "LEDGRAB_LOG_LEVEL": "warning",
            "LEDGRAB_TLS": tls, "LEDGRAB_HTTP_REDIRECT_PORT": "-1"}  # fmt: skip
+    command = [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        ["taskset", "-c", pin, *command] if pin else command,
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )  # fmt: skip
     scheme = "http" if tls == "off" else "https"
@@ -81,6 +85,22 @@ def serve(data: Path, tls: str = "self-signed") -> tuple[subprocess.Popen, str, 
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("the server did not start") from None
             time.sleep(0.2)
+
+
+def log_data_dir(tmp: Path, rows: int) -> Path:
+    """A data directory in `tmp` holding the benchmark log of `rows` entries, with bounds that
+    keep them all (the defaults would prune it to 200,000)."""
+    data = tmp / "data"
+    data.mkdir()
+    shutil.copy(build(rows), data / "ledgrab.db")
+    conn = sqlite3.connect(data / "ledgrab.db")
+    conn.execute(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES ('activity_log', ?)",
+        (json.dumps({"max_entries": 10_000_000, "max_bytes": 16 * 2**30}),),
+    )
+    conn.commit()
+    conn.close()
+    return data
 
 
 def tls_cost(repeat: int) -> None:
@@ -143,19 +163,8 @@ def main() -> None:
     if args.tls_only:
         return
     rows, repeat = (100_000, 5) if args.quick else (1_000_000, 20)
-    source = build(rows)
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
-        data.mkdir()
-        shutil.copy(source, data / "ledgrab.db")
-        conn = sqlite3.connect(data / "ledgrab.db")
-        # Bounds that keep the whole benchmark log (the defaults would prune it to 200,000).
-        conn.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES ('activity_log', ?)",
-            (json.dumps({"max_entries": 10_000_000, "max_bytes": 16 * 2**30}),),
-        )
-        conn.commit()
-        conn.close()
+        data = log_data_dir(Path(tmp), rows)
         proc, url, verify = serve(data)
         try:
             run(url, verify, proc.pid, repeat)

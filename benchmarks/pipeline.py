@@ -7,7 +7,8 @@ computed anew from the time), starts them, and measures over a window:
   rss MB   the server's resident memory at the end of the window
   fps      frames received per target per second (the last packet of each frame, PUSH)
   skipped  frames the server's loops skipped (a whole interval late), all targets, whole run
-  jitter   |arrival interval - 1/60 s| at the receivers, p50 and p99, in ms
+  jitter   |arrival interval - 1/60 s| at the receivers (kernel arrival stamps), p50 and
+           p99, in ms
   preempt/s  involuntary context switches of the server per second: the scheduler taking the
            CPU away. With the load average, it tells jitter caused by other processes apart
            from jitter of the server's own making.
@@ -20,13 +21,11 @@ import argparse
 import itertools
 import os
 import secrets
-import selectors
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,52 +34,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._receivers import StampedReceivers
 from benchmarks._stats import percentile
 
 FPS = 60
-DDP_PUSH = 0x01
-
-
-class Receivers:
-    """K UDP sockets served by one thread; records the arrival time of each PUSH packet."""
-
-    def __init__(self, count: int) -> None:
-        self.sockets = []
-        self.arrivals: list[list[float]] = [[] for _ in range(count)]
-        self._selector = selectors.DefaultSelector()
-        for index in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            sock.bind(("127.0.0.1", 0))
-            sock.setblocking(False)
-            self._selector.register(sock, selectors.EVENT_READ, index)
-            self.sockets.append(sock)
-        self.recording = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-receivers", daemon=True)
-        self._thread.start()
-
-    @property
-    def ports(self) -> list[int]:
-        return [s.getsockname()[1] for s in self.sockets]
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for key, _ in self._selector.select(0.1):
-                sock: socket.socket = key.fileobj  # type: ignore[assignment]
-                while True:
-                    try:
-                        packet = sock.recv(2048)
-                    except BlockingIOError:
-                        break
-                    if self.recording and packet and packet[0] & DDP_PUSH:
-                        self.arrivals[key.data].append(time.monotonic())
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        for sock in self.sockets:
-            sock.close()
 
 
 def _free_port() -> int:
@@ -165,7 +122,7 @@ class Server:
 
 
 def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> dict:
-    receivers = Receivers(k)
+    receivers = StampedReceivers(k)
     try:
         target_ids = []
         for index, port in enumerate(receivers.ports):

@@ -63,9 +63,9 @@ def test_unit_contract():
 
 
 def test_only_the_clock_helper_may_set_the_clock():
-    """The web server holds no CAP_SYS_TIME (it may read the clock's state, not set it); the one-shot helper that the
-    path unit starts holds CAP_SYS_TIME and no other capability, and watches the request file
-    in the server's runtime directory."""
+    """The web server holds no CAP_SYS_TIME (it may read the clock's state, not set it); the
+    one-shot helper that the path unit starts holds CAP_SYS_TIME and no other capability, and
+    watches the request file in the server's runtime directory."""
     server = _read(UNIT)["Service"]
     assert "CAP_SYS_TIME" not in server["CapabilityBoundingSet"]
     assert "ledgrab/clock" in server["RuntimeDirectory"].split()

@@ -21,7 +21,8 @@ from ledgrab.config import Settings
 from ledgrab.core.activity_log import unwritten
 from ledgrab.core.activity_log.chain_state import ChainState, chain_state
 from ledgrab.core.activity_log.context import current_actor
-from ledgrab.core.activity_log.export import FORMATS, export_filename, export_stream
+from ledgrab.core.activity_log.export import FORMATS, export_filename
+from ledgrab.core.activity_log.export_worker import export_in_worker
 from ledgrab.core.activity_log.lifecycle import ActivityLog
 from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
@@ -169,7 +170,7 @@ class ActivityController(Controller):
             headers["X-LedGrab-Not-Included"] = (
                 f"{plural(waiting, 'entry', 'entries')} waiting to be written: {exc}"
             )
-        return Stream(export_stream(db, filters, format), media_type=media_type, headers=headers)
+        return Stream(export_in_worker(db, filters, format), media_type=media_type, headers=headers)
 
     @get("/stats", summary="Counts per category and severity, time span, size, writer state")
     async def stats(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import enum
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -399,22 +399,3 @@ class ActivityLogRepository:
             )
             for row in rows
         ]
-
-    @classmethod
-    async def iter_export(
-        cls, db: Any, filters: ActivityLogFilters, chunk: int = 1000
-    ) -> AsyncIterator[ChainedEntry]:
-        """Every matching entry with its seq and chain value, newest first, `chunk` rows per
-        read: memory stays constant however large the log. Entries recorded after the export
-        began are not included."""
-        _, newest = await db.read(cls.seq_bounds)
-        if newest is None:
-            return
-        before = newest + 1
-        while True:
-            entries = await db.read(cls.fetch_chained, filters, chunk, before)
-            for entry in entries:
-                yield entry
-            if len(entries) < chunk:
-                return
-            before = entries[-1].seq

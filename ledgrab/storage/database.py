@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -515,3 +515,15 @@ class Database:
 
     async def backup_to(self, dest: str | os.PathLike[str]) -> Path:
         return await asyncio.to_thread(self.backup_to_blocking, dest)
+
+    @contextlib.asynccontextmanager
+    async def file_held(self) -> AsyncIterator[Path]:
+        """The database file, for a reader in another process: no swap (restore) replaces it
+        until the block ends."""
+        if self._closed:
+            raise DatabaseClosedError("the database is closed")
+        await asyncio.to_thread(self._read_gate.enter)
+        try:
+            yield self.path
+        finally:
+            self._read_gate.leave()

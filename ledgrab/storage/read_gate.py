@@ -23,16 +23,24 @@ class ReadGate:
 
     @contextmanager
     def reading(self) -> Iterator[None]:
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+    def enter(self) -> None:
+        """Count a read in (waits while a swap is under way); `leave()` counts it out, from
+        any thread."""
         with self._cond:
             while self._paused:
                 self._cond.wait()
             self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
+
+    def leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
 
     def pause(self) -> None:
         """Block new reads and wait for the ones in flight to finish."""

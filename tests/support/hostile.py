@@ -38,10 +38,19 @@ def reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def open_raw(server, timeout: float = 10.0) -> socket.socket:
+def open_raw(server, timeout: float = 10.0, receive_buffer: int | None = None) -> socket.socket:
     """A connection to `server` (its `port`, and its `ssl_context` when it serves HTTPS) over
-    which a test writes bytes as they are, through TLS as a browser's would go."""
-    conn = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    which a test writes bytes as they are, through TLS as a browser's would go.
+    `receive_buffer`: a small one makes a client that does not read hold the server back."""
+    conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    conn.settimeout(timeout)
+    if receive_buffer is not None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connect
+    try:
+        conn.connect(("127.0.0.1", server.port))
+    except BaseException:
+        conn.close()
+        raise
     if server.ssl_context is None:
         return conn
     try:

@@ -13,13 +13,20 @@ import msgspec
 
 from ledgrab.core.activity_log.clock_steps import ClockSteps, corrected_fields
 from ledgrab.storage.activity_log import (
-    ActivityLogEntry,
     ActivityLogFilters,
     ActivityLogRepository,
     ChainedEntry,
 )
 
-__all__ = ["FIELDS", "FORMATS", "ExportedEntry", "csv_cell", "export_filename", "export_stream"]
+__all__ = [
+    "FIELDS",
+    "FORMATS",
+    "ExportedEntry",
+    "csv_cell",
+    "encode_chunk",
+    "export_filename",
+    "export_stream",
+]
 
 FORMATS = {
     # Litestar appends "; charset=utf-8" to a text/* type itself.
@@ -61,7 +68,7 @@ def csv_cell(value: Any) -> str:
     return "'" + text if _FORMULA_START.match(text) else text
 
 
-def _csv_chunk(entries: list[ActivityLogEntry], header: bool) -> bytes:
+def _csv_chunk(entries: list[ExportedEntry], header: bool) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
@@ -79,24 +86,39 @@ def _exported(entry: ChainedEntry, steps: ClockSteps) -> ExportedEntry:
 
 
 async def export_stream(db: Any, filters: ActivityLogFilters, fmt: str) -> AsyncIterator[bytes]:
-    chunk: list[ActivityLogEntry] = []
-    first = True
+    """The export body in chunks of CHUNK_ROWS entries, newest first. Each chunk is read and
+    encoded in one call on a reader thread: encoding 500 rows as CSV takes several ms, which on
+    the event loop would hold back every frame due meanwhile."""
     steps = ClockSteps()  # read from the file being exported (the server's or a copy)
     await db.read(steps.load_blocking)
     if fmt == "json":
         yield b"["
-    async for entry in ActivityLogRepository.iter_export(db, filters, CHUNK_ROWS):
-        chunk.append(_exported(entry, steps))
-        if len(chunk) >= CHUNK_ROWS:
-            yield _encode(chunk, fmt, first)
-            chunk, first = [], False
-    if chunk or (first and fmt == "csv"):
-        yield _encode(chunk, fmt, first)
+    _, newest = await db.read(ActivityLogRepository.seq_bounds)
+    before, first, count = (None if newest is None else newest + 1), True, CHUNK_ROWS
+    while before is not None and count == CHUNK_ROWS:
+        body, before, count = await db.read(_read_encoded, filters, before, fmt, first, steps)
+        if body:
+            yield body
+            first = False
+    if first and fmt == "csv":
+        yield encode_chunk([], fmt, True)
     if fmt == "json":
         yield b"]"
 
 
-def _encode(entries: list[ActivityLogEntry], fmt: str, first: bool) -> bytes:
+def _read_encoded(
+    conn: Any, filters: ActivityLogFilters, before: int, fmt: str, first: bool, steps: ClockSteps
+) -> tuple[bytes, int | None, int]:
+    """(the encoded chunk below seq `before`, the seq the next one continues below, rows read)."""
+    entries = ActivityLogRepository.fetch_chained(conn, filters, CHUNK_ROWS, before)
+    if not entries:
+        return b"", None, 0
+    exported = [_exported(entry, steps) for entry in entries]
+    return encode_chunk(exported, fmt, first), entries[-1].seq, len(entries)
+
+
+def encode_chunk(entries: list[ExportedEntry], fmt: str, first: bool) -> bytes:
+    """One chunk of the body; `first` adds the CSV header and leaves out the JSON comma."""
     if fmt == "csv":
         return _csv_chunk(entries, header=first)
     if fmt == "ndjson":

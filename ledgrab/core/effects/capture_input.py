@@ -64,6 +64,7 @@ class CaptureInput:
         self.source_name = source_name
         self._bus = bus
         self._on_frame = on_frame
+        self._listeners: list[Callable[[], None]] = []
         self._clock = clock
         size = led_count * 3
         self._back = bytearray(size)  # DDP packets of the frame being assembled
@@ -88,6 +89,11 @@ class CaptureInput:
     def frame(self) -> bytes:
         """A copy of the last complete frame (RGB bytes, 3 per LED); black before the first."""
         return bytes(self._front)
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` on the loop at each complete frame; returns the detach."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def state(self) -> dict[str, Any]:
         return {
@@ -171,6 +177,8 @@ class CaptureInput:
         self.version += 1
         if complete:
             self.stats.frames += 1
+            for listener in tuple(self._listeners):
+                listener()
         if self._on_frame is not None:
             self._on_frame(self)
 

@@ -114,6 +114,8 @@ class CaptureSource:
         self._key: tuple | None = None
         self._input: CaptureInput | None = None
         self._fallback: FrameSource | None = None
+        self._watchers: list[Callable[[], None]] = []
+        self._detach: Callable[[], None] | None = None
         if params.fallback == "effect":
             effect = params.fallback_effect
             self._fallback = build_source(effect.__struct_config__.tag, effect.params)
@@ -126,12 +128,25 @@ class CaptureSource:
             return self._fallback.render(t, led_count)
         return bytes(led_count * 3)
 
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` on the loop whenever a complete frame arrives (for a target that
+        sends it at once instead of at its next tick); returns the detach."""
+        self._watchers.append(callback)
+        return lambda: self._watchers.remove(callback) if callback in self._watchers else None
+
+    def _notify(self) -> None:
+        for callback in tuple(self._watchers):
+            callback()
+
     def close(self) -> None:
         """Release the shared input; the last user closes it (and maybe its UDP listener).
 
         The release waits RELEASE_GRACE_S: an edited target or source builds a new source that
         opens the same stream on its first frame, and the stream then carries on unbroken.
         """
+        detach, self._detach = self._detach, None
+        if detach is not None:
+            detach()
         key, self._key, self._input = self._key, None, None
         if key is None:
             return
@@ -164,6 +179,7 @@ class CaptureSource:
             with _shared_lock:
                 _shared[key] = entry
         self._key, self._input = key, entry[0]
+        self._detach = entry[0].add_listener(self._notify)
         return entry[0]
 
 

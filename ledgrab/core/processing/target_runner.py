@@ -6,6 +6,10 @@ frame behind skips ahead instead of bursting frames to catch up. Frames are prod
 callback that re-arms itself (no task switch or future per frame: on a Pi Zero that overhead is
 most of a frame's cost); a task owns opening, backoff and reconnecting. A failing device is
 closed and reopened with exponential backoff; nothing raises out of the loop or blocks it.
+
+A source that can `watch(callback)` (capture) is sent straight through: each frame that arrives
+goes out at once, or when the fps cap allows (one frame per interval, newest wins), with the
+same colour correction; the ticks then only repeat a paused stream and show the fallback.
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ from ledgrab.models.targets import TargetConfig
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["RunnerTimings", "TargetRunner", "TargetState"]
+
+# A timer may fire this much before its deadline (the loop's clock resolution, float rounding).
+_EARLY_S = 1e-6
+# How long the ticks stay quiet after a capture frame: a stream that pauses longer gets its last
+# frame repeated on the ticks again (a WLED leaves realtime mode after 2.5 s without a frame).
+FED_HOLD_S = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +128,11 @@ class TargetRunner:
         self._index = 0
         self._grid_interval = 0.0
         self._deadline = 0.0
+        # Capture straight through: a fed source calls _fed when a frame arrives.
+        self._fed_timer: asyncio.Handle | None = None
+        self._unwatch: Callable[[], None] | None = None
+        self._last_sent = self._last_fed = -math.inf
+        self._fed_waiting = False  # a capture frame arrived that no send has carried yet
         self.reconfigure(config, source)
 
     # -- configuration -----------------------------------------------------------------------
@@ -128,7 +143,9 @@ class TargetRunner:
         self.config = config
         self.source = source
         if previous is not None and previous is not source:
+            self._stop_watching()
             _close_source(previous)
+        self._watch()
         device = self._device
         self.pipeline = Pipeline(
             device.led_count,
@@ -152,6 +169,7 @@ class TargetRunner:
 
     def start(self) -> None:
         self.status = "running"
+        self._watch()
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"frame-loop-{self.target_id}"
         )
@@ -165,6 +183,7 @@ class TargetRunner:
     async def stop(self, reason: str = "stopped", *, on_stop: str | None = None) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
+        self._stop_watching()
         _close_source(self.source)
         on_stop = on_stop or self.config.on_stop
         if self.driver.is_open:
@@ -177,6 +196,16 @@ class TargetRunner:
                 log.warning("closing the device of target %s failed: %s", self.target_id, exc)
         self.status = "stopped"
         self._bus.publish("target_stopped", {"target_id": self.target_id, "reason": reason})
+
+    def _watch(self) -> None:
+        watch = getattr(self.source, "watch", None)
+        if callable(watch) and self._unwatch is None:
+            self._unwatch = watch(self._fed)
+
+    def _stop_watching(self) -> None:
+        unwatch, self._unwatch = self._unwatch, None
+        if unwatch is not None:
+            unwatch()
 
     def _leds(self) -> int:
         return self._device.led_count
@@ -209,9 +238,10 @@ class TargetRunner:
             try:
                 kind, message = await self._failure
             finally:
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
+                for timer in (self._timer, self._fed_timer):
+                    if timer is not None:
+                        timer.cancel()
+                self._timer = self._fed_timer = None
             if kind == "device":
                 with contextlib.suppress(Exception):
                     await self.driver.close()
@@ -243,6 +273,36 @@ class TargetRunner:
         self._timer = None
         now = self._now()
         self._late.append(now - self._deadline)
+        # While capture frames come in, they go out as they arrive and the ticks stay quiet; a
+        # stream that pauses for FED_HOLD_S has its last frame repeated on the ticks, and once
+        # it times out the ticks show the source's fallback.
+        if now < self._last_fed + max(self.interval, FED_HOLD_S) or self._send_frame(now):
+            self._schedule(now)
+
+    def _fed(self) -> None:
+        """A capture frame arrived (on the loop): send it now, or as soon as the fps cap (the
+        target's, or the wire's) allows, instead of waiting for the next tick."""
+        if self._timer is None:
+            return  # not sending now (opening, backing off, stopped)
+        self._fed_waiting = True
+        if self._fed_timer is not None:
+            return  # one already waits for the cap; it sends the newest frame
+        due = self._last_sent + self.interval
+        if self._now() + _EARLY_S >= due:
+            self._send_fed()
+        else:
+            self._fed_timer = self._call_at(due, self._send_fed)
+
+    def _send_fed(self) -> None:
+        self._fed_timer = None
+        if self._timer is None or not self._fed_waiting:
+            return  # stopped meanwhile, or a tick at the same moment carried the frame
+        if not self._send_frame(self._now()) and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _send_frame(self, now: float) -> bool:
+        """Render, correct and send one frame; False when the device or source failed."""
         try:
             rendered = self.source.render(now - self._started, self._leds())
             # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
@@ -255,13 +315,16 @@ class TargetRunner:
                 self.driver.send(self.pipeline.apply(rendered))
         except DriverError as exc:
             self._failure.set_result(("device", str(exc)))
-            return
+            return False
         except Exception as exc:  # a broken source: report and keep trying, slowly
             message = f"rendering failed: {exc}"
             if message != self.last_error:
                 log.exception("target %s: %s", self.target_id, message)
             self._failure.set_result(("source", message))
-            return
+            return False
+        self._last_sent = now
+        if self._fed_waiting:
+            self._fed_waiting, self._last_fed = False, now
         self.frames_sent += 1
         self._window_frames += 1
         if self._troubled:
@@ -274,7 +337,7 @@ class TargetRunner:
             self._window_start, self._window_frames = now, 0
             self._next_state = now + self._timings.state_interval_s
             self._bus.publish("target_state", msgspec.to_builtins(self.state()))
-        self._schedule(now)
+        return True
 
     async def _backoff(self, message: str, delay: float) -> None:
         self.errors += 1

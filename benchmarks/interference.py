@@ -1,0 +1,304 @@
+"""Frames under API load: 4 x 300 LEDs at 60 fps, quiet and under each load, vs quiet.
+
+4 targets into DDP receivers on loopback, measured quiet and then under each kind of load a LAN
+client can put on the server, in one table with the ratio to the quiet row.
+
+The server is a real `ledgrab serve` (HTTPS, as shipped) holding an activity log of --rows
+entries. This process only receives: each UDP receiver takes the kernel's arrival stamp of every
+frame (SO_TIMESTAMPNS), so this process's own scheduling does not count as the server's jitter.
+The load runs in a child process (its clients would otherwise share this process's GIL with the
+receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
+  fps       frames received per target per second
+  p50/p99/max  jitter, |arrival interval - 1/60 s| at the receivers, in ms
+  late      intervals more than one frame interval late (a frame the strip never showed)
+  x quiet   the row's jitter p99 over the quiet row's
+  cpu %     the server's CPU per wall second (100 = one core), load included
+  ops/s     requests (or websocket messages) the load completed per second: the load is real
+--rounds runs the whole set that many times, interleaved; each figure printed is the median over
+the rounds (the machine is shared: read medians and ratios, not one run).
+--one-core pins the server to CPU 0 (`taskset -c 0`) and this process and the load to the
+other CPUs: the profile of a small board, where the clients are elsewhere on the LAN.
+Usage: python benchmarks/interference.py [--rounds 2] [--seconds 6] [--one-core] [--only a,b]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._receivers import StampedReceivers  # noqa: E402
+from benchmarks._stats import percentile  # noqa: E402
+from benchmarks.api_latency import KEY, log_data_dir, serve  # noqa: E402
+from ledgrab.core.tls.pinning import trusting_context  # noqa: E402
+
+FPS = 60
+TARGETS = 4
+LEDS = 300
+
+
+# -- the loads (run in a child process, each in its own threads) ------------------------------
+
+_WORDS = ["Porch", "Kitchen", "disconnected", "Hall strip", "192.168.1.7", "no such text"]
+
+
+def _create_sources(client: httpx.Client, n: int) -> int:
+    body = {"name": f"load{n}", "kind": "rainbow", "params": {"speed": 0.5}}
+    created = client.post("/api/v1/sources", json=body)
+    created.raise_for_status()
+    client.delete(f"/api/v1/sources/{created.json()['id']}").raise_for_status()
+    return 2
+
+
+def _text_search(client: httpx.Client, n: int) -> int:
+    word = _WORDS[n % len(_WORDS)]
+    client.get("/api/v1/activity", params={"message_like": word}).raise_for_status()
+    return 1
+
+
+def _csv_export(client: httpx.Client, n: int) -> int:
+    with client.stream("GET", "/api/v1/activity/export", params={"format": "csv"}) as r:
+        r.raise_for_status()
+        for _ in r.iter_bytes():
+            pass
+    return 1
+
+
+def _bad_key(client: httpx.Client, n: int) -> int:
+    headers = {"Authorization": f"Bearer wrong-{n % 97:02d}-0123456789abcdef"}
+    status = client.get("/api/v1/devices", headers=headers).status_code
+    if status not in (401, 403, 429):
+        raise RuntimeError(f"a wrong key was answered {status}")
+    return 1
+
+
+def _backup(client: httpx.Client, n: int) -> int:
+    with client.stream("GET", "/api/v1/system/backup") as r:
+        if r.status_code == 503:  # one backup at a time: a busy answer is load too
+            return 0
+        r.raise_for_status()
+        for _ in r.iter_bytes():
+            pass
+    return 1
+
+
+# name: (label, clients, one operation); None: the websocket subscribers
+LOADS: dict[str, tuple[str, int, Callable[[httpx.Client, int], int] | None]] = {
+    "quiet": ("none", 0, None),
+    "create": ("4 clients creating sources", 4, _create_sources),
+    "search": ("4 clients doing text searches", 4, _text_search),
+    "export": ("4 clients exporting CSV", 4, _csv_export),
+    "badkey": ("bad-key storm (8 clients)", 8, _bad_key),
+    "backup": ("a backup download, again and again", 1, _backup),
+    "ws": ("20 websocket subscribers", 20, None),
+}
+
+
+def _http_worker(url, cert, op, stop, counts, index) -> None:
+    context = trusting_context(cert)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=url, verify=context, headers=headers, timeout=120) as client:
+        n = index * 1_000_000
+        while not stop.is_set():
+            try:
+                counts[index] += op(client, n)
+            except httpx.HTTPError:
+                counts[-1] += 1
+            n += 1
+
+
+def _ws_worker(url, cert, stop, counts, index) -> None:
+    from websockets.sync.client import connect
+
+    ws_url = url.replace("https://", "wss://") + "/api/v1/events/ws"
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with connect(ws_url, ssl=trusting_context(cert), additional_headers=headers) as ws:
+        while not stop.is_set():
+            try:
+                ws.recv(timeout=0.2)
+                counts[index] += 1
+            except TimeoutError:
+                pass
+
+
+def run_load(name: str, url: str, cert: str, stop, ready, results) -> None:
+    """Child process: run load `name` until `stop`; put (operations, errors) in `results`."""
+    _, clients, op = LOADS[name]
+    counts = [0] * (clients + 1)
+    if op is None:
+        threads = [
+            threading.Thread(target=_ws_worker, args=(url, cert, stop, counts, i))
+            for i in range(clients)
+        ]
+    else:
+        threads = [
+            threading.Thread(target=_http_worker, args=(url, cert, op, stop, counts, i))
+            for i in range(clients)
+        ]
+    for thread in threads:
+        thread.start()
+    ready.set()
+    marks = []
+    while not stop.wait(0.05):
+        marks.append((time.monotonic(), sum(counts[:-1])))
+    for thread in threads:
+        thread.join()
+    results.put((marks, counts[-1]))
+
+
+# -- the server and the measuring ---------------------------------------------------------------
+
+
+def start_targets(client: httpx.Client, ports: list[int]) -> list[str]:
+    ids = []
+    for index, port in enumerate(ports):
+        device = {"type": "ddp", "name": f"strip{index}", "led_count": LEDS,
+                  "address": "127.0.0.1", "port": port}  # fmt: skip
+        source = {"name": f"rainbow{index}", "kind": "rainbow",
+                  "params": {"speed": 0.25 + 0.05 * index, "cycles": 2}}  # fmt: skip
+        device_id = client.post("/api/v1/devices", json=device).raise_for_status().json()["id"]
+        source_id = client.post("/api/v1/sources", json=source).raise_for_status().json()["id"]
+        target = {"name": f"t{index}", "device_id": device_id, "source_id": source_id,
+                  "fps": FPS, "brightness": 0.8}  # fmt: skip
+        target_id = client.post("/api/v1/targets", json=target).raise_for_status().json()["id"]
+        client.post(f"/api/v1/targets/{target_id}/start").raise_for_status()
+        ids.append(target_id)
+    return ids
+
+
+def measure(name, url, cert, server: psutil.Process, receivers, ramp, seconds) -> dict:
+    ctx = mp.get_context("spawn")
+    stop, ready, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    child = None
+    if name != "quiet":
+        child = ctx.Process(target=run_load, args=(name, url, cert, stop, ready, results))
+        child.start()
+        ready.wait(60)
+    time.sleep(ramp)
+    receivers.take()
+    receivers.recording = True
+    cpu0, t0 = sum(server.cpu_times()[:2]), time.monotonic()
+    time.sleep(seconds)
+    cpu1, t1 = sum(server.cpu_times()[:2]), time.monotonic()
+    receivers.recording = False
+    arrivals = receivers.take()
+    ops = errors = 0
+    if child is not None:
+        stop.set()
+        marks, errors = results.get(timeout=300)
+        child.join(300)
+        inside = [count for at, count in marks if t0 <= at <= t1]
+        ops = (inside[-1] - inside[0]) / seconds if len(inside) > 1 else 0
+    jitter, frames = [], 0
+    for stamps in arrivals:
+        frames += len(stamps)
+        jitter += [abs((b - a) - 1 / FPS) * 1000 for a, b in itertools.pairwise(stamps)]
+    return {
+        "fps": frames / len(arrivals) / seconds,
+        "p50": percentile(jitter, 0.50),
+        "p99": percentile(jitter, 0.99),
+        "max": max(jitter, default=float("nan")),
+        "late": sum(1 for j in jitter if j > 1000 / FPS),
+        "cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
+        "ops": ops,
+        "errors": errors,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="runs of the whole set (2)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="window per row (6 s)")
+    parser.add_argument("--ramp", type=float, default=1.5, help="load before the window (1.5 s)")
+    parser.add_argument("--rows", type=int, default=100_000, help="activity entries (100,000)")
+    parser.add_argument("--one-core", action="store_true", help="server on CPU 0 only")
+    parser.add_argument("--only", default=",".join(LOADS), help="loads to run, comma-separated")
+    args = parser.parse_args()
+    names = ["quiet", *(n for n in args.only.split(",") if n != "quiet")]
+    unknown = set(names) - set(LOADS)
+    if unknown:
+        parser.error(f"unknown load {', '.join(sorted(unknown))}; known: {', '.join(LOADS)}")
+    pin = None
+    if args.one_core:
+        others = set(range(os.cpu_count() or 1)) - {0}
+        if not others:
+            parser.error("--one-core needs a second CPU for the load and the receivers")
+        pin = "0"
+        os.sched_setaffinity(0, others)  # this process and the load children it spawns
+
+    rounds: dict[str, list[dict]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="ledgrab-interference-") as tmp:
+        data = log_data_dir(Path(tmp), args.rows)
+        proc, url, verify = serve(data, pin=pin)
+        cert = str(data / "tls" / "cert.pem")
+        receivers = StampedReceivers(TARGETS)
+        headers = {"Authorization": f"Bearer {KEY}"}
+        try:
+            with httpx.Client(base_url=url, verify=verify, headers=headers, timeout=60) as http:
+                target_ids = start_targets(http, receivers.ports)
+                time.sleep(2.0)
+                server = psutil.Process(proc.pid)
+                rss = server.memory_info().rss / 1e6
+                load_before = os.getloadavg()[0]
+                for _ in range(args.rounds):
+                    for name in names:
+                        row = measure(name, url, cert, server, receivers, args.ramp, args.seconds)
+                        rounds[name].append(row)
+                load_after = os.getloadavg()[0]
+                skipped = sum(
+                    http.get(f"/api/v1/targets/{t}/state").json()["frames_skipped"]
+                    for t in target_ids
+                )
+        finally:
+            receivers.close()
+            proc.terminate()
+            proc.wait(60)
+
+    profile = "one core (server pinned to CPU 0)" if args.one_core else "all CPUs"
+    print(
+        f"LedGrab frames under load: {TARGETS} x {LEDS} LEDs at {FPS} fps, DDP to loopback, "
+        f"HTTPS, {args.rows:,}-entry log; {profile}; {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}"
+    )
+    print(
+        f"{args.rounds} round(s) of {args.seconds:.0f} s per row, medians over the rounds; "
+        f"load average {load_before:.1f} before / {load_after:.1f} after; server rss at start "
+        f"{rss:.0f} MB; frames the server skipped, whole run: {skipped}"
+    )
+    header = (
+        f"{'load on the same server':<36} {'fps':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'late':>5} {'x quiet':>7} {'cpu %':>6} {'ops/s':>7} {'errors':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    quiet_p99 = statistics.median(r["p99"] for r in rounds["quiet"])
+    for name in names:
+        rows = rounds[name]
+
+        def med(key: str, rows: list[dict] = rows) -> float:
+            return statistics.median(r[key] for r in rows)
+
+        print(
+            f"{LOADS[name][0]:<36} {med('fps'):>5.1f} {med('p50'):>7.2f} {med('p99'):>7.2f} "
+            f"{med('max'):>7.1f} {med('late'):>5.0f} {med('p99') / quiet_p99:>7.2f} "
+            f"{med('cpu'):>6.1f} {med('ops'):>7.2f} {sum(r['errors'] for r in rows):>6}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
