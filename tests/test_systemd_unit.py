@@ -22,10 +22,11 @@ def _read(path: Path) -> configparser.ConfigParser:
 def test_unit_verifies(tmp_path):
     if shutil.which("systemd-analyze") is None:
         pytest.fail("systemd-analyze is missing (make test installs the systemd package)")
-    # verify checks that ExecStart exists: give it a root where /opt/ledgrab/bin/ledgrab does.
+    # verify checks that ExecStart exists: give it a root where the commands do.
     root = tmp_path / "root"
-    bin_dir = root / "opt" / "ledgrab" / "bin"
-    for exe in (bin_dir / "ledgrab", bin_dir / "python", root / "bin" / "kill"):  # ExecReload
+    opt = root / "opt" / "ledgrab"
+    # ExecStart of the service and of the clock helper (the release layout), and ExecReload.
+    for exe in (opt / "bin" / "ledgrab", opt / "current" / "bin" / "python", root / "bin" / "kill"):
         exe.parent.mkdir(parents=True, exist_ok=True)
         exe.write_text("#!/bin/sh\n")
         exe.chmod(0o755)

@@ -147,7 +147,7 @@ class ActivityController(Controller):
         operation_class=streamed_answer_operation(
             tuple(media for media, _ in FORMATS.values()),
             "the entries, in the format asked for",
-            json_items="ChainedEntry",
+            json_items="ExportedEntry",
         ),
         response_headers=[EXPORT_DISPOSITION],
     )

@@ -27,6 +27,7 @@ from litestar.openapi.spec import (
 
 from ledgrab.api.system import ApiKeyCreate
 from ledgrab.api.validation import ErrorBody, ValidationErrorBody
+from ledgrab.core.activity_log.export import ExportedEntry
 from ledgrab.core.activity_log.settings import ActivityLogSettings, ActivityLogSettingsPatch
 from ledgrab.core.backup.auto_backup import AutoBackupConfig
 from ledgrab.core.forwarding.config import MAX_FORWARDERS, ForwarderList
@@ -35,7 +36,6 @@ from ledgrab.models.devices import (
     E131_UNIVERSE_RULES,
     WS281X_CHANNEL_RULE,
 )
-from ledgrab.storage.activity_log import ChainedEntry
 
 __all__ = [
     "FinishedJsonRenderPlugin",
@@ -110,7 +110,7 @@ def _schemas() -> dict[str, Any]:
     from ledgrab.api.forwarding import ForwardersResponse
     from ledgrab.api.sources import SourceKindInfo
 
-    answers = [ForwardersResponse, SourceKindInfo, CaptureState, ChainedEntry]
+    answers = [ForwardersResponse, SourceKindInfo, CaptureState, ExportedEntry]
     _, defs = msgspec.json.schema_components(
         [ValidationErrorBody, ErrorBody, *BODY_TYPES, *_SERVICE_BODIES, *answers],
         ref_template="#/components/schemas/{name}",
