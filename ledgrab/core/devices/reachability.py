@@ -20,6 +20,7 @@ import contextlib
 import json
 import shutil
 import struct
+import subprocess
 import time
 
 import msgspec
@@ -112,11 +113,17 @@ async def neighbour_state(host: str) -> str | None:
     """The kernel's neighbour-table state of `host` (REACHABLE, FAILED, …), None if no entry."""
     if _IP is None:
         return None
-    process = await asyncio.create_subprocess_exec(
-        _IP, "-j", "neigh", "show", "to", host,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    out, _ = await process.communicate()
+    # A short command run to completion on a worker thread: asyncio's own subprocess support
+    # adds a child-watcher thread per call, and in the test suite one such call failed inside
+    # asyncio with "release unlocked lock" (seen once in a full run).
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run, [_IP, "-j", "neigh", "show", "to", host],
+            capture_output=True, timeout=5, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = done.stdout
     try:
         entries = json.loads(out or b"[]")
     except ValueError:
