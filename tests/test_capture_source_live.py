@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 import sacn
 import sacn.sending.sender_socket_udp
 from websockets.sync.client import connect
 
+from ledgrab.core.effects.capture_source import RELEASE_GRACE_S
+from ledgrab.core.processing import target_runner
 from tests.support.ddp import ddp_frame
 from tests.support.live_server import wait_for
 
@@ -125,6 +128,35 @@ def test_editing_the_source_or_target_keeps_the_stream(server):
             state = client.get(f"/api/v1/sources/{source_id}/capture").json()
             assert state["live"] and state["stats"]["streams"] == 1
             assert state["stats"]["packets"] == 2
+    finally:
+        sender.close()
+
+
+def test_an_edit_while_a_stream_is_held_keeps_the_port_open(server, monkeypatch):
+    """The edited source must open the shared input on the next tick, not when the stream's
+    hold ends: with a hold longer than the input's release grace, waiting lost the port."""
+    monkeypatch.setattr(target_runner, "FED_HOLD_S", RELEASE_GRACE_S * 4)
+    port = _free_udp_port()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with server.client() as client:
+            source_id, target_id = _setup(client, {"protocol": "ddp", "port": port})
+            capture = f"/api/v1/sources/{source_id}/capture"
+            wait_for(lambda: client.get(capture).json()["open"], what="the port to open")
+            for packet in ddp_frame(_pixels(1)):
+                sender.sendto(packet, ("127.0.0.1", port))
+            wait_for(lambda: _strip(server, target_id) == _pixels(1), what="the first frame")
+            edited = client.patch(
+                f"/api/v1/sources/{source_id}",
+                json={"kind": "capture", "params": {"fallback": "hold"}},
+            )
+            assert edited.status_code == 200, edited.text
+            time.sleep(RELEASE_GRACE_S * 2)  # let the old source's release fall due
+            state = client.get(capture).json()
+            assert state["open"] and state["stats"]["packets"] == 1, state
+            for packet in ddp_frame(_pixels(2)):
+                sender.sendto(packet, ("127.0.0.1", port))
+            wait_for(lambda: _strip(server, target_id) == _pixels(2), what="the next frame")
     finally:
         sender.close()
 

@@ -145,6 +145,9 @@ class TargetRunner:
         if previous is not None and previous is not source:
             self._stop_watching()
             _close_source(previous)
+            # The next tick renders the new source, which is what opens its input: waiting out a
+            # stream's hold instead would outlast the old input's release grace and drop the port.
+            self._last_fed = -math.inf
         self._watch()
         device = self._device
         self.pipeline = Pipeline(
