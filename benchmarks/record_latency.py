@@ -23,6 +23,7 @@ from ledgrab.core.activity_log.settings import ActivityLogSettings  # noqa: E402
 from ledgrab.core.activity_log.signing import DeviceKey  # noqa: E402
 from ledgrab.core.event_bus import EventBus  # noqa: E402
 from ledgrab.storage.database import Database  # noqa: E402
+from ledgrab.utils.system_clock import SystemClock, boot_id  # noqa: E402
 
 
 def _checkpointer(db: Database) -> Checkpointer:
@@ -37,8 +38,10 @@ async def record_cost(db: Database, subscribers: int, n: int) -> tuple[list[floa
     subs = [bus.subscribe() for _ in range(subscribers)]
     # As shipped, and the worst case for the chain: every commit also signs a checkpoint.
     settings = ActivityLogSettings(commit_interval_s=5, max_batch=500, checkpoint_interval_s=0)
+    # As shipped, every entry also carries the clock stamp (sync flag, boot, time since boot).
     recorder = ActivityRecorder(db, bus, settings, max_pending=n + 10,
-                                checkpointer=_checkpointer(db))  # fmt: skip
+                                checkpointer=_checkpointer(db),
+                                system_clock=SystemClock(boot_id()))  # fmt: skip
     db.add_batch_source(recorder)
     rng = random.Random(1)
     calls = [entry_kwargs(rng) for _ in range(n)]

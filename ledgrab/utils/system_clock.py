@@ -15,6 +15,7 @@ import msgspec
 
 __all__ = [
     "ClockStatus",
+    "KernelSyncFlag",
     "SystemClock",
     "boot_id",
     "boot_tag",
@@ -28,6 +29,12 @@ __all__ = [
 _TIME_ERROR = 5
 _TIMEX_BYTES = 512  # struct timex is 208 bytes on 64-bit Linux; modes = 0 only reads it
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+# adjtimex is a real system call (7 µs on the benchmark VM, a third of an activity entry's cost),
+# and the flag changes about once per boot; so it is read again at most every second, and at once
+# when the wall clock steps (a step sets STA_UNSYNC). NTP slews at most 0.5 ms a second, so a
+# change of the wall clock against the monotonic one beyond _STEP_S is a step.
+_SYNC_REFRESH_S = 1.0
+_STEP_S = 0.05
 _adjtimex: Callable[[Any], int] | None = None
 
 
@@ -40,7 +47,8 @@ class ClockStatus(msgspec.Struct):
 
 
 def clock_synchronised() -> bool | None:
-    """The kernel's view, read with adjtimex (no privilege needed, no file read; ~2 µs)."""
+    """The kernel's view, read with adjtimex (no privilege needed; a system call: KernelSyncFlag
+    remembers it)."""
     global _adjtimex
     try:
         if _adjtimex is None:
@@ -52,6 +60,31 @@ def clock_synchronised() -> bool | None:
     if answer < 0:
         return None
     return answer != _TIME_ERROR
+
+
+class KernelSyncFlag:
+    """clock_synchronised(), asked at most once a second, and again at once after a clock step.
+    Safe on any thread: a race only reads the kernel twice."""
+
+    def __init__(
+        self,
+        read: Callable[[], bool | None] = clock_synchronised,
+        *,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read, self._wall, self._monotonic = read, wall, monotonic
+        self._value: bool | None = None
+        self._due = -float("inf")
+        self._offset = 0.0
+
+    def __call__(self) -> bool | None:
+        now = self._monotonic()
+        offset = self._wall() - now
+        if now >= self._due or abs(offset - self._offset) > _STEP_S:
+            self._value = self._read()
+            self._due, self._offset = now + _SYNC_REFRESH_S, offset
+        return self._value
 
 
 def boot_id() -> str | None:
@@ -96,16 +129,20 @@ class SystemClock:
         *,
         wall: Callable[[], float] = time.time,
         since_boot: Callable[[], float] = since_boot,
-        synchronised: Callable[[], bool | None] = clock_synchronised,
+        synchronised: Callable[[], bool | None] | None = None,
     ) -> None:
         self.boot = boot
         self.wall = wall
         self.since_boot = since_boot
-        self.synchronised = synchronised
+        self.synchronised = synchronised or KernelSyncFlag()
 
     @property
-    def boot_tag(self) -> str | None:
-        return boot_tag(self.boot)
+    def boot(self) -> str | None:
+        return self._boot
+
+    @boot.setter
+    def boot(self, value: str | None) -> None:
+        self._boot, self.boot_tag = value, boot_tag(value)
 
     def stamp(self) -> list[Any]:
         """What an activity entry keeps about the clock it was recorded by (its `clock`):

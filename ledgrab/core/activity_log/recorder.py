@@ -42,6 +42,9 @@ MAX_FIELD_CHARS = 200
 MAX_METADATA_BYTES = 4096
 CLOCK_KEY = "clock"  # metadata key of the clock stamp (utils.system_clock.SystemClock.stamp)
 _URGENT_SEVERITIES = frozenset({Severity.ERROR, Severity.CRITICAL})
+# By value: calling an Enum class costs 0.6 µs, a dict lookup a tenth of that.
+_CATEGORIES = {member.value: member for member in Category}
+_SEVERITIES = {member.value: member for member in Severity}
 # Control characters (C0, DEL, C1, line/paragraph separators) become spaces, so no message,
 # name or CSV cell can start a second, forged line.
 _CONTROL = {c: " " for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]}
@@ -52,7 +55,9 @@ _HAS_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 def _one_line(text: object, limit: int) -> str:
     value = text if type(text) is str else str(text)
-    if _HAS_CONTROL.search(value):  # rare: a search is 10x cheaper than translating every text
+    # Every control character is unprintable: the C check clears almost every text at once, and
+    # only the rest is searched (and, rarely, translated: 10x the cost of the search).
+    if not value.isprintable() and _HAS_CONTROL.search(value):
         value = value.translate(_CONTROL)
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
@@ -156,9 +161,9 @@ class ActivityRecorder:
             if not self._enabled and not _bypass_enabled:
                 return None
             return self._record(
-                Category(category),
+                _CATEGORIES[category],
                 _one_line(action, MAX_FIELD_CHARS),
-                Severity(severity),
+                _SEVERITIES[severity],
                 _one_line(actor if actor is not None else current_actor.get(), MAX_FIELD_CHARS),
                 _optional(entity_type),
                 _optional(entity_id),
@@ -174,14 +179,15 @@ class ActivityRecorder:
         # Never earlier than the entry before: a clock stepped back (NTP on a board without
         # an RTC) must not reorder the log, and time filters rely on ts growing with seq.
         ts_us = int(self._wall() * 1_000_000)
-        meta_json = msgspec.json.encode(metadata or {})
-        if len(meta_json) > MAX_METADATA_BYTES:
-            metadata = {"truncated": True, "bytes": len(meta_json)}
-            meta_json = msgspec.json.encode(metadata)
+        metadata = metadata or {}
         if self.system_clock is not None:
             # In the metadata, so the chain covers it and the entry keeps its 11 fields; the
             # recorder's own key: a caller's `clock` is replaced, never trusted.
-            metadata = {**(metadata or {}), CLOCK_KEY: self.system_clock.stamp()}
+            metadata = {**metadata, CLOCK_KEY: self.system_clock.stamp()}
+        meta_json = msgspec.json.encode(metadata)
+        if len(meta_json) > MAX_METADATA_BYTES:
+            kept = {CLOCK_KEY: metadata[CLOCK_KEY]} if self.system_clock is not None else {}
+            metadata = {"truncated": True, "bytes": len(meta_json), **kept}
             meta_json = msgspec.json.encode(metadata)
         # Time first, so ids sort like the log and the id index only ever grows at its right end.
         entry_id = f"{ts_us:014x}{next(self._ids) & 0xFFFFFF:06x}"
@@ -227,7 +233,7 @@ class ActivityRecorder:
             entity_type=etype,
             entity_id=eid,
             entity_name=ename,
-            metadata=metadata or {},
+            metadata=metadata,
         )
         if self._bus is not None:
             self._bus.publish("activity_logged", {"entry": entry})
