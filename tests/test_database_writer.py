@@ -1,6 +1,7 @@
 """The writer thread: durable awaited writes, rollback on error, bounded queue, batches, close."""
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -8,6 +9,7 @@ import time
 import pytest
 
 from ledgrab.storage.database import Database, DatabaseBusyError, DatabaseClosedError
+from ledgrab.utils.background_priority import LOWEST_NICENESS
 
 
 def other_connection_sees(path, sql, params=()):
@@ -180,3 +182,30 @@ def test_clearing_a_table_does_not_overwrite_its_freed_pages(db):
     db.write_blocking(lambda c: c.execute("DELETE FROM activity_log"))
     assert written() - before < table_bytes / 10
     assert db.write_blocking(lambda c: c.execute("PRAGMA secure_delete").fetchone()[0]) == 2
+
+
+def test_reads_and_backup_copies_run_at_the_lowest_cpu_priority_and_writes_do_not(db, tmp_path):
+    """Heavy reads yield the CPU to a frame loop that wakes; the writer (what a client was told
+    is saved) keeps the process's priority."""
+
+    def niceness(_conn=None) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def scenario() -> tuple[int, int, int]:
+        read = await db.read(niceness)
+        write = await db.write(niceness)
+        copied = tmp_path / "copy.db"
+        real_copy = db.backup_to_blocking
+        seen = []
+
+        def copy_and_look(dest):
+            seen.append(niceness())
+            return real_copy(dest)
+
+        db.backup_to_blocking = copy_and_look
+        await db.backup_to(copied)
+        return read, write, seen[0]
+
+    read, write, copy = asyncio.run(scenario())
+    assert (read, copy) == (LOWEST_NICENESS, LOWEST_NICENESS)
+    assert write == os.getpriority(os.PRIO_PROCESS, 0)

@@ -39,6 +39,9 @@ from ledgrab.core.event_bus import EventBus
 __all__ = ["BackupController"]
 
 SQLITE_MEDIA_TYPE = "application/vnd.sqlite3"
+# Each chunk is encrypted for TLS on the event loop in one go, between two frame ticks: Litestar's
+# 1 MiB took milliseconds there; 64 KiB is a tenth of a millisecond.
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
 DISPOSITION = ResponseHeader(
     name="Content-Disposition",
     description='attachment; filename="ledgrab-<time>.db"',
@@ -79,6 +82,7 @@ class BackupController(Controller):
             path=path,
             filename=name,
             media_type=SQLITE_MEDIA_TYPE,
+            chunk_size=DOWNLOAD_CHUNK_BYTES,
             background=BackgroundTask(_unlink, anyio.Path(path)),
         )
 

@@ -20,6 +20,7 @@ import msgspec
 from ledgrab.storage.data_migrations import MIGRATIONS, Migration, migrate, refuse_newer
 from ledgrab.storage.faults import StorageFault, storage_fault
 from ledgrab.storage.read_gate import ReadGate
+from ledgrab.utils.background_priority import lower_this_thread
 from ledgrab.utils.files import sync_directory
 from ledgrab.utils.private_files import make_private
 
@@ -105,8 +106,13 @@ class Database:
         self._sources: list[BatchSource] = []
         self._writer: threading.Thread | None = None
         self._write_conn: sqlite3.Connection | None = None
+        # Readers run the heavy work (text search, backup copies) at the lowest CPU priority:
+        # most of it is SQLite's C code with the GIL released, and on a busy core it must not
+        # hold back a frame loop that wakes up (benchmarks/interference.py).
         self._readers = concurrent.futures.ThreadPoolExecutor(
-            max_workers=read_connections, thread_name_prefix="ledgrab-db-read"
+            max_workers=read_connections,
+            thread_name_prefix="ledgrab-db-read",
+            initializer=lower_this_thread,
         )
         self._read_local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
@@ -514,7 +520,8 @@ class Database:
             source.close()
 
     async def backup_to(self, dest: str | os.PathLike[str]) -> Path:
-        return await asyncio.to_thread(self.backup_to_blocking, dest)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self.backup_to_blocking, dest)
 
     @contextlib.asynccontextmanager
     async def file_held(self) -> AsyncIterator[Path]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from ledgrab.core.activity_log.export_worker import ExportWorkerError, export_in_worker
 from ledgrab.storage.activity_log import ActivityLogFilters, ActivityLogRepository, Category
 from ledgrab.storage.database import Database
+from ledgrab.utils.background_priority import LOWEST_NICENESS
 from tests.support.hostile import open_raw
 from tests.support.live_server import LiveServer, wait_for
 
@@ -71,8 +71,7 @@ def test_a_download_is_encoded_by_a_niced_child_that_ends_with_it(big_log):
         assert conn.recv(4096).startswith(b"HTTP/1.1 200")
         workers = wait_for(_export_workers, what="an export worker")
         assert len(workers) == 1
-        lowered = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
-        wait_for(lambda: workers[0].nice() == lowered, what="the child to lower its priority")
+        wait_for(lambda: workers[0].nice() == LOWEST_NICENESS, what="the child's lowest priority")
         assert workers[0].is_running(), "the child ended before its client read the body"
     # The client left with most of the body unread: the child is stopped, not left reading.
     wait_for(lambda: not _export_workers(), what="the export worker to end")

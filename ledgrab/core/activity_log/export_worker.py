@@ -3,7 +3,7 @@ never shares the server's GIL with the frame loops.
 
 `export_in_worker(db, filters, fmt)` streams what `python -m ledgrab.core.activity_log.
 export_worker DB FORMAT FILTERS_JSON` writes to its standard output: the same bytes the export
-produces in-process (`offline_export.export_to`). The child lowers its own CPU priority (frames
+produces in-process (`offline_export.export_to`). The child takes the lowest CPU priority (frames
 first) and reads the file read-only; the database's read gate is held until it exits, so a
 restore waits for a running export as it does for a backup. At most MAX_WORKERS run at once;
 further exports wait their turn.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 import weakref
 from collections.abc import AsyncIterator
@@ -24,12 +23,11 @@ import msgspec
 
 from ledgrab.core.activity_log.offline_export import export_to
 from ledgrab.storage.activity_log import ActivityLogFilters
+from ledgrab.utils.background_priority import lower_this_thread
 
 __all__ = ["MAX_WORKERS", "ExportWorkerError", "export_in_worker"]
 
 MAX_WORKERS = 2
-# What a worker adds to its niceness: on a busy core the frame loop wins the CPU.
-WORKER_NICENESS = 10
 READ_BYTES = 64 * 1024
 _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
@@ -79,7 +77,7 @@ async def export_in_worker(db: Any, filters: ActivityLogFilters, fmt: str) -> As
 
 def main(argv: list[str]) -> int:
     database, fmt, raw = argv
-    os.nice(WORKER_NICENESS)
+    lower_this_thread()  # the child's only thread: on a busy core the frame loop wins the CPU
     filters = msgspec.json.decode(raw, type=ActivityLogFilters)
     export_to(Path(database), filters, fmt, sys.stdout.buffer)
     sys.stdout.buffer.flush()
