@@ -12,6 +12,8 @@ receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
   p50/p99/max  jitter, |arrival interval - 1/60 s| at the receivers, in ms
   late      intervals more than one frame interval late (a frame the strip never showed)
   x quiet   the row's jitter p99 over the quiet row's
+  tick99    the server's own p99 of how late its frame timer fired (ms, worst target): the part
+            of the jitter the event loop and the CPU cause before a frame is sent
   cpu %     the server's CPU per wall second (100 = one core), load included
   ops/s     requests (or websocket messages) the load completed per second: the load is real
 --rounds runs the whole set that many times, interleaved; each figure printed is the median over
@@ -219,6 +221,12 @@ def measure(name, url, cert, server: psutil.Process, receivers, ramp, seconds) -
     }
 
 
+def tick_late_p99(http: httpx.Client, target_id: str) -> float:
+    """The server's own p99 of how late its frame timer fired (ms, the last 600 ticks): what the
+    event loop and the CPU cost a frame, before the send."""
+    return http.get(f"/api/v1/targets/{target_id}/state").json()["late_ms_p99"] or 0.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="runs of the whole set (2)")
@@ -257,6 +265,7 @@ def main() -> int:
                 for _ in range(args.rounds):
                     for name in names:
                         row = measure(name, url, cert, server, receivers, args.ramp, args.seconds)
+                        row["tick"] = max(tick_late_p99(http, t) for t in target_ids)
                         rounds[name].append(row)
                 load_after = os.getloadavg()[0]
                 skipped = sum(
@@ -281,7 +290,7 @@ def main() -> int:
     )
     header = (
         f"{'load on the same server':<36} {'fps':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-        f"{'late':>5} {'x quiet':>7} {'cpu %':>6} {'ops/s':>7} {'errors':>6}"
+        f"{'late':>5} {'x quiet':>7} {'tick99':>6} {'cpu %':>6} {'ops/s':>7} {'errors':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -295,6 +304,7 @@ def main() -> int:
         print(
             f"{LOADS[name][0]:<36} {med('fps'):>5.1f} {med('p50'):>7.2f} {med('p99'):>7.2f} "
             f"{med('max'):>7.1f} {med('late'):>5.0f} {med('p99') / quiet_p99:>7.2f} "
+            f"{med('tick'):>6.2f} "
             f"{med('cpu'):>6.1f} {med('ops'):>7.2f} {sum(r['errors'] for r in rows):>6}"
         )
     return 0

@@ -28,6 +28,7 @@ import msgspec
 from ledgrab.core.devices.base import DeviceDriver, DriverError, DriverHealth
 from ledgrab.core.effects.base import FrameSource
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.frame_timer import frame_timer
 from ledgrab.core.processing.pipeline import Pipeline, wire_fps_limit
 from ledgrab.models.targets import TargetConfig
 from ledgrab.utils.tasks import cancel_and_wait
@@ -115,7 +116,8 @@ class TargetRunner:
         # Bounded: lateness of the last 600 wake-ups (10 s at 60 fps), for the p99 in the state.
         self._late: deque[float] = deque(maxlen=600)
         self._task: asyncio.Task[None] | None = None
-        # Injected in tests to run the pacing on a simulated clock; the loop's clock otherwise.
+        # Injected in tests to run the pacing on a simulated clock; otherwise the monotonic clock
+        # and the loop's FrameTimer (the loop's own timers are a millisecond coarse).
         self._clock = clock
         self._scheduler = scheduler
         self._timer: asyncio.Handle | None = None
@@ -218,8 +220,8 @@ class TargetRunner:
     async def _run(self) -> None:
         """Open the device (with backoff), then tick on timer callbacks until something fails."""
         loop = asyncio.get_running_loop()
-        self._now = self._clock or loop.time
-        self._call_at = self._scheduler or loop.call_at
+        self._now = self._clock or time.monotonic
+        self._call_at = self._scheduler or frame_timer(loop).call_at
         backoff = self._timings.reconnect_initial_s
         self._started = self._now()
         self._window_start, self._window_frames = self._started, 0
