@@ -36,6 +36,12 @@ async def record_cost(db: Database, subscribers: int, n: int) -> tuple[list[floa
     bus = EventBus(backlog=n + 10)
     bus.bind(asyncio.get_running_loop())
     subs = [bus.subscribe() for _ in range(subscribers)]
+
+    async def read_on(sub) -> None:  # as the websocket feed does; an unread backlog only grows
+        while True:
+            await sub.get()
+
+    readers = [asyncio.create_task(read_on(sub)) for sub in subs]
     # As shipped, and the worst case for the chain: every commit also signs a checkpoint.
     settings = ActivityLogSettings(commit_interval_s=5, max_batch=500, checkpoint_interval_s=0)
     # As shipped, every entry also carries the clock stamp (sync flag, boot, time since boot).
@@ -55,6 +61,9 @@ async def record_cost(db: Database, subscribers: int, n: int) -> tuple[list[floa
             await asyncio.sleep(0)  # let the loop breathe, as between requests
     await recorder.flush()
     db.remove_batch_source(recorder)
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
     for sub in subs:
         sub.close()
     bus.unbind()

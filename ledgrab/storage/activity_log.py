@@ -49,8 +49,11 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
 
 
-class ActivityLogEntry(msgspec.Struct, frozen=True):
+class ActivityLogEntry(msgspec.Struct, frozen=True, gc=False):
     """One entry, the 11 fields of the public contract in their order."""
+
+    # gc=False: an entry is never part of a reference cycle (nothing it holds points back at
+    # it), so the collector need not track one per record() call.
 
     id: str
     ts: datetime
