@@ -104,28 +104,37 @@ def test_ddp_stream_reaches_the_strip_then_falls_back_to_an_effect(server):
             sender.close()
 
 
+def _send(sender: socket.socket, port: int, seed: int) -> None:
+    for packet in ddp_frame(_pixels(seed)):
+        sender.sendto(packet, ("127.0.0.1", port))
+
+
+def _stream_then_edit_the_source(server, client, sender, port) -> tuple[str, str, str]:
+    """A DDP capture target showing frame 1, then its source edited: (source, target, the
+    source's capture-state path)."""
+    source_id, target_id = _setup(client, {"protocol": "ddp", "port": port})
+    capture = f"/api/v1/sources/{source_id}/capture"
+    wait_for(lambda: client.get(capture).json()["open"], what="the port to open")
+    _send(sender, port, 1)
+    wait_for(lambda: _strip(server, target_id) == _pixels(1), what="the first frame")
+    edited = client.patch(
+        f"/api/v1/sources/{source_id}", json={"kind": "capture", "params": {"fallback": "hold"}}
+    )
+    assert edited.status_code == 200, edited.text
+    return source_id, target_id, capture
+
+
 def test_editing_the_source_or_target_keeps_the_stream(server):
     port = _free_udp_port()
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         with server.client() as client:
-            source_id, target_id = _setup(client, {"protocol": "ddp", "port": port})
-            capture = f"/api/v1/sources/{source_id}/capture"
-            wait_for(lambda: client.get(capture).json()["open"], what="the port to open")
-            for packet in ddp_frame(_pixels(1)):
-                sender.sendto(packet, ("127.0.0.1", port))
-            wait_for(lambda: _strip(server, target_id) == _pixels(1), what="the first frame")
-            edited = client.patch(
-                f"/api/v1/sources/{source_id}",
-                json={"kind": "capture", "params": {"fallback": "hold"}},
-            )
-            assert edited.status_code == 200, edited.text
+            _, target_id, capture = _stream_then_edit_the_source(server, client, sender, port)
             edited = client.patch(f"/api/v1/targets/{target_id}", json={"fps": 30})
             assert edited.status_code == 200, edited.text
-            for packet in ddp_frame(_pixels(2)):
-                sender.sendto(packet, ("127.0.0.1", port))
+            _send(sender, port, 2)
             wait_for(lambda: _strip(server, target_id) == _pixels(2), what="the next frame")
-            state = client.get(f"/api/v1/sources/{source_id}/capture").json()
+            state = client.get(capture).json()
             assert state["live"] and state["stats"]["streams"] == 1
             assert state["stats"]["packets"] == 2
     finally:
@@ -140,22 +149,11 @@ def test_an_edit_while_a_stream_is_held_keeps_the_port_open(server, monkeypatch)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         with server.client() as client:
-            source_id, target_id = _setup(client, {"protocol": "ddp", "port": port})
-            capture = f"/api/v1/sources/{source_id}/capture"
-            wait_for(lambda: client.get(capture).json()["open"], what="the port to open")
-            for packet in ddp_frame(_pixels(1)):
-                sender.sendto(packet, ("127.0.0.1", port))
-            wait_for(lambda: _strip(server, target_id) == _pixels(1), what="the first frame")
-            edited = client.patch(
-                f"/api/v1/sources/{source_id}",
-                json={"kind": "capture", "params": {"fallback": "hold"}},
-            )
-            assert edited.status_code == 200, edited.text
+            _, target_id, capture = _stream_then_edit_the_source(server, client, sender, port)
             time.sleep(RELEASE_GRACE_S * 2)  # let the old source's release fall due
             state = client.get(capture).json()
             assert state["open"] and state["stats"]["packets"] == 1, state
-            for packet in ddp_frame(_pixels(2)):
-                sender.sendto(packet, ("127.0.0.1", port))
+            _send(sender, port, 2)
             wait_for(lambda: _strip(server, target_id) == _pixels(2), what="the next frame")
     finally:
         sender.close()
