@@ -81,7 +81,12 @@ class Guest:
     def snapshot(self) -> dict:
         def steady(value):
             if isinstance(value, dict):
-                return {k: steady(v) for k, v in value.items() if k not in RUNTIME_FIELDS}
+                # A key from the configuration (ledgrab.txt's api_key) lives in memory only:
+                # its created_at is when the server started.
+                runtime = RUNTIME_FIELDS | (
+                    {"created_at"} if value.get("source") == "config" else set()
+                )
+                return {k: steady(v) for k, v in value.items() if k not in runtime}
             if isinstance(value, list):
                 return [steady(v) for v in value]
             return value
