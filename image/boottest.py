@@ -154,11 +154,19 @@ class Console:
 
 
 def qemu_command(
-    machine: str, disk: Path, boot: Path, serials: list[Path], port: int, monitor: Path
+    machine: str,
+    disk: Path,
+    boot: Path,
+    serials: list[Path],
+    port: int,
+    monitor: Path,
+    ssh_port: int | None = None,
 ) -> list[str]:
     kernel = str(boot / "vmlinuz")
     initrd = str(boot / "initrd.img")
     net = f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:8080"
+    if ssh_port is not None:
+        net += f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22"
     serial = [arg for path in serials for arg in ("-serial", f"file:{path}")]
     mon = f"unix:{monitor},server=on,wait=off"
     common = ["-nographic", "-monitor", mon, "-no-reboot", *serial]

@@ -63,7 +63,8 @@ unshare --mount --propagation private bash -euo pipefail -c '
 ' fresh-host "$WORK/root" "${TARGETS[@]}"
 
 stamp "done: the results are in $WORK/root/src/image/out"
-ls -l "$WORK/root/src/image/out"
+# Targets such as image-host-deps build nothing: that is not a failure.
+ls -l "$WORK/root/src/image/out" 2>/dev/null || echo "(no image/out: the targets built nothing)"
 }
 
 main "$@"

@@ -22,6 +22,8 @@ have mkfs.vfat || need+=(dosfstools)
 { have mke2fs && have debugfs; } || need+=(e2fsprogs)
 have sfdisk || need+=(fdisk)
 have unshare || need+=(util-linux)
+# The upgrade boot test runs ledgrab-update on the guest over SSH, with a key made for the run.
+{ have ssh && have ssh-keygen; } || need+=(openssh-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${need[*]}"
 sudo=""

@@ -71,13 +71,14 @@ from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
 from ledgrab.core.processing.processor_manager import ProcessorManager, TroubleListener
 from ledgrab.core.processing.target_runner import RunnerTimings
-from ledgrab.core.tls.service import TlsService
+from ledgrab.core.tls.service import TLS_DIR, TlsService
 from ledgrab.models.health import ComponentHealth
 from ledgrab.storage.api_keys import ApiKeyStore
 from ledgrab.storage.data_migrations import SchemaTooNewError
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
+from ledgrab.utils.files import remove_leftover_temporaries
 from ledgrab.utils.logging_setup import demote_chatter
 from ledgrab.utils.system_clock import SystemClock, boot_id
 from ledgrab.utils.tasks import cancel_and_wait
@@ -240,6 +241,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         raise
     state.db = db = opened.db
     state.health_providers["database"] = lambda: _database_health(db)
+    # The lock is held and nothing here writes a file whole yet: any .<name>.tmp is a cut's.
+    for directory in (data_dir, data_dir / TLS_DIR):
+        if removed := await asyncio.to_thread(remove_leftover_temporaries, directory):
+            log.warning("removed what a power cut left half written in %s: %s", directory, removed)
     new_database = 1 in opened.applied
 
     activity = await ActivityLog.start(

@@ -11,7 +11,13 @@ import random
 
 import pytest
 
-from tests.support.after_the_cut import check_files, check_log, check_service, verify_chain
+from tests.support.after_the_cut import (
+    check_files,
+    check_log,
+    check_no_temporaries,
+    check_service,
+    verify_chain,
+)
 from tests.support.busy_minute import BusyMinute
 from tests.support.power_cut import PowerCut, build_shim
 from tests.support.process_server import ServeProcess
@@ -75,6 +81,7 @@ def one_cut(
     except (RuntimeError, AssertionError) as exc:
         return [*problems, f"the service does not start: {exc}"], loss.summary()
     try:
+        problems += check_no_temporaries(data)
         if busy is not None:
             problems += check_service(server, data, busy.acked)
     finally:

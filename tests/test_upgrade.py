@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -22,10 +21,10 @@ import httpx
 import pytest
 
 from ledgrab.core.tls.pinning import trusting_context
+from tests.support.release_wheel import PROBE_VERSION, build_wheel
 
 REPO = Path(__file__).parents[1]
 GOOD_OLD, GOOD_NEW, BROKEN = "9.0.1", "9.0.2", "9.0.3"
-PROBE_VERSION = 999  # the broken version's extra migration
 
 SERVICE = """#!/bin/sh
 # What systemctl start/stop does for ledgrab.service, for one process of this test.
@@ -51,43 +50,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def edit(path: Path, marker: str, insert: str) -> None:
-    """Put `insert` right after `marker` in the file of a wheel's source tree."""
-    text = path.read_text()
-    assert marker in text, (path, marker)
-    path.write_text(text.replace(marker, marker + insert, 1))
-
-
-def build_wheel(version: str, out: Path, work: Path, *, broken: bool = False) -> Path:
-    """This tree as a wheel of `version`; `broken`: its `ledgrab serve` exits before serving."""
-    src = work / f"src-{version}"
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "ledgrab",
-         "pyproject.toml", "README.md"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, src / name)
-    init = src / "ledgrab" / "__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "0.1.0"', f'__version__ = "{version}"'))
-    if broken:
-        # A newer schema (a migration the others lack), and a server that never comes up.
-        probe = 'lambda c: c.execute("CREATE TABLE probe (x)")'
-        migrations = src / "ledgrab" / "storage" / "data_migrations.py"
-        edit(migrations, "MIGRATIONS: tuple[Migration, ...] = (\n",
-             f'    Migration({PROBE_VERSION}, "upgrade test", {probe}),\n')  # fmt: skip
-        edit(src / "ledgrab" / "cli.py", "def _serve(settings: Settings) -> int:\n",
-             '    raise SystemExit("broken on purpose")\n')  # fmt: skip
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(src)],
-        check=True, capture_output=True, env={**os.environ, "PIP_FIND_LINKS": ""},
-    )  # fmt: skip
-    return out / f"ledgrab-{version}-py3-none-any.whl"
 
 
 class Board:

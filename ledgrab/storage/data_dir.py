@@ -49,7 +49,8 @@ def prepare_for_serving(data_dir: Path, database_name: str) -> None:
     except OSError as exc:
         raise DataDirError(f"data directory {data_dir} cannot be read: {_reason(exc)}") from None
     try:
-        fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".ledgrab-write-check-")
+        # Named like write_durably's scratch, so the next start removes it if a cut leaves it.
+        fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".ledgrab-write-check-", suffix=".tmp")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:

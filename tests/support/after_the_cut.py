@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from ledgrab.core.backup.check import BackupRejected, check_backup_file
 from tests.support.busy_minute import Acknowledged, Observed
 
-__all__ = ["check_files", "check_log", "check_service"]
+__all__ = ["check_files", "check_log", "check_no_temporaries", "check_service", "verify_chain"]
 
 # The documented window (docs/activity-log.md) is commit_interval_s; a commit takes a moment
 # more on a loaded machine, so the check allows this much beyond it.
@@ -41,8 +41,8 @@ def check_files(data_dir: Path, scratch: Path) -> list[str]:
     for path in sorted(p for p in copy.rglob("*") if p.is_file()):
         name = str(path.relative_to(copy))
         data = path.read_bytes()
-        # Scratch: backup-work is emptied at every start; write_durably's .<name>.tmp is
-        # rewritten whole before it is renamed over its file.
+        # Scratch, never read as data: the next start empties backup-work and removes
+        # write_durably's .<name>.tmp (check_no_temporaries asserts that).
         scratch_file = name.startswith("backup-work/") or path.name.endswith(".tmp")
         if scratch_file or name.endswith(("-wal", "-journal")) or name.endswith(".partial"):
             continue
@@ -207,6 +207,16 @@ def check_service(server, data_dir: Path, acked: Acknowledged) -> list[str]:
     finally:
         client.close()
     return problems
+
+
+def check_no_temporaries(data_dir: Path) -> list[str]:
+    """Once the service has started, no `.<name>.tmp` a cut left is in the data directory or
+    its tls/ (the start removes them)."""
+    return [
+        f"{path.relative_to(data_dir)} is still there after the start"
+        for directory in (data_dir, data_dir / "tls")
+        for path in sorted(directory.glob(".*.tmp"))
+    ]
 
 
 def _settled(acked: Acknowledged) -> Acknowledged:
