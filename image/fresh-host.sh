@@ -42,9 +42,12 @@ mkdir -p "$WORK/root/src"
 
 stamp "image/host-deps.sh, then make ${TARGETS[*]} (inside the fresh root)"
 # Private mounts of /proc, /sys and /dev that vanish with the namespace; build.sh mounts
-# binfmt_misc itself when the build is for a foreign architecture.
+# binfmt_misc itself when the build is for a foreign architecture. The root is bound onto itself
+# first: build.sh runs `unshare --mount`, which sets the propagation of `/`, and the kernel
+# refuses that (EINVAL) when the chroot's `/` is not a mount point.
 unshare --mount --propagation private bash -euo pipefail -c '
     ROOT=$1; shift
+    mount --bind "$ROOT" "$ROOT"
     mount -t proc proc "$ROOT/proc"
     mount --rbind /sys "$ROOT/sys"
     mount --rbind /dev "$ROOT/dev"
