@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ledgrab.utils.files import TEMPORARY_SUFFIX
+
 __all__ = ["DataDirError", "existing_database", "prepare_for_serving"]
 
 # Refused at once; anything else (a full, read-only or failing card) is left to the database
@@ -50,7 +52,9 @@ def prepare_for_serving(data_dir: Path, database_name: str) -> None:
         raise DataDirError(f"data directory {data_dir} cannot be read: {_reason(exc)}") from None
     try:
         # Named like write_durably's scratch, so the next start removes it if a cut leaves it.
-        fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".ledgrab-write-check-", suffix=".tmp")
+        fd, probe = tempfile.mkstemp(
+            dir=data_dir, prefix=".ledgrab-write-check-", suffix=TEMPORARY_SUFFIX
+        )
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:

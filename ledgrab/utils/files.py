@@ -9,6 +9,7 @@ from pathlib import Path
 
 __all__ = [
     "MAX_LEFTOVER_TEMPORARIES",
+    "TEMPORARY_SUFFIX",
     "remove_leftover_temporaries",
     "sync_directory",
     "write_durably",
