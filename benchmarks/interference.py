@@ -20,7 +20,10 @@ receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
 the rounds (the machine is shared: read medians and ratios, not one run).
 --one-core pins the server to CPU 0 (`taskset -c 0`) and this process and the load to the
 other CPUs: the profile of a small board, where the clients are elsewhere on the LAN.
+--no-frame-thread runs the frame loops on the server's event loop (`[engine] frame_thread =
+false`), to compare with the frame thread they have by default.
 Usage: python benchmarks/interference.py [--rounds 2] [--seconds 6] [--one-core] [--only a,b]
+       [--no-frame-thread]
 """
 
 from __future__ import annotations
@@ -235,6 +238,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="activity entries (100,000)")
     parser.add_argument("--one-core", action="store_true", help="server on CPU 0 only")
     parser.add_argument("--only", default=",".join(LOADS), help="loads to run, comma-separated")
+    parser.add_argument(
+        "--no-frame-thread", action="store_true", help="frame loops on the server's event loop"
+    )
     args = parser.parse_args()
     names = ["quiet", *(n for n in args.only.split(",") if n != "quiet")]
     unknown = set(names) - set(LOADS)
@@ -251,6 +257,10 @@ def main() -> int:
     rounds: dict[str, list[dict]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="ledgrab-interference-") as tmp:
         data = log_data_dir(Path(tmp), args.rows)
+        if args.no_frame_thread:
+            config = Path(tmp) / "ledgrab.toml"
+            config.write_text("[engine]\nframe_thread = false\n")
+            os.environ["LEDGRAB_CONFIG"] = str(config)  # read by the server serve() starts
         proc, url, verify = serve(data, pin=pin)
         cert = str(data / "tls" / "cert.pem")
         receivers = StampedReceivers(TARGETS)
@@ -278,6 +288,8 @@ def main() -> int:
             proc.wait(60)
 
     profile = "one core (server pinned to CPU 0)" if args.one_core else "all CPUs"
+    if args.no_frame_thread:
+        profile += ", frame loops on the server's event loop"
     print(
         f"LedGrab frames under load: {TARGETS} x {LEDS} LEDs at {FPS} fps, DDP to loopback, "
         f"HTTPS, {args.rows:,}-entry log; {profile}; {os.cpu_count()} CPUs, "

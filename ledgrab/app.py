@@ -145,6 +145,7 @@ def _engine(
         entities,
         bus,
         trouble=trouble,
+        frame_thread=engine.frame_thread,
         timings=RunnerTimings(
             reconnect_initial_s=engine.reconnect_initial_s,
             reconnect_max_s=engine.reconnect_max_s,
@@ -383,7 +384,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await state.engine.stop_all()
         if state.device_health is not None:
             await state.device_health.stop()
-        state.capture_hub.close()
+        await state.engine.run_on_frames(state.capture_hub.close)
+        await state.engine.close()
         capture_source.set_capture_hub(None)
         await state.discovery.stop()
         gc.unfreeze()

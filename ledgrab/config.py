@@ -179,6 +179,8 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     state_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     leds_dev_dir: Annotated[str, msgspec.Meta(min_length=1)] = "/dev"
     http_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
+    # Frame loops on a thread of their own (docs/engine.md); false runs them on the server's loop.
+    frame_thread: bool = True
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -4,6 +4,9 @@ The manager is the only owner of drivers and frame loops. Entity routes tell it 
 (`device_changed`, `source_changed`, `target_changed`); it applies target and source changes in
 place and restarts a target whose device changed. `resume()` starts auto_start targets at
 startup; `stop_all()` is the shutdown step docs/architecture.md orders after `server.shutting_down`.
+
+Its methods are called on the server's loop; the runners, their drivers and capture inputs live
+on the FrameThread's loop, and every call that touches them is handed over (`run_on_frames`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ledgrab.core.effects.base import FrameSource
 from ledgrab.core.effects.registry import build_source
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.frame_thread import FrameThread
 from ledgrab.core.processing.pipeline import Pipeline
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner, TargetState
 from ledgrab.models.devices import DeviceConfig
@@ -63,6 +67,7 @@ class ProcessorManager:
         context: DriverContext | None = None,
         driver_factory: DriverFactory = create_driver,
         trouble: TroubleListener | None = None,
+        frame_thread: bool = True,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -74,6 +79,7 @@ class ProcessorManager:
         # The final state of each stopped target, so its counters stay readable after a stop.
         self._last_state: dict[str, TargetState] = {}
         self._lock = asyncio.Lock()
+        self._frames = FrameThread(own_thread=frame_thread)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -163,7 +169,7 @@ class ProcessorManager:
         )
         self._last_state.pop(target_id, None)
         self._runners[target_id] = runner
-        runner.start()
+        await self._frames.run(runner.start)
         log.info("target %s (%s) started", target.name, target_id)
         return runner.state()
 
@@ -171,6 +177,7 @@ class ProcessorManager:
         listener = self._trouble
         if listener is None:
             return None
+        server_loop = asyncio.get_running_loop()
 
         def note(reason: str | None) -> None:
             entity = self._store.get("target", target_id)
@@ -180,7 +187,10 @@ class ProcessorManager:
             else:
                 listener.failed(target_id, name, reason)
 
-        return note
+        if self._frames.on_this_thread():
+            return note
+        # The listener records activity entries, which belong to the server's loop.
+        return lambda reason: server_loop.call_soon_threadsafe(note, reason)
 
     async def stop(self, target_id: str, reason: str = "stopped") -> TargetState:
         async with self._lock:
@@ -193,7 +203,7 @@ class ProcessorManager:
     async def _stop(self, target_id: str, reason: str, on_stop: str | None = None) -> TargetState:
         runner = self._runners.pop(target_id, None)
         if runner is not None:
-            await runner.stop(reason, on_stop=on_stop)
+            await self._frames.run(runner.stop, reason, on_stop=on_stop)
             if self._trouble is not None:
                 self._trouble.forget(target_id)
             self._last_state[target_id] = runner.state()
@@ -239,9 +249,8 @@ class ProcessorManager:
         runner = self._runners.get(target_id)
         if runner is None or not runner.running:
             return False
-        runner.reconfigure(
-            msgspec.structs.replace(runner.config, brightness=brightness), runner.source
-        )
+        config = msgspec.structs.replace(runner.config, brightness=brightness)
+        self._frames.post(runner.reconfigure, config, runner.source)
         return True
 
     async def identify(self, device_id: str, seconds: float = 2.0) -> str:
@@ -253,12 +262,16 @@ class ProcessorManager:
         if device is None:
             raise EngineError(f"device {device_id} does not exist")
         white = _white(device.config)
-        for runner in self._runners.values():
+        for runner in list(self._runners.values()):
             if runner.running and runner.device_id == device_id:
-                runner.flash(white, seconds)
+                self._frames.post(runner.flash, white, seconds)
                 target = self._store.get("target", runner.target_id)
                 return target.name if target is not None else runner.target_id
-        driver = self._driver_factory(device.config, self._context)
+        await self._frames.run(self._light_idle, device.config, white, seconds)
+        return ""
+
+    async def _light_idle(self, device: DeviceConfig, white: bytes, seconds: float) -> None:
+        driver = self._driver_factory(device, self._context)
         await driver.open()
         try:
             loop = asyncio.get_running_loop()
@@ -269,7 +282,6 @@ class ProcessorManager:
             driver.send(bytes(len(white)))
         finally:
             await driver.close(restore=True)
-        return ""
 
     async def stop_all(self, reason: str = "shutdown") -> None:
         async with self._lock:
@@ -277,6 +289,15 @@ class ProcessorManager:
                 *(self._stop(tid, reason) for tid in list(self._runners)),
                 return_exceptions=True,
             )
+
+    async def run_on_frames(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        """`fn(*args)` on the frame loop, for the parts that live there with the runners (the
+        capture hub's listeners are opened by the sources the runners render)."""
+        return await self._frames.run(fn, *args)
+
+    async def close(self) -> None:
+        """After `stop_all()`: stop the frame thread."""
+        await self._frames.close()
 
     # -- entity changes ----------------------------------------------------------------------
 
@@ -291,13 +312,15 @@ class ProcessorManager:
                 await self._stop(target_id, "device changed")
                 await self._start(target_id)
                 return
-            runner.reconfigure(target.config, self._source_for(target.config.source_id))
+            source = self._source_for(target.config.source_id)
+            await self._frames.run(runner.reconfigure, target.config, source)
 
     async def source_changed(self, source_id: str) -> None:
         async with self._lock:
-            for runner in self._runners.values():
+            for runner in list(self._runners.values()):
                 if runner.config.source_id == source_id:
-                    runner.reconfigure(runner.config, self._source_for(source_id))
+                    source = self._source_for(source_id)
+                    await self._frames.run(runner.reconfigure, runner.config, source)
 
     async def device_changed(self, device_id: str) -> None:
         async with self._lock:
