@@ -69,8 +69,13 @@ def serve(
            "LEDGRAB_DISCOVERY_ENABLED": "false", "LEDGRAB_LOG_LEVEL": "warning",
            "LEDGRAB_TLS": tls, "LEDGRAB_HTTP_REDIRECT_PORT": "-1"}  # fmt: skip
     command = [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if pin:
+        command = ["taskset", "-c", pin, *command]
+    niceness = unit_niceness()
+    if niceness < 0 and os.geteuid() == 0:  # as the service runs; only root may go below 0
+        command = ["nice", "-n", str(niceness), *command]
     proc = subprocess.Popen(
-        ["taskset", "-c", pin, *command] if pin else command,
+        command,
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )  # fmt: skip
     scheme = "http" if tls == "off" else "https"
@@ -85,6 +90,15 @@ def serve(
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("the server did not start") from None
             time.sleep(0.2)
+
+
+def unit_niceness() -> int:
+    """The `Nice=` the systemd unit starts the service with (0 if it sets none)."""
+    unit = ROOT / "systemd" / "ledgrab.service"
+    for line in unit.read_text().splitlines():
+        if line.startswith("Nice="):
+            return int(line.removeprefix("Nice="))
+    return 0
 
 
 def log_data_dir(tmp: Path, rows: int) -> Path:

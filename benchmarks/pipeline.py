@@ -13,6 +13,7 @@ computed anew from the time), starts them, and measures over a window:
            CPU away. With the load average, it tells jitter caused by other processes apart
            from jitter of the server's own making.
 Usage: python benchmarks/pipeline.py [--quick] [--seconds S] [--targets 1,4,8] [--leds 60,300]
+       [--no-frame-thread]  (frame loops on the server's event loop, to compare)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, frame_thread: bool = True) -> None:
         self.key = "bench-" + secrets.token_hex(16)
         self.port = _free_port()
         config = workdir / "ledgrab.toml"
@@ -55,6 +56,7 @@ class Server:
         config.write_text(
             'demo_on_first_start = false\nlog_level = "warning"\n'
             '[server]\ntls = "off"\nhttp_redirect_port = -1\n'
+            f"[engine]\nframe_thread = {'true' if frame_thread else 'false'}\n"
         )
         env = {
             **os.environ,
@@ -200,6 +202,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--targets", default="1,4,8")
     parser.add_argument("--leds", default="60,300,1200")
+    parser.add_argument(
+        "--no-frame-thread", action="store_true", help="frame loops on the server's event loop"
+    )
     args = parser.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     warmup = 1.0 if args.quick else 2.0
@@ -207,7 +212,7 @@ def main() -> int:
     ns = [int(x) for x in args.leds.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="ledgrab-bench-") as tmp:
-        server = Server(Path(tmp))
+        server = Server(Path(tmp), frame_thread=not args.no_frame_thread)
         try:
             time.sleep(1.0)
             idle0, t0 = server.cpu_seconds(), time.monotonic()
@@ -224,6 +229,7 @@ def main() -> int:
         f"LedGrab frame pipeline: DDP to loopback at {FPS} fps, {seconds:.0f} s per case, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"load average {load_before:.1f} before / {load_after:.1f} after"
+        + ("; frame loops on the server's event loop" if args.no_frame_thread else "")
     )
     print(f"idle server (no targets): cpu {idle_cpu:.2f} %, rss {idle_rss:.1f} MB")
     header = (

@@ -41,6 +41,7 @@ class FrameThread:
 
     @property
     def running(self) -> bool:
+        """Whether a thread of its own serves the frame loop now."""
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:

@@ -293,6 +293,8 @@ class ProcessorManager:
     async def run_on_frames(self, fn: Callable[..., Any], /, *args: Any) -> Any:
         """`fn(*args)` on the frame loop, for the parts that live there with the runners (the
         capture hub's listeners are opened by the sources the runners render)."""
+        if not self._frames.running:  # never started (or already closed): nothing lives there
+            return fn(*args)
         return await self._frames.run(fn, *args)
 
     async def close(self) -> None:
