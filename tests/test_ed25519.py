@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -99,6 +100,17 @@ def test_a_new_key_file_is_what_cryptography_reads(tmp_path):
     assert isinstance(loaded, Ed25519PrivateKey)
     assert loaded.public_key().public_bytes_raw() == key.public.raw
     assert DeviceKey.load_or_create(tmp_path).public == key.public
+
+
+def test_without_a_mapped_libcrypto_the_start_stops_saying_why(tmp_path):
+    maps = tmp_path / "maps"  # a process whose ssl module has OpenSSL linked in statically
+    maps.write_text(
+        "7f0000000000-7f0000001000 r-xp 00000000 08:01 42 /usr/lib/python3.11/_ssl.so\n"
+        "7f0000002000-7f0000003000 rw-p 00000000 00:00 0\n"
+    )
+    with pytest.raises(RuntimeError, match="OpenSSL's libcrypto, but none is loaded"):
+        ed25519._mapped_libcrypto(str(maps))
+    assert Path(ed25519._mapped_libcrypto()).name.startswith("libcrypto.so")
 
 
 @pytest.mark.parametrize(

@@ -39,9 +39,9 @@ class KeyFileError(ValueError):
     """A private key file is not the PKCS#8 PEM of an Ed25519 key; the message names the file."""
 
 
-def _mapped_libcrypto() -> str:
+def _mapped_libcrypto(maps_file: str = "/proc/self/maps") -> str:
     """The path of the libcrypto this process has mapped (ssl's), or RuntimeError."""
-    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+    with open(maps_file, encoding="utf-8", errors="replace") as maps:
         for line in maps:
             path = line.split(maxsplit=5)[-1].strip()
             if os.path.basename(path).startswith("libcrypto.so"):
