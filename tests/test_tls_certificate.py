@@ -14,9 +14,11 @@ from cryptography import x509
 
 from ledgrab.config import ServerSettings
 from ledgrab.core.tls import certificate as certs
+from ledgrab.core.tls import certificate_worker
 from ledgrab.core.tls.host_names import HostNames
 from ledgrab.core.tls.pinning import fingerprint_of_pem
-from ledgrab.core.tls.service import TlsService
+from ledgrab.core.tls.service import TlsConfigError, TlsService
+from ledgrab.utils import ed25519
 from tests.support.live_server import LiveServer
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -200,3 +202,40 @@ def _served_fingerprint(port: int) -> str:
 def test_link_local_addresses_are_left_out(text):
     names = HostNames.of("pi", [text])
     assert ipaddress.ip_address(text.split("%")[0]) not in names.ips
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"not a key\n", "cannot use the TLS key"),
+        (ed25519.SigningKey(bytes(32)).to_pem(), "not an EC key"),
+    ],
+)
+def test_a_key_file_that_is_not_an_ec_key_stops_the_start_naming_it(tmp_path, content, says):
+    (tmp_path / "tls").mkdir(mode=0o700)
+    (tmp_path / "tls/key.pem").write_bytes(content)
+    with pytest.raises(TlsConfigError, match=says) as error:
+        _service(tmp_path, World()).prepare_blocking()
+    assert str(tmp_path / "tls/key.pem") in str(error.value)
+    assert (tmp_path / "tls/key.pem").read_bytes() == content
+    assert not (tmp_path / "tls/cert.pem").exists()
+
+
+def test_a_periodic_check_of_unchanged_files_starts_no_child(tmp_path, monkeypatch):
+    world = World()
+    tls, _recorder = _started(tmp_path, world)
+    children: list[str] = []
+    real_run = certificate_worker._run
+
+    def counted(request):
+        children.append(request["op"])
+        return real_run(request)
+
+    monkeypatch.setattr(certificate_worker, "_run", counted)
+    world.now += dt.timedelta(days=10)
+    assert tls.check_blocking() is False and children == []
+    (tmp_path / "tls/cert.pem").write_bytes((tmp_path / "tls/cert.pem").read_bytes() + b"\n")
+    assert tls.check_blocking() is False and children == ["ensure"]  # changed: asked again
+    world.addresses = ["10.0.0.7"]
+    assert tls.check_blocking() is True and children == ["ensure", "ensure"]
+    assert tls.check_blocking() is False and len(children) == 2
