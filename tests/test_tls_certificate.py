@@ -14,8 +14,11 @@ from cryptography import x509
 
 from ledgrab.config import ServerSettings
 from ledgrab.core.tls import certificate as certs
+from ledgrab.core.tls import certificate_worker
+from ledgrab.core.tls.host_names import HostNames
 from ledgrab.core.tls.pinning import fingerprint_of_pem
-from ledgrab.core.tls.service import TlsService
+from ledgrab.core.tls.service import TlsConfigError, TlsService
+from ledgrab.utils import ed25519
 from tests.support.live_server import LiveServer
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -36,8 +39,8 @@ class World:
         self.now = START
         self.addresses = ["192.168.1.20", "fe80::1%eth0", "2001:db8::20"]
 
-    def names(self) -> certs.HostNames:
-        return certs.HostNames.of("pi-kitchen", self.addresses)
+    def names(self) -> HostNames:
+        return HostNames.of("pi-kitchen", self.addresses)
 
 
 def _service(tmp_path, world: World, **config) -> TlsService:
@@ -57,6 +60,11 @@ def _started(tmp_path, world: World, **config) -> tuple[TlsService, Recorder]:
     return tls, recorder
 
 
+def _certificate(tls: TlsService) -> x509.Certificate:
+    """The certificate the service serves, as the X.509 library reads its file."""
+    return x509.load_pem_x509_certificate(tls.cert_path.read_bytes())
+
+
 def _sans(cert: x509.Certificate) -> set[str]:
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return {
@@ -69,8 +77,9 @@ def test_first_start_makes_a_p256_certificate_naming_the_device(tmp_path):
     world = World()
     tls = _service(tmp_path, world)
     tls.prepare_blocking()
-    cert = tls.certificate
-    assert cert is not None
+    assert tls.certificate is not None
+    cert = _certificate(tls)
+    assert tls.certificate.not_valid_after_utc == cert.not_valid_after_utc
     assert _sans(cert) == {
         "pi-kitchen", "pi-kitchen.local", "localhost",
         "127.0.0.1", "::1", "192.168.1.20", "2001:db8::20",
@@ -120,7 +129,7 @@ def test_a_changed_address_gets_a_new_certificate(tmp_path):
     assert tls.check_blocking() is False
     world.addresses = ["10.0.0.7", "2001:db8::20"]  # DHCP moved the board
     assert tls.check_blocking() is True
-    assert "10.0.0.7" in _sans(tls.certificate) and tls.fingerprint != original
+    assert "10.0.0.7" in _sans(_certificate(tls)) and tls.fingerprint != original
     assert "10.0.0.7" in recorder.entries[0][2]
 
 
@@ -142,8 +151,8 @@ def test_a_certificate_not_made_for_the_key_is_replaced(tmp_path):
     tls = _service(tmp_path, world)
     tls.prepare_blocking()
     assert (
-        tls.certificate.public_key()
-        == certs.load_or_create_key(tmp_path / "tls/key.pem")[0].public_key()
+        _certificate(tls).public_key()
+        == certs.load_key((tmp_path / "tls/key.pem").read_bytes()).public_key()
     )
 
 
@@ -170,7 +179,7 @@ def test_the_private_key_is_not_in_the_database_nor_in_a_backup(tmp_path):
     with LiveServer(tmp_path / "data") as server, server.client() as client:
         backup = client.get("/api/v1/system/backup")
         assert backup.status_code == 200
-    key = certs.load_or_create_key(tmp_path / "data/tls/key.pem")[0]
+    key = certs.load_key((tmp_path / "data/tls/key.pem").read_bytes())
     secret = key.private_numbers().private_value.to_bytes(32, "big")
     pem_body = (tmp_path / "data/tls/key.pem").read_text().splitlines()[1]
     for blob in (backup.content, (tmp_path / "data/ledgrab.db").read_bytes()):
@@ -186,10 +195,47 @@ def _served_fingerprint(port: int) -> str:
         context.wrap_socket(raw) as tls,
     ):
         der = tls.getpeercert(binary_form=True)
-    return certs.fingerprint(x509.load_der_x509_certificate(der))
+    return certs.facts_of(x509.load_der_x509_certificate(der)).fingerprint
 
 
 @pytest.mark.parametrize("text", ["fe80::1%wlan0", "169.254.3.4"])
 def test_link_local_addresses_are_left_out(text):
-    names = certs.HostNames.of("pi", [text])
+    names = HostNames.of("pi", [text])
     assert ipaddress.ip_address(text.split("%")[0]) not in names.ips
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"not a key\n", "cannot use the TLS key"),
+        (ed25519.SigningKey(bytes(32)).to_pem(), "not an EC key"),
+    ],
+)
+def test_a_key_file_that_is_not_an_ec_key_stops_the_start_naming_it(tmp_path, content, says):
+    (tmp_path / "tls").mkdir(mode=0o700)
+    (tmp_path / "tls/key.pem").write_bytes(content)
+    with pytest.raises(TlsConfigError, match=says) as error:
+        _service(tmp_path, World()).prepare_blocking()
+    assert str(tmp_path / "tls/key.pem") in str(error.value)
+    assert (tmp_path / "tls/key.pem").read_bytes() == content
+    assert not (tmp_path / "tls/cert.pem").exists()
+
+
+def test_a_periodic_check_of_unchanged_files_starts_no_child(tmp_path, monkeypatch):
+    world = World()
+    tls, _recorder = _started(tmp_path, world)
+    children: list[str] = []
+    real_run = certificate_worker._run
+
+    def counted(request):
+        children.append(request["op"])
+        return real_run(request)
+
+    monkeypatch.setattr(certificate_worker, "_run", counted)
+    world.now += dt.timedelta(days=10)
+    assert tls.check_blocking() is False and children == []
+    (tmp_path / "tls/cert.pem").write_bytes((tmp_path / "tls/cert.pem").read_bytes() + b"\n")
+    assert tls.check_blocking() is False and children == ["ensure"]  # changed: asked again
+    world.addresses = ["10.0.0.7"]
+    assert tls.check_blocking() is True and children == ["ensure", "ensure"]
+    assert tls.check_blocking() is False and len(children) == 2

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ledgrab.core.tls import certificate as certs
+from ledgrab.core.tls.host_names import HostNames
 from ledgrab.core.tls.pinning import fingerprint_of_pem, trusting_context
 from tests.support.live_server import wait_for
 from tests.support.process_server import ServeProcess
@@ -25,7 +26,7 @@ from tests.support.process_server import ServeProcess
 def _pair(directory: Path, name: str) -> tuple[Path, Path]:
     """A key and a certificate for 127.0.0.1, as a user's own CA or ACME client would give."""
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = certs.make_self_signed(key, certs.HostNames.of("user-box", []), dt.datetime.now(dt.UTC))
+    cert = certs.make_self_signed(key, HostNames.of("user-box", []), dt.datetime.now(dt.UTC))
     key_file, cert_file = directory / f"{name}.key", directory / f"{name}.crt"
     key_file.write_bytes(
         key.private_bytes(

@@ -10,13 +10,12 @@ import re
 import sqlite3
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from ledgrab.core.activity_log.chain_setup import register_device_key
 from ledgrab.core.activity_log.signing import DeviceKey
 from ledgrab.core.activity_log.verify import verify_database
 from ledgrab.storage import activity_chain as chain
 from ledgrab.storage.data_migrations import MIGRATIONS, migrate
+from ledgrab.utils import ed25519
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +60,6 @@ def test_the_code_reproduces_the_documented_vectors():
         assert base64.b64encode(value).decode() == entry["chain"]
     seed = hashlib.sha256(b"ledgrab test vector key").digest()
     assert seed.hex() == vectors["key"]["private_seed_hex"]
-    key = DeviceKey(Ed25519PrivateKey.from_private_bytes(seed), ROOT, created=False)
+    key = DeviceKey(ed25519.SigningKey(seed), ROOT, created=False)
     body = vectors["checkpoint"].partition("\n\n")[0] + "\n"
     assert key.sign_note(body) == vectors["checkpoint"]  # Ed25519 signatures are deterministic

@@ -14,10 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
+from ledgrab.utils import ed25519
 from ledgrab.utils.files import sync_directory, write_durably
 
 __all__ = [
@@ -63,23 +60,17 @@ class PublicKey:
         return f"{self.origin} {base64.b64encode(self.raw).decode()}"
 
     def verify(self, signature: bytes, message: bytes) -> bool:
-        try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+        return ed25519.verify(self.raw, signature, message)
 
 
 class DeviceKey:
     """The device's signing key: created on first start, then loaded."""
 
-    def __init__(self, private: Ed25519PrivateKey, path: Path, created: bool) -> None:
+    def __init__(self, private: ed25519.SigningKey, path: Path, created: bool) -> None:
         self._private = private
         self.path = path
         self.created = created
-        raw = private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        raw = private.public
         # The origin names the log; derived from the key, so a copy of the card keeps it and a
         # new key (a new device) is visibly a new log.
         device_id = hashlib.sha256(raw).hexdigest()[:12]
@@ -93,12 +84,8 @@ class DeviceKey:
         try:
             pem = path.read_bytes()
         except FileNotFoundError:
-            private = Ed25519PrivateKey.generate()
-            pem = private.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+            private = ed25519.SigningKey.generate()
+            pem = private.to_pem()
             # O_EXCL: two starts racing never write two different keys.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
@@ -108,10 +95,7 @@ class DeviceKey:
             sync_directory(path.parent)  # the name too: checkpoints it signs are kept
             key = cls(private, path, created=True)
         else:
-            private = serialization.load_pem_private_key(pem, password=None)
-            if not isinstance(private, Ed25519PrivateKey):
-                raise ValueError(f"{path} does not hold an Ed25519 private key")
-            key = cls(private, path, created=False)
+            key = cls(ed25519.SigningKey.from_pem(pem, path), path, created=False)
         public_path = path.with_name(PUBLIC_KEY_FILE)
         if not public_path.exists() or public_path.read_text().strip() != key.public.line:
             write_durably(public_path, (key.public.line + "\n").encode(), 0o600)

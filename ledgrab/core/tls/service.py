@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from ledgrab.config import ServerSettings
 from ledgrab.core.activity_log.auth_failures import AuthFailureLog
-from ledgrab.core.tls import certificate as certs
+from ledgrab.core.tls import certificate_worker
+from ledgrab.core.tls.certificate_worker import CertificateWorkerError
+from ledgrab.core.tls.facts import CertificateFacts, renewal_reason
+from ledgrab.core.tls.host_names import HostNames, current_host_names
 from ledgrab.core.tls.redirect import RedirectListener
 from ledgrab.storage.faults import storage_fault
+from ledgrab.utils.files import write_durably
 from ledgrab.utils.tasks import cancel_and_wait
 
 __all__ = ["CERT_FILE", "KEY_FILE", "TLS_DIR", "TlsConfigError", "TlsService"]
@@ -68,7 +69,7 @@ class TlsService:
         data_dir: Path,
         *,
         clock: Callable[[], dt.datetime] = _utcnow,
-        host_names: Callable[[], certs.HostNames] = certs.current_host_names,
+        host_names: Callable[[], HostNames] = current_host_names,
     ) -> None:
         self.config = config
         self.dir = Path(data_dir) / TLS_DIR
@@ -76,7 +77,10 @@ class TlsService:
         self.host_names = host_names
         self.ssl_context: ssl.SSLContext | None = None  # the one the server listens with
         self._live: ssl.SSLContext | None = None  # the newest: handshakes move to it
-        self.certificate: x509.Certificate | None = None
+        self.certificate: CertificateFacts | None = None
+        # (key PEM, certificate PEM, facts) last checked: a periodic check of unchanged files
+        # needs no child process unless the certificate is due.
+        self._checked: tuple[bytes, bytes, CertificateFacts] | None = None
         self._notes: list[_Note] = []
         self._recorder: Any = None
         self._lock = threading.Lock()  # the periodic check and SIGHUP may meet in threads
@@ -99,7 +103,7 @@ class TlsService:
 
     @property
     def fingerprint(self) -> str | None:
-        return certs.fingerprint(self.certificate) if self.certificate else None
+        return self.certificate.fingerprint if self.certificate else None
 
     @property
     def cert_path(self) -> Path:
@@ -176,39 +180,59 @@ class TlsService:
         names = self.host_names()
         now = self.clock()
         try:
-            key, made_key = certs.load_or_create_key(self.key_path)
+            key_pem: bytes | None = self.key_path.read_bytes()
+        except FileNotFoundError:
+            key_pem = None
         except OSError as exc:
             raise _unwritable("key", self.key_path, exc) from None
+        try:
+            cert_pem: bytes | None = self.cert_path.read_bytes()
+        except FileNotFoundError:
+            cert_pem = None
+        checked = self._checked
+        if (
+            not first
+            and checked is not None
+            and (key_pem, cert_pem) == checked[:2]
+            and renewal_reason(checked[2], names, now, self._renew_before) is None
+        ):
+            return False
+        try:
+            done = certificate_worker.ensure_self_signed(
+                key_pem, cert_pem, names, now, self._renew_before, str(self.key_path)
+            )
         except ValueError as exc:
             raise TlsConfigError(f"cannot use the TLS key {self.key_path}: {exc}") from None
-        cert, reason = None, "there was none"
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            cert = certs.load_certificate(self.cert_path)
-            if cert.public_key() != key.public_key():
-                reason = "it was not made for the key in " + str(self.key_path)
-            else:
-                reason = certs.renewal_reason(cert, names, now, self._renew_before)
-        if cert is not None and reason is None:
+        except CertificateWorkerError as exc:
+            raise TlsConfigError(f"cannot check the TLS certificate: {exc}") from None
+        if done.key_pem is not None:
+            try:
+                write_private(self.key_path, done.key_pem)
+            except OSError as exc:
+                raise _unwritable("key", self.key_path, exc) from None
+            key_pem = done.key_pem
+        if done.cert_pem is None:
             if first:
-                self._install(_context(self.cert_path, self.key_path), cert)
+                self._install(_context(self.cert_path, self.key_path), done.facts)
+            self._checked = (key_pem, cert_pem or b"", done.facts)
             return False
-        new = certs.make_self_signed(key, names, now)
         try:
-            certs.write_private(self.cert_path, new.public_bytes(Encoding.PEM), 0o644)
+            write_private(self.cert_path, done.cert_pem, 0o644)
         except OSError as exc:
             raise _unwritable("certificate", self.cert_path, exc) from None
-        self._install(_context(self.cert_path, self.key_path), new)
-        action = "tls.certificate_created" if cert is None else "tls.certificate_renewed"
-        verb = "Made" if cert is None else "Renewed"
+        self._install(_context(self.cert_path, self.key_path), done.facts)
+        self._checked = (key_pem, done.cert_pem, done.facts)
+        action = "tls.certificate_renewed" if done.replaced else "tls.certificate_created"
+        verb = "Renewed" if done.replaced else "Made"
         self._note(
             action,
-            f"{verb} the TLS certificate ({reason}); SHA-256 fingerprint {self.fingerprint}",
+            f"{verb} the TLS certificate ({done.reason}); SHA-256 fingerprint {self.fingerprint}",
             metadata={
                 "fingerprint_sha256": self.fingerprint,
-                "reason": reason,
+                "reason": done.reason,
                 "names": [*names.dns, *map(str, names.ips)],
-                "expires": new.not_valid_after_utc.isoformat(),
-                "new_key": made_key,
+                "expires": done.facts.not_valid_after_utc.isoformat(),
+                "new_key": done.key_pem is not None,
             },
         )
         return True
@@ -217,7 +241,7 @@ class TlsService:
     def _renew_before(self) -> dt.timedelta:
         return dt.timedelta(days=self.config.renew_before_days)
 
-    def _install(self, context: ssl.SSLContext, cert: x509.Certificate) -> None:
+    def _install(self, context: ssl.SSLContext, cert: CertificateFacts) -> None:
         if self.ssl_context is None:
             self.ssl_context = context
             context.sni_callback = self._to_live_context
@@ -406,8 +430,23 @@ def _context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     return context
 
 
-def _read_cert(path: Path) -> x509.Certificate:
+def _read_cert(path: Path) -> CertificateFacts:
     try:
-        return certs.load_certificate(path)
+        return certificate_worker.facts_of_pem(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise TlsConfigError(f"TLS cert_file {path} is not a PEM certificate: {exc}") from None
+    except CertificateWorkerError as exc:
+        raise TlsConfigError(f"cannot read TLS cert_file {path}: {exc}") from None
+
+
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a file of the TLS directory (itself 0700: the key's name is nobody's business)."""
+    made_dir = not path.parent.exists()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        write_durably(path, data, mode)
+    except OSError:
+        if made_dir:  # a start that could not write its key leaves the data directory as it was
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
+        raise
