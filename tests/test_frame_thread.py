@@ -135,3 +135,56 @@ def test_a_caller_that_gives_up_cancels_the_call_on_the_frame_thread():
 
 def _raise(message: str) -> None:
     raise ValueError(message)
+
+
+def test_a_brightness_preview_during_a_source_change_is_applied_after_it(tmp_path):
+    """A preview acknowledged while a change is on its way to the frame loop is applied after
+    the change, to the new source: it neither brings back the old source nor is undone."""
+    with LiveServer(tmp_path / "data", demo_on_first_start=False) as live, live.client() as c:
+        runner = _running_target(live)
+        target_id = runner.target_id
+        red = c.post(
+            "/api/v1/sources",
+            json={"name": "red", "kind": "static", "params": {"color": "#ff0000"}},
+        ).json()
+        gate = threading.Event()
+        held = threading.Event()
+
+        def hold() -> None:  # busy, not blocked: the guard fails blocking calls on a loop
+            held.set()
+            until = time.monotonic() + 10
+            while not gate.is_set() and time.monotonic() < until:
+                pass
+
+        live.app.state.engine._frames.post(hold)  # the frame loop stands still until the gate
+        assert held.wait(10)
+        answers: dict[str, int] = {}
+
+        def call(name: str, method: str, path: str, body: dict) -> None:
+            with live.client() as h:
+                answers[name] = h.request(method, path, json=body).status_code
+
+        change = threading.Thread(
+            target=call,
+            args=("change", "PATCH", f"/api/v1/targets/{target_id}", {"source_id": red["id"]}),
+        )
+        change.start()
+        time.sleep(0.3)  # ordering only: the change reaches the engine first
+        preview = threading.Thread(
+            target=call,
+            args=("preview", "POST", f"/api/v1/targets/{target_id}/brightness-preview",
+                  {"brightness": 0.5}),
+        )  # fmt: skip
+        preview.start()
+        time.sleep(0.3)
+        gate.set()
+        change.join(30)
+        preview.join(30)
+        assert answers == {"change": 200, "preview": 200}
+        wait_for(
+            lambda: runner.last_rendered[:3] == b"\xff\x00\x00", what="the new source's frames"
+        )
+        time.sleep(0.1)  # a stale reconfigure, if any, would have run by now
+        assert runner.config.source_id == red["id"]
+        assert runner.last_rendered[:3] == b"\xff\x00\x00"
+        assert runner.config.brightness == 0.5

@@ -51,9 +51,8 @@ class ControlsController(Controller):
         "(a slider being dragged; PATCH the target when it is let go)",
         status_code=200,
         raises=MISSING,
-        sync_to_thread=False,
     )
-    def brightness_preview(
+    async def brightness_preview(
         self,
         entities: NamedDependency[EntityStore],
         engine: NamedDependency[ProcessorManager],
@@ -61,7 +60,7 @@ class ControlsController(Controller):
         data: JSONBody[BrightnessPreview],
     ) -> PreviewApplied:
         require(entities, "target", target_id)
-        applied = engine.preview_brightness(target_id, data.brightness)
+        applied = await engine.preview_brightness(target_id, data.brightness)
         return PreviewApplied(target_id, data.brightness, applied)
 
     @post(

@@ -243,15 +243,20 @@ class ProcessorManager:
                 await self._stop(target_id, "blackout", on_stop="black")
             return stopped
 
-    def preview_brightness(self, target_id: str, brightness: float) -> bool:
+    async def preview_brightness(self, target_id: str, brightness: float) -> bool:
         """Apply a brightness to a running target without storing it (a slider being dragged;
         the value is stored, and recorded, when it is let go). False if it is not running."""
-        runner = self._runners.get(target_id)
-        if runner is None or not runner.running:
-            return False
-        config = msgspec.structs.replace(runner.config, brightness=brightness)
-        self._frames.post(runner.reconfigure, config, runner.source)
-        return True
+        async with self._lock:  # after a target or source change handed over before it
+            runner = self._runners.get(target_id)
+            if runner is None or not runner.running:
+                return False
+
+            def apply() -> None:  # the runner's config and source as they are on the frame loop
+                config = msgspec.structs.replace(runner.config, brightness=brightness)
+                runner.reconfigure(config, runner.source)
+
+            await self._frames.run(apply)
+            return True
 
     async def identify(self, device_id: str, seconds: float = 2.0) -> str:
         """Light the device's strip white for `seconds`, then restore it: a running target
