@@ -1,12 +1,12 @@
 """FrameThread: an event loop on a thread of its own that runs every frame loop, driver and
-capture input, so that a request the server loop is busy with never delays a frame.
+capture input, so that a long step on the server's loop does not hold frames back.
 
 The two loops still share one interpreter lock, but a thread that waits for it gets it within
-the switch interval (set to 1 ms at start), where a frame timer on the server's loop waited
-until the request step in progress was over (several milliseconds for a text search or an
-export page). `run()` is how the server's loop hands work over and awaits the answer; `post()`
-hands over a call without waiting. Everything else crosses through thread-safe parts: the event
-bus, and the trouble listener, which the engine posts back to the server's loop.
+the switch interval (set to 1 ms at start), where a frame on the server's loop waited until
+the step in progress was over (0.2-0.5 s for the first build of the OpenAPI document, which
+the UI fetches). `run()` is how the server's loop hands work over and awaits the answer;
+`post()` hands over a call without waiting. Everything else crosses through thread-safe parts:
+the event bus, and the trouble listener, which the engine posts back to the server's loop.
 """
 
 from __future__ import annotations
