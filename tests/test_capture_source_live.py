@@ -73,7 +73,9 @@ def test_ddp_stream_reaches_the_strip_then_falls_back_to_an_effect(server):
     with (
         server.client() as client,
         connect(
-            server.ws_url, ssl=server.ssl_context, additional_headers={"X-API-Key": server.api_key}
+            server.ws_url,
+            ssl=server.ws_ssl_context,
+            additional_headers={"X-API-Key": server.api_key},
         ) as ws,
     ):
         assert json.loads(ws.recv(timeout=10))["type"] == "hello"

@@ -53,7 +53,7 @@ def test_wled_goes_offline_once_and_comes_back(fast_health, caplog):
             fast_health.client() as client,
             connect(
                 fast_health.ws_url,
-                ssl=fast_health.ssl_context,
+                ssl=fast_health.ws_ssl_context,
                 additional_headers={"X-API-Key": fast_health.api_key},
             ) as ws,
         ):

@@ -44,7 +44,7 @@ def test_found_listed_rescanned_and_lost(discovering):
         discovering.client() as client,
         connect(
             discovering.ws_url,
-            ssl=discovering.ssl_context,
+            ssl=discovering.ws_ssl_context,
             additional_headers={"X-API-Key": discovering.api_key},
         ) as ws,
     ):

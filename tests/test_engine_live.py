@@ -116,7 +116,7 @@ def test_every_entity_change_goes_through_the_hook_and_onto_the_feed(bare):
     seen = []
     detach = add_entity_listener(bare.app.state.bus, seen.append)
     wanted = ["entity_changed", "target_started", "target_stopped"]
-    with connect(bare.ws_url, ssl=bare.ssl_context) as ws, bare.client() as c:
+    with connect(bare.ws_url, ssl=bare.ws_ssl_context) as ws, bare.client() as c:
         # Only the types under test: a busy machine must not push them out of the bounded
         # backlog behind frame-state and activity events.
         ws.send(json.dumps({"type": "auth", "key": bare.api_key, "types": wanted}))

@@ -15,7 +15,7 @@ def receive_json(ws, timeout=10):
 
 
 def test_first_message_auth_then_hello_with_actor(server):
-    with connect(server.ws_url, ssl=server.ssl_context) as ws:
+    with connect(server.ws_url, ssl=server.ws_ssl_context) as ws:
         ws.send(json.dumps({"type": "auth", "key": server.api_key}))
         hello = receive_json(ws)
     assert hello["type"] == "hello"
@@ -24,7 +24,7 @@ def test_first_message_auth_then_hello_with_actor(server):
 
 def test_header_auth_for_scripts(server):
     with connect(
-        server.ws_url, ssl=server.ssl_context, additional_headers={"X-API-Key": server.api_key}
+        server.ws_url, ssl=server.ws_ssl_context, additional_headers={"X-API-Key": server.api_key}
     ) as ws:
         assert receive_json(ws)["type"] == "hello"
 
@@ -39,7 +39,7 @@ def test_header_auth_for_scripts(server):
     ],
 )
 def test_bad_first_message_closes_with_4401_and_sends_nothing(server, first):
-    with connect(server.ws_url, ssl=server.ssl_context) as ws:
+    with connect(server.ws_url, ssl=server.ws_ssl_context) as ws:
         ws.send(first)
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
@@ -48,7 +48,7 @@ def test_bad_first_message_closes_with_4401_and_sends_nothing(server, first):
 
 def test_events_from_a_foreign_thread_arrive_in_order(server):
     bus = server.app.state.bus
-    with connect(server.ws_url, ssl=server.ssl_context) as ws:
+    with connect(server.ws_url, ssl=server.ws_ssl_context) as ws:
         ws.send(json.dumps({"type": "auth", "key": server.api_key}))
         assert receive_json(ws)["type"] == "hello"
 
@@ -65,7 +65,7 @@ def test_events_from_a_foreign_thread_arrive_in_order(server):
 
 
 def test_type_filter_and_debug_log_only_on_request(server):
-    with connect(server.ws_url, ssl=server.ssl_context) as ws:
+    with connect(server.ws_url, ssl=server.ws_ssl_context) as ws:
         ws.send(json.dumps({"type": "auth", "key": server.api_key, "types": ["log_record"]}))
         assert receive_json(ws)["type"] == "hello"
         server.app.state.bus.publish("device_state", {"skipped": True})
@@ -78,7 +78,7 @@ def test_type_filter_and_debug_log_only_on_request(server):
 
 
 def test_unknown_type_in_the_filter_is_refused(server):
-    with connect(server.ws_url, ssl=server.ssl_context) as ws:
+    with connect(server.ws_url, ssl=server.ws_ssl_context) as ws:
         ws.send(json.dumps({"type": "auth", "key": server.api_key, "types": ["nope"]}))
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
@@ -88,6 +88,6 @@ def test_unknown_type_in_the_filter_is_refused(server):
 
 def test_anonymous_actor_when_auth_is_disabled(tmp_path):
     no_auth = LiveServer(tmp_path / "d", environ={"LEDGRAB_AUTH_ENABLED": "false"})
-    with no_auth as live, connect(live.ws_url, ssl=live.ssl_context) as ws:
+    with no_auth as live, connect(live.ws_url, ssl=live.ws_ssl_context) as ws:
         ws.send(json.dumps({"type": "auth"}))
         assert receive_json(ws)["actor"] == "anonymous"

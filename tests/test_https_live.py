@@ -66,7 +66,7 @@ def test_the_certificate_is_trusted_by_name_and_the_websocket_is_wss(server):
     with server.client() as client:
         assert client.get("/api/v1/system/api-keys").status_code == 200
     headers = {"X-API-Key": server.api_key}
-    with connect(server.ws_url, ssl=server.ssl_context, additional_headers=headers) as ws:
+    with connect(server.ws_url, ssl=server.ws_ssl_context, additional_headers=headers) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "hello"
     # A client that trusts only the usual CAs refuses the device's own certificate.
     with pytest.raises(httpx.ConnectError):

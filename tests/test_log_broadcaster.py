@@ -65,7 +65,9 @@ def test_websocket_and_http_client_chatter_is_debug_level(tmp_path):
             root.setLevel(level)
             with LiveServer(tmp_path / f"d{level}") as live, live.client() as client:
                 headers = {"X-API-Key": live.api_key}
-                with connect(live.ws_url, additional_headers=headers, ssl=live.ssl_context) as ws:
+                with connect(
+                    live.ws_url, additional_headers=headers, ssl=live.ws_ssl_context
+                ) as ws:
                     ws.recv(timeout=10)
                 with FakeWled({"leds": {"count": 3}}) as wled:
                     import httpx

@@ -12,7 +12,7 @@ from tests.support.live_server import wait_for
 def test_restore_publishes_database_restored(server, tmp_path):
     with server.client() as client:
         backup = client.get("/api/v1/system/backup").content
-        with connect(server.ws_url, ssl=server.ssl_context) as ws:
+        with connect(server.ws_url, ssl=server.ws_ssl_context) as ws:
             ws.send(
                 json.dumps({"type": "auth", "key": server.api_key, "types": ["database_restored"]})
             )

@@ -46,8 +46,8 @@ def _status_with(server, key: str) -> int:
 def test_api_revocation_closes_the_keys_feeds_and_only_those(server):
     key = _create_key(server, "tablet")
     with (
-        connect(server.ws_url, ssl=server.ssl_context) as revoked_feed,
-        connect(server.ws_url, ssl=server.ssl_context) as admin_feed,
+        connect(server.ws_url, ssl=server.ws_ssl_context) as revoked_feed,
+        connect(server.ws_url, ssl=server.ws_ssl_context) as admin_feed,
     ):
         _authenticate(revoked_feed, key)
         _authenticate(admin_feed, server.api_key)
@@ -68,7 +68,7 @@ def test_api_revocation_closes_the_keys_feeds_and_only_those(server):
 
 def test_cli_revocation_from_another_process_reaches_feeds_and_requests(server):
     key = _create_key(server, "kiosk")
-    with connect(server.ws_url, ssl=server.ssl_context) as feed:
+    with connect(server.ws_url, ssl=server.ws_ssl_context) as feed:
         _authenticate(feed, key)
         result = subprocess.run(
             [sys.executable, "-m", "ledgrab", "keys", "revoke", "kiosk"],

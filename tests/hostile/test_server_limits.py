@@ -142,7 +142,7 @@ def test_an_api_body_over_the_limit_is_refused_with_413(serve):
 
 
 def _feed(serve):
-    return connect(serve.ws_url, ssl=serve.ssl_context)
+    return connect(serve.ws_url, ssl=serve.ws_ssl_context)
 
 
 def _close_code(ws) -> int | None:

@@ -61,7 +61,7 @@ def _flood_and_measure(tmp_path, clients: int) -> None:
     try:
         with connect(
             server.ws_url,
-            ssl=server.ssl_context,
+            ssl=server.ws_ssl_context,
             additional_headers={"X-API-Key": server.api_key},
         ) as feed:
             assert json.loads(feed.recv(timeout=10))["type"] == "hello"

@@ -85,7 +85,7 @@ class BusyMinute:
 
     def _watch(self) -> None:
         try:
-            with connect(self.server.ws_url, ssl=self.server.ssl_context, open_timeout=10) as ws:
+            with connect(self.server.ws_url, ssl=self.server.ws_ssl_context, open_timeout=10) as ws:
                 ws.send(json.dumps({"type": "auth", "key": self._key}))
                 while not self._stop.is_set():
                     try:

@@ -3,7 +3,7 @@
 HTTPS by default, as on the device: the server makes its certificate in `data_dir`, and
 `ssl_context` trusts exactly that certificate. `client()` uses it; a test that opens its own
 connection passes it: `httpx.get(url, verify=server.ssl_context)`,
-`websockets.sync.client.connect(server.ws_url, ssl=server.ssl_context)`.
+`websockets.sync.client.connect(server.ws_url, ssl=server.ws_ssl_context)`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ledgrab.core.tls.pinning import trusting_context
 from ledgrab.core.tls.serving import Server, prepare_tls
 from ledgrab.server_limits import uvicorn_config
 from ledgrab.storage.api_keys import INITIAL_KEY_FILE
+from tests.support.ws_tls import sync_websocket_context
 
 __all__ = ["LiveServer", "wait_for"]
 
@@ -99,6 +100,11 @@ class LiveServer:
         """Trusts this server's certificate only (None when TLS is off); pass it as httpx's
         `verify=` or websockets' `ssl=`."""
         return trusting_context(self.tls.cert_path) if self.tls.enabled else None
+
+    @property
+    def ws_ssl_context(self) -> ssl.SSLContext | None:
+        """For websockets' sync client (`ssl=`): see tests/support/ws_tls.py."""
+        return sync_websocket_context(self.tls.cert_path) if self.tls.enabled else None
 
     @property
     def verify(self) -> ssl.SSLContext | bool:

@@ -19,6 +19,7 @@ from ledgrab.core.tls.pinning import fingerprint_of_pem, trusting_context
 from ledgrab.core.tls.service import CERT_FILE, TLS_DIR
 from ledgrab.core.tls.serving import FINGERPRINT_LINE
 from tests.support.live_server import wait_for
+from tests.support.ws_tls import sync_websocket_context
 
 __all__ = ["ServeProcess"]
 
@@ -47,6 +48,7 @@ class ServeProcess:
         self.base_url = ""
         self.fingerprint: str | None = None
         self.ssl_context: ssl.SSLContext | None = None
+        self.ws_ssl_context: ssl.SSLContext | None = None
 
     def start(self) -> ServeProcess:
         self.proc = subprocess.Popen(
@@ -81,6 +83,7 @@ class ServeProcess:
             self.kill()
             raise RuntimeError(f"{cert} is not the certificate whose fingerprint was printed")
         self.ssl_context = trusting_context(cert)
+        self.ws_ssl_context = sync_websocket_context(cert)  # websockets' sync client (ws_tls.py)
 
     @property
     def verify(self) -> ssl.SSLContext | bool:
