@@ -125,9 +125,10 @@ def ensure_self_signed(
         if cert.public_key() != key.public_key():
             reason = f"it was not made for the key in {key_path}"
         else:
-            reason = renewal_reason(facts_of(cert), names, now, renew_before)
+            facts = facts_of(cert)
+            reason = renewal_reason(facts, names, now, renew_before)
             if reason is None:
-                return Ensured(facts_of(cert), new_key_pem)
+                return Ensured(facts, new_key_pem)
     new = make_self_signed(key, names, now)
     pem = new.public_bytes(serialization.Encoding.PEM)
     return Ensured(facts_of(new), new_key_pem, pem, cert is not None, reason)
