@@ -241,6 +241,10 @@ def main() -> int:
     parser.add_argument(
         "--no-frame-thread", action="store_true", help="frame loops on the server's event loop"
     )
+    parser.add_argument(
+        "--frame-priority", type=int, default=None,
+        help="[engine] frame_priority for the server (its default: 1; 0: normal scheduling)",
+    )  # fmt: skip
     args = parser.parse_args()
     names = ["quiet", *(n for n in args.only.split(",") if n != "quiet")]
     unknown = set(names) - set(LOADS)
@@ -257,9 +261,14 @@ def main() -> int:
     rounds: dict[str, list[dict]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="ledgrab-interference-") as tmp:
         data = log_data_dir(Path(tmp), args.rows)
+        engine = []
         if args.no_frame_thread:
+            engine.append("frame_thread = false")
+        if args.frame_priority is not None:
+            engine.append(f"frame_priority = {args.frame_priority}")
+        if engine:
             config = Path(tmp) / "ledgrab.toml"
-            config.write_text("[engine]\nframe_thread = false\n")
+            config.write_text("\n".join(["[engine]", *engine, ""]))
             os.environ["LEDGRAB_CONFIG"] = str(config)  # read by the server serve() starts
         proc, url, verify = serve(data, pin=pin)
         cert = str(data / "tls" / "cert.pem")
@@ -290,6 +299,8 @@ def main() -> int:
     profile = "one core (server pinned to CPU 0)" if args.one_core else "all CPUs"
     if args.no_frame_thread:
         profile += ", frame loops on the server's event loop"
+    if args.frame_priority is not None:
+        profile += f", frame_priority = {args.frame_priority}"
     print(
         f"LedGrab frames under load: {TARGETS} x {LEDS} LEDs at {FPS} fps, DDP to loopback, "
         f"HTTPS, {args.rows:,}-entry log; {profile}; {os.cpu_count()} CPUs, "

@@ -146,6 +146,7 @@ def _engine(
         bus,
         trouble=trouble,
         frame_thread=engine.frame_thread,
+        frame_priority=engine.frame_priority,
         timings=RunnerTimings(
             reconnect_initial_s=engine.reconnect_initial_s,
             reconnect_max_s=engine.reconnect_max_s,

@@ -181,6 +181,8 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     http_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 2.0
     # Frame loops on a thread of their own (docs/engine.md); false runs them on the server's loop.
     frame_thread: bool = True
+    # SCHED_FIFO priority the frame thread asks for (docs/engine.md); 0 keeps the normal policy.
+    frame_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 1
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ledgrab.config import EngineSettings
+
 UNITS = Path(__file__).parents[1] / "systemd"
 UNIT = UNITS / "ledgrab.service"
 CLOCK_UNITS = ("ledgrab-set-clock.service", "ledgrab-set-clock.path")
@@ -99,3 +101,13 @@ def test_the_seccomp_filter_lets_health_read_the_clock_state():
             capture_output=True, text=True, timeout=60,
         ).stdout.split()  # fmt: skip
         assert "adjtimex" not in listed, "the group now has it: the extra line can go"
+
+
+def test_the_unit_lets_the_frame_thread_alone_take_real_time_priority():
+    """The frame thread asks for SCHED_FIFO at `[engine] frame_priority`: the unit grants exactly
+    that much through RLIMIT_RTPRIO and not through CAP_SYS_NICE (which would also let the
+    service renice or re-prioritise anything), and RestrictRealtime=yes would refuse it."""
+    service = _read(UNIT)["Service"]
+    assert int(service["LimitRTPRIO"]) == EngineSettings().frame_priority >= 1
+    assert "CAP_SYS_NICE" not in service["CapabilityBoundingSet"]
+    assert service.get("RestrictRealtime", "no") == "no"

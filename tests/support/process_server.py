@@ -28,9 +28,15 @@ class ServeProcess:
     """Start with start(); stdout lines are collected in `lines`; terminate() sends SIGTERM."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, cert_file: Path | None = None
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        cert_file: Path | None = None,
+        prefix: list[str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        # A command the server runs under (e.g. setpriv or prlimit: each execs the next).
+        self.prefix = prefix or []
         # The certificate the server should present: its own unless a test gives it one.
         self.cert_file = cert_file or self.data_dir / TLS_DIR / CERT_FILE
         # mDNS would browse (multicast) on every interface: a test server keeps it off, and on
@@ -52,7 +58,8 @@ class ServeProcess:
 
     def start(self) -> ServeProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [*self.prefix, sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1",
+             "--port", "0"],  # fmt: skip
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

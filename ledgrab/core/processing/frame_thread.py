@@ -2,9 +2,10 @@
 capture input, so that a long step on the server's loop does not hold frames back.
 
 The two loops still share one interpreter lock, but a thread that waits for it gets it within
-the switch interval (set to 1 ms at start), where a frame on the server's loop waited until
+the switch interval (set at start, see app.py), where a frame on the server's loop waited until
 the step in progress was over (0.2-0.5 s for the first build of the OpenAPI document, which
-the UI fetches). `run()` is how the server's loop hands work over and awaits the answer;
+the UI fetches). With `realtime_priority` the thread also asks for SCHED_FIFO, so a CPU kept
+busy by the server's own work or by other processes is handed to it as soon as a frame is due. `run()` is how the server's loop hands work over and awaits the answer;
 `post()` hands over a call without waiting. Everything else crosses through thread-safe parts:
 the event bus, and the trouble listener, which the engine posts back to the server's loop.
 """
@@ -12,13 +13,19 @@ the event bus, and the trouble listener, which the engine posts back to the serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["FrameThread"]
 
 _JOIN_TIMEOUT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class FrameThread:
@@ -27,9 +34,12 @@ class FrameThread:
     `own_thread=False` every call runs on the caller's loop (the `[engine] frame_thread = false`
     setting, kept to measure the difference)."""
 
-    def __init__(self, *, own_thread: bool = True, name: str = "ledgrab-frames") -> None:
+    def __init__(
+        self, *, own_thread: bool = True, name: str = "ledgrab-frames", realtime_priority: int = 0
+    ) -> None:
         self._own_thread = own_thread
         self._name = name
+        self._realtime_priority = realtime_priority
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -50,6 +60,9 @@ class FrameThread:
         loop = type(asyncio.get_running_loop())()
 
         def serve() -> None:
+            _name_native_thread(self._name)
+            if self._realtime_priority:
+                _ask_for_realtime(self._realtime_priority)
             asyncio.set_event_loop(loop)
             try:
                 loop.run_forever()
@@ -106,3 +119,27 @@ class FrameThread:
             asyncio.run_coroutine_threadsafe(wind_down(), loop)
             await asyncio.to_thread(thread.join, _JOIN_TIMEOUT_S)
         self._thread = self._loop = None
+
+
+def _name_native_thread(name: str) -> None:
+    """Give the calling thread `name` in the kernel too (15 bytes at most), so that `top -H`,
+    `ps -L` and /proc/<pid>/task/<tid>/comm show which thread is the frame thread."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
+
+
+def _ask_for_realtime(priority: int) -> bool:
+    """Put the calling thread (alone: Linux keeps the policy per thread) under SCHED_FIFO at
+    `priority`; threads it starts later (the drivers' write workers) inherit it. Refused, the
+    thread keeps the normal policy and one warning says how to grant it."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, AttributeError) as exc:  # AttributeError: not Linux
+        log.warning(
+            "the frame thread runs at normal priority: real-time priority %d was refused (%s); "
+            "the shipped unit grants it with LimitRTPRIO=",
+            priority,
+            exc,
+        )
+        return False
+    return True

@@ -68,6 +68,7 @@ class ProcessorManager:
         driver_factory: DriverFactory = create_driver,
         trouble: TroubleListener | None = None,
         frame_thread: bool = True,
+        frame_priority: int = 0,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -79,7 +80,7 @@ class ProcessorManager:
         # The final state of each stopped target, so its counters stay readable after a stop.
         self._last_state: dict[str, TargetState] = {}
         self._lock = asyncio.Lock()
-        self._frames = FrameThread(own_thread=frame_thread)
+        self._frames = FrameThread(own_thread=frame_thread, realtime_priority=frame_priority)
 
     # -- queries -----------------------------------------------------------------------------
 
