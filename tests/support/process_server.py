@@ -57,9 +57,9 @@ class ServeProcess:
         self.ws_ssl_context: ssl.SSLContext | None = None
 
     def start(self) -> ServeProcess:
+        command = [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", "0"]
         self.proc = subprocess.Popen(
-            [*self.prefix, sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1",
-             "--port", "0"],  # fmt: skip
+            [*self.prefix, *command],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -5,8 +5,9 @@ The two loops still share one interpreter lock, but a thread that waits for it g
 the switch interval (set at start, see app.py), where a frame on the server's loop waited until
 the step in progress was over (0.2-0.5 s for the first build of the OpenAPI document, which
 the UI fetches). With `realtime_priority` the thread also asks for SCHED_FIFO, so a CPU kept
-busy by the server's own work or by other processes is handed to it as soon as a frame is due. `run()` is how the server's loop hands work over and awaits the answer;
-`post()` hands over a call without waiting. Everything else crosses through thread-safe parts:
+busy by the server's own work or by other processes is handed to it as soon as a frame is due.
+`run()` is how the server's loop hands work over and awaits the answer; `post()` hands over a
+call without waiting. Everything else crosses through thread-safe parts:
 the event bus, and the trouble listener, which the engine posts back to the server's loop.
 """
 
