@@ -85,6 +85,7 @@ def test_the_frame_thread_takes_real_time_priority_when_allowed_and_only_it(tmp_
         # loop's own write workers, started from it, would inherit it: none for a virtual strip).
         assert others and all(policy == os.SCHED_OTHER for _, policy, _ in others.values()), others
         assert not [line for line in server.lines if "normal priority" in line]
+        assert [line for line in server.lines if "runs under SCHED_FIFO at priority 1" in line]
         sent = _frames_sent(server)
         wait_for(lambda: _frames_sent(server) > sent + 10, what="frames")
     finally:

@@ -143,4 +143,5 @@ def _ask_for_realtime(priority: int) -> bool:
             exc,
         )
         return False
+    log.info("the frame thread runs under SCHED_FIFO at priority %d", priority)
     return True
