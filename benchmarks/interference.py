@@ -22,8 +22,10 @@ the rounds (the machine is shared: read medians and ratios, not one run).
 other CPUs: the profile of a small board, where the clients are elsewhere on the LAN.
 --no-frame-thread runs the frame loops on the server's event loop (`[engine] frame_thread =
 false`), to compare with the frame thread they have by default.
+--frame-priority P sets the frame thread's SCHED_FIFO priority (`[engine] frame_priority`; 0:
+normal scheduling), to compare with the real-time priority it asks for by default.
 Usage: python benchmarks/interference.py [--rounds 2] [--seconds 6] [--one-core] [--only a,b]
-       [--no-frame-thread]
+       [--no-frame-thread] [--frame-priority P]
 """
 
 from __future__ import annotations

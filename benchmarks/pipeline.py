@@ -14,6 +14,7 @@ computed anew from the time), starts them, and measures over a window:
            from jitter of the server's own making.
 Usage: python benchmarks/pipeline.py [--quick] [--seconds S] [--targets 1,4,8] [--leds 60,300]
        [--no-frame-thread]  (frame loops on the server's event loop, to compare)
+       [--frame-priority P]  (the frame thread's SCHED_FIFO priority; 0: normal scheduling)
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: Path, *, frame_thread: bool = True) -> None:
+    def __init__(
+        self, workdir: Path, *, frame_thread: bool = True, frame_priority: int | None = None
+    ) -> None:
         self.key = "bench-" + secrets.token_hex(16)
         self.port = _free_port()
         config = workdir / "ledgrab.toml"
@@ -57,6 +60,7 @@ class Server:
             'demo_on_first_start = false\nlog_level = "warning"\n'
             '[server]\ntls = "off"\nhttp_redirect_port = -1\n'
             f"[engine]\nframe_thread = {'true' if frame_thread else 'false'}\n"
+            + ("" if frame_priority is None else f"frame_priority = {frame_priority}\n")
         )
         env = {
             **os.environ,
@@ -205,6 +209,10 @@ def main() -> int:
     parser.add_argument(
         "--no-frame-thread", action="store_true", help="frame loops on the server's event loop"
     )
+    parser.add_argument(
+        "--frame-priority", type=int, default=None,
+        help="[engine] frame_priority for the server (its default: 1; 0: normal scheduling)",
+    )  # fmt: skip
     args = parser.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     warmup = 1.0 if args.quick else 2.0
@@ -212,7 +220,9 @@ def main() -> int:
     ns = [int(x) for x in args.leds.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="ledgrab-bench-") as tmp:
-        server = Server(Path(tmp), frame_thread=not args.no_frame_thread)
+        server = Server(
+            Path(tmp), frame_thread=not args.no_frame_thread, frame_priority=args.frame_priority
+        )
         try:
             time.sleep(1.0)
             idle0, t0 = server.cpu_seconds(), time.monotonic()
@@ -230,6 +240,7 @@ def main() -> int:
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"load average {load_before:.1f} before / {load_after:.1f} after"
         + ("; frame loops on the server's event loop" if args.no_frame_thread else "")
+        + ("" if args.frame_priority is None else f"; frame_priority = {args.frame_priority}")
     )
     print(f"idle server (no targets): cpu {idle_cpu:.2f} %, rss {idle_rss:.1f} MB")
     header = (
