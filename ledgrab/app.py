@@ -87,7 +87,7 @@ __all__ = ["DATABASE_FILE", "WEB_DIR", "create_app"]
 
 log = logging.getLogger("ledgrab")
 DATABASE_FILE = "ledgrab.db"
-SWITCH_INTERVAL_S = 0.001
+SWITCH_INTERVAL_S = 0.00025
 WEB_DIR = Path(__file__).parent / "web"
 
 
@@ -365,9 +365,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     # out of the collector's view, a full collection scans only newer objects. Unfrozen, one
     # took 60-80 ms here (far longer on a Pi Zero): several frames lost at once.
     gc.freeze()
-    # A thread running Python keeps the GIL until asked, then up to this long; a frame loop
-    # waits that long at each datagram it sends (the send lets go of the GIL). 5 ms by default;
-    # at 1 ms a tick beside a busy reader thread came 2x less late (benchmarks/gil_holds.py).
+    # A thread running Python keeps the GIL until asked, then up to this long: the real-time
+    # frame thread, awake on time, waits this long for the lock when the server's thread is busy
+    # in Python. 5 ms by default; 1 ms halved a tick's lateness beside a busy reader thread
+    # (benchmarks/gil_holds.py), 0.25 ms halved it again under request load (docs/engine.md).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         yield
