@@ -138,7 +138,7 @@ def _ask_for_realtime(priority: int) -> bool:
     except (PermissionError, AttributeError) as exc:  # AttributeError: not Linux
         log.warning(
             "the frame thread runs at normal priority: real-time priority %d was refused (%s); "
-            "the shipped unit grants it with LimitRTPRIO=",
+            "the shipped unit grants it with LimitRTPRIO=1",
             priority,
             exc,
         )
