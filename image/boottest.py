@@ -46,6 +46,23 @@ MILESTONES = [
 ]
 
 
+# The unit grants the frame thread SCHED_FIFO through LimitRTPRIO= alone (its bounding set holds
+# no CAP_SYS_NICE, and RestrictRealtime=, NoNewPrivileges= or the seccomp filter could each take it
+# away). Only a real systemd starting the real unit can prove that path, so every boot checks the
+# journal for what the server said; the demo target starts the frame thread on first boot.
+FRAME_PRIORITY_GRANTED = "the frame thread runs under SCHED_FIFO at priority 1"
+FRAME_PRIORITY_REFUSED = "the frame thread runs at normal priority"
+
+
+def frame_priority_failures(lines: list[str]) -> list[str]:
+    """What the console shows wrong about the frame thread's real-time priority (nothing: [])."""
+    if any(FRAME_PRIORITY_REFUSED in line for line in lines):
+        return ["the frame thread was refused SCHED_FIFO under the unit (see the journal)"]
+    if not any(FRAME_PRIORITY_GRANTED in line for line in lines):
+        return [f"the journal never said '{FRAME_PRIORITY_GRANTED}'"]
+    return []
+
+
 def partitions(image: Path) -> list[dict]:
     out = subprocess.run(["sfdisk", "-J", str(image)], capture_output=True, text=True, check=True)
     table = json.loads(out.stdout)["partitiontable"]
@@ -438,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ledgrab first boot: " in line and "colour" in line for line in console.lines
             ):
                 failures.append("the bad line was not reported in the journal")
+        failures += frame_priority_failures(console.lines)
         if not any(f"{hostname} login:" in line for line in console.lines):
             log("note: no login prompt with the new hostname seen on the console")
         log("--- milestones (seconds since qemu started) ---")

@@ -18,6 +18,9 @@ CAP_SYS_NICE_BIT = 23
 # As ledgrab.service starts it (CAP_SYS_NICE is not in its bounding set), with RLIMIT_RTPRIO at
 # 0: refused. prlimit and setpriv each exec the next command.
 REFUSED = ["prlimit", "--rtprio=0", "setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice"]
+# The policy the server inherits from this process when nothing raises it: SCHED_OTHER, or
+# SCHED_IDLE when the suite runs under `chrt -i 0` as on the shared development machine.
+ORDINARY = os.sched_getscheduler(0)
 
 
 def _threads(pid: int) -> dict[int, tuple[str, int, int]]:
@@ -41,8 +44,11 @@ def _holds_cap_sys_nice(pid: int) -> bool:
 
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not _holds_cap_sys_nice(os.getpid()),
-    reason="needs root with CAP_SYS_NICE (to grant the priority, and to drop it with setpriv)",
+    os.geteuid() != 0
+    or not _holds_cap_sys_nice(os.getpid())
+    or ORDINARY in (os.SCHED_FIFO, os.SCHED_RR),
+    reason="needs root with CAP_SYS_NICE (to grant the priority, and to drop it with setpriv),"
+    " run at a policy that is not already real-time",
 )
 
 
@@ -83,7 +89,7 @@ def test_the_frame_thread_takes_real_time_priority_when_allowed_and_only_it(tmp_
         }  # fmt: skip
         # The server's loop, the database and the other workers stay ordinary (the frame
         # loop's own write workers, started from it, would inherit it: none for a virtual strip).
-        assert others and all(policy == os.SCHED_OTHER for _, policy, _ in others.values()), others
+        assert others and all(policy == ORDINARY for _, policy, _ in others.values()), others
         assert not [line for line in server.lines if "normal priority" in line]
         assert [line for line in server.lines if "runs under SCHED_FIFO at priority 1" in line]
         sent = _frames_sent(server)
@@ -96,7 +102,7 @@ def test_a_refused_priority_leaves_the_frame_thread_ordinary_says_how_and_frames
     server = _serve(tmp_path, REFUSED)
     try:
         assert server.proc and not _holds_cap_sys_nice(server.proc.pid)
-        assert _frame_thread(server)[1:] == (os.SCHED_OTHER, 0)
+        assert _frame_thread(server)[1:] == (ORDINARY, 0)
         (warning,) = [line for line in server.lines if "normal priority" in line]
         assert "LimitRTPRIO" in warning
         sent = _frames_sent(server)
@@ -108,7 +114,7 @@ def test_a_refused_priority_leaves_the_frame_thread_ordinary_says_how_and_frames
 def test_frame_priority_zero_asks_for_nothing(tmp_path):
     server = _serve(tmp_path, [], config="[engine]\nframe_priority = 0\n")
     try:
-        assert _frame_thread(server)[1:] == (os.SCHED_OTHER, 0)
+        assert _frame_thread(server)[1:] == (ORDINARY, 0)
         assert not [line for line in server.lines if "normal priority" in line]
     finally:
         server.terminate()
