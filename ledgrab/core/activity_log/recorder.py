@@ -240,8 +240,10 @@ class ActivityRecorder:
             entity_name=ename,
             metadata=metadata,
         )
-        if self._bus is not None and self._bus.subscriber_count:
-            self._bus.publish("activity_logged", {"entry": entry})
+        if self._bus is not None:
+            # The feed's message is built from the row at the loop's next turn, not in here:
+            # encoding it was most of what a websocket subscriber added to this call.
+            self._bus.publish_later("activity_logged", _feed_message, row)
         return entry
 
     # -- BatchSource (writer thread) ---------------------------------------------------------
@@ -380,6 +382,26 @@ class ActivityRecorder:
             return RecorderStatus(
                 self.state, self.reason, len(self._pending), self.dropped_total, self.written_total
             )
+
+
+def _feed_message(row: tuple) -> bytes:
+    """The feed's `activity_logged` message for a row as stored (its metadata the stored JSON,
+    so a caller changing its metadata dict after record() changes nothing)."""
+    entry_id, ts_us, category, action, severity, actor, message, etype, eid, ename, meta = row
+    entry = ActivityLogEntry(
+        id=entry_id,
+        ts=from_us(ts_us),
+        category=_CATEGORIES[category],
+        action=action,
+        severity=_SEVERITIES[severity],
+        actor=actor,
+        message=message,
+        entity_type=etype,
+        entity_id=eid,
+        entity_name=ename,
+        metadata=msgspec.Raw(meta),  # type: ignore[arg-type]  # encodes as the stored JSON
+    )
+    return msgspec.json.encode({"type": "activity_logged", "entry": entry})
 
 
 def _nothing(_conn: Any) -> None:
