@@ -78,11 +78,7 @@ def test_publish_without_a_loop_or_after_close_is_silent():
 def test_a_message_no_subscriber_wants_is_never_encoded():
     # The server's own subscriber wants device events only: an activity entry, recorded on
     # every API change, was encoded for nobody (about 1.5 us of each record()).
-    encoded = []
-
-    def encode(value):
-        encoded.append(value)
-        return json.dumps({"type": "activity_logged", "n": value}).encode()
+    encode = Encoder("activity_logged")
 
     async def main():
         bus = EventBus()
@@ -94,22 +90,18 @@ def test_a_message_no_subscriber_wants_is_never_encoded():
         return bus.wants("activity_logged"), bus.wants("device_state")
 
     assert asyncio.run(main()) == (False, True)
-    assert encoded == []
+    assert encode.values == []
 
 
 def test_published_later_on_the_loop_encodes_at_the_next_turn_and_keeps_the_order():
-    encoded = []
-
-    def encode(value):
-        encoded.append(value)
-        return json.dumps({"type": "activity_logged", "n": value}).encode()
+    encode = Encoder("activity_logged")
 
     async def main():
         bus = EventBus()
         bus.bind(asyncio.get_running_loop())
         sub = bus.subscribe()
         bus.publish_later("activity_logged", encode, 1)
-        not_yet = list(encoded)
+        not_yet = list(encode.values)
         bus.publish("device_state", {"n": 2})  # what was published before goes first
         bus.publish_later("activity_logged", encode, 3)
         return not_yet, [decode(await sub.get())["n"] for _ in range(3)]
@@ -117,7 +109,7 @@ def test_published_later_on_the_loop_encodes_at_the_next_turn_and_keeps_the_orde
     not_yet, received = asyncio.run(main())
     assert not_yet == []
     assert received == [1, 2, 3]
-    assert encoded == [1, 3]
+    assert encode.values == [1, 3]
 
 
 def test_a_burst_on_the_loop_past_the_inbox_limit_is_reported_not_dropped():
@@ -157,11 +149,7 @@ def test_a_message_that_cannot_be_encoded_costs_only_itself(caplog):
 
 
 def test_published_later_from_a_foreign_thread_is_encoded_there():
-    threads = []
-
-    def encode(value):
-        threads.append(threading.get_ident())
-        return _numbered(value)
+    encode = Encoder("device_state")
 
     async def main():
         bus = EventBus()
@@ -174,8 +162,22 @@ def test_published_later_from_a_foreign_thread_is_encoded_there():
 
     received, worker_ident = asyncio.run(main())
     assert received == 7
-    assert threads == [worker_ident]
+    assert encode.threads == [worker_ident]
 
 
 def _numbered(n: int) -> bytes:
     return json.dumps({"type": "device_state", "n": n}).encode()
+
+
+class Encoder:
+    """Encodes {"type", "n": value} and notes each value and the thread it ran on."""
+
+    def __init__(self, event_type: str) -> None:
+        self.event_type = event_type
+        self.values: list[int] = []
+        self.threads: list[int] = []
+
+    def __call__(self, value: int) -> bytes:
+        self.values.append(value)
+        self.threads.append(threading.get_ident())
+        return json.dumps({"type": self.event_type, "n": value}).encode()
