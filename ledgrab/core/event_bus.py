@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -68,9 +68,9 @@ class EventBus:
         self._backlog = backlog
         self._inbox_limit = inbox_limit
         self._subscribers: set[Subscription] = set()
-        # Subscribers per wanted type (None: to every type), so a message nobody wants is
-        # never built: the server's own subscriber does not want `activity_logged`.
-        self._wanting: Counter[str | None] = Counter()
+        # The types some subscriber wants, so a message nobody wants is never built: the
+        # server's own subscriber does not want `activity_logged`.
+        self._wanted: frozenset[str] = frozenset()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         # (type, value, encode): encode(value) is the message; None: value is the message.
@@ -95,16 +95,18 @@ class EventBus:
             raise ValueError(f"unknown event types: {', '.join(sorted(unknown))}")
         sub = Subscription(self, wanted, backlog or self._backlog)
         self._subscribers.add(sub)
-        self._wanting.update([None] if wanted is None else wanted)
+        self._wanted = self._wanted | (EVENT_TYPES if wanted is None else wanted)
         return sub
 
     def _remove(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
-        self._wanting.subtract([None] if sub.types is None else sub.types)
+        self._wanted = frozenset().union(
+            *(EVENT_TYPES if other.types is None else other.types for other in self._subscribers)
+        )
 
     def wants(self, event_type: str) -> bool:
         """Whether any subscriber would receive a message of this type."""
-        return self._wanting[None] > 0 or self._wanting[event_type] > 0
+        return event_type in self._wanted
 
     @property
     def subscriber_count(self) -> int:

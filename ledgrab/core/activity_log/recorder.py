@@ -241,9 +241,9 @@ class ActivityRecorder:
             metadata=metadata,
         )
         if self._bus is not None:
-            # The feed's message is built from the row at the loop's next turn, not in here:
+            # The feed's message is encoded at the loop's next turn, not in here:
             # encoding it was most of what a websocket subscriber added to this call.
-            self._bus.publish_later("activity_logged", _feed_message, row)
+            self._bus.publish_later("activity_logged", _feed_message, (entry, row[-1]))
         return entry
 
     # -- BatchSource (writer thread) ---------------------------------------------------------
@@ -384,24 +384,12 @@ class ActivityRecorder:
             )
 
 
-def _feed_message(row: tuple) -> bytes:
-    """The feed's `activity_logged` message for a row as stored (its metadata the stored JSON,
-    so a caller changing its metadata dict after record() changes nothing)."""
-    entry_id, ts_us, category, action, severity, actor, message, etype, eid, ename, meta = row
-    entry = ActivityLogEntry(
-        id=entry_id,
-        ts=from_us(ts_us),
-        category=_CATEGORIES[category],
-        action=action,
-        severity=_SEVERITIES[severity],
-        actor=actor,
-        message=message,
-        entity_type=etype,
-        entity_id=eid,
-        entity_name=ename,
-        metadata=msgspec.Raw(meta),  # type: ignore[arg-type]  # encodes as the stored JSON
-    )
-    return msgspec.json.encode({"type": "activity_logged", "entry": entry})
+def _feed_message(stored: tuple[ActivityLogEntry, str]) -> bytes:
+    """The feed's `activity_logged` message: the entry with its metadata as the JSON stored,
+    so a caller that changes its metadata dict after record() changes nothing."""
+    entry, meta_json = stored
+    as_stored = msgspec.structs.replace(entry, metadata=msgspec.Raw(meta_json))
+    return msgspec.json.encode({"type": "activity_logged", "entry": as_stored})
 
 
 def _nothing(_conn: Any) -> None:
