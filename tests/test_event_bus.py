@@ -71,8 +71,13 @@ def test_publish_without_a_loop_or_after_close_is_silent():
     bus = EventBus()
     bus.publish("device_state", {"x": 1})  # not bound: dropped quietly
     sub = bus.subscribe()
+    kept = bus.subscribe(["device_state"])
     sub.close()
-    assert bus.subscriber_count == 0
+    sub.close()  # twice: nothing changes
+    assert bus.subscriber_count == 1
+    assert bus.wants("device_state") and not bus.wants("activity_logged")
+    kept.close()
+    assert not bus.wants("device_state")
 
 
 def test_a_message_no_subscriber_wants_is_never_encoded():
