@@ -91,3 +91,21 @@ def test_anonymous_actor_when_auth_is_disabled(tmp_path):
     with no_auth as live, connect(live.ws_url, ssl=live.ws_ssl_context) as ws:
         ws.send(json.dumps({"type": "auth"}))
         assert receive_json(ws)["actor"] == "anonymous"
+
+
+def test_an_activity_entry_arrives_on_the_feed_as_it_is_stored(tmp_path):
+    # The feed's message is built after record() returns (at the loop's next turn): it must
+    # still be the entry a reader of the log gets, metadata and clock stamp included.
+    with LiveServer(tmp_path / "data") as server, server.client() as client:
+        with connect(server.ws_url, ssl=server.ws_ssl_context) as ws:
+            auth = {"type": "auth", "key": server.api_key, "types": ["activity_logged"]}
+            ws.send(json.dumps(auth))
+            assert receive_json(ws)["type"] == "hello"
+            assert client.put("/api/v1/activity/settings", json={"max_days": 10}).is_success
+            message = receive_json(ws)
+        stored = client.get(f"/api/v1/activity/{message['entry']['id']}").json()
+    assert message["type"] == "activity_logged"
+    assert message["entry"]["metadata"]["fields"] == ["max_days"]
+    assert "clock" in message["entry"]["metadata"]
+    assert len(message["entry"]) == 11  # the entry's fields; the API adds its own beside them
+    assert message["entry"] == {field: stored[field] for field in message["entry"]}

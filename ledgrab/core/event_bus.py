@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -13,6 +14,8 @@ import msgspec
 from ledgrab.core.event_types import EVENT_TYPES
 
 __all__ = ["EventBus", "Subscription"]
+
+log = logging.getLogger(__name__)
 
 
 class Subscription:
@@ -53,8 +56,9 @@ class Subscription:
         return len(self._queue)
 
     def close(self) -> None:
-        self.closed = True
-        self._bus._subscribers.discard(self)
+        if not self.closed:
+            self.closed = True
+            self._bus._remove(self)
 
 
 class EventBus:
@@ -64,9 +68,13 @@ class EventBus:
         self._backlog = backlog
         self._inbox_limit = inbox_limit
         self._subscribers: set[Subscription] = set()
+        # The types some subscriber wants, so a message nobody wants is never built: the
+        # server's own subscriber does not want `activity_logged`.
+        self._wanted: frozenset[str] = frozenset()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._inbox: deque[tuple[str, bytes]] = deque()
+        # (type, value, encode): encode(value) is the message; None: value is the message.
+        self._inbox: deque[tuple[str, Any, Callable[[Any], bytes] | None]] = deque()
         self._inbox_lock = threading.Lock()
         self._drain_scheduled = False
         self.dropped_off_loop = 0
@@ -87,7 +95,18 @@ class EventBus:
             raise ValueError(f"unknown event types: {', '.join(sorted(unknown))}")
         sub = Subscription(self, wanted, backlog or self._backlog)
         self._subscribers.add(sub)
+        self._wanted = self._wanted | (EVENT_TYPES if wanted is None else wanted)
         return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+        self._wanted = frozenset().union(
+            *(EVENT_TYPES if other.types is None else other.types for other in self._subscribers)
+        )
+
+    def wants(self, event_type: str) -> bool:
+        """Whether any subscriber would receive a message of this type."""
+        return event_type in self._wanted
 
     @property
     def subscriber_count(self) -> int:
@@ -97,25 +116,57 @@ class EventBus:
         """Send {"type": event_type, **payload} to every subscriber that wants it."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}: add it to EVENT_TYPES")
-        loop = self._loop
-        if loop is None or not self._subscribers:
+        if self._loop is None or not self.wants(event_type):
             return
         data = msgspec.json.encode({"type": event_type, **(payload or {})})
         if threading.get_ident() == self._loop_thread:
+            if self._inbox:  # messages published before this one go first
+                self._drain()
             self._fan_out(event_type, data)
             return
+        self._from_thread(event_type, data)
+
+    def publish_later(self, event_type: str, encode: Callable[[Any], bytes], value: Any) -> None:
+        """Send `encode(value)` (a JSON object with this "type") to every subscriber that wants
+        it. On the loop's thread, encode runs at the loop's next turn, once for every
+        subscriber, so the publisher does not wait for it: `value` must not change afterwards."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}: add it to EVENT_TYPES")
+        loop = self._loop
+        if loop is None or not self.wants(event_type):
+            return
+        if threading.get_ident() != self._loop_thread:
+            self._from_thread(event_type, encode(value))
+            return
+        if len(self._inbox) >= self._inbox_limit:
+            # On the loop's own thread the limit means: deliver now, into each subscriber's
+            # backlog, which tells a reader what it lost. Never a silent drop.
+            self._drain()
+        with self._inbox_lock:
+            self._inbox.append((event_type, value, encode))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self._schedule_drain(loop.call_soon)
+
+    def _from_thread(self, event_type: str, data: bytes) -> None:
         # Off the loop: park the message in a bounded inbox and schedule one drain, so a fast
         # producer thread cannot pile up an unbounded number of loop callbacks.
         with self._inbox_lock:
             if len(self._inbox) >= self._inbox_limit:
                 self.dropped_off_loop += 1
                 return
-            self._inbox.append((event_type, data))
+            self._inbox.append((event_type, data, None))
             if self._drain_scheduled:
                 return
             self._drain_scheduled = True
+        loop = self._loop
+        if loop is not None:
+            self._schedule_drain(loop.call_soon_threadsafe)
+
+    def _schedule_drain(self, call_soon: Callable[[Callable[[], None]], Any]) -> None:
         try:
-            loop.call_soon_threadsafe(self._drain)
+            call_soon(self._drain)
         except RuntimeError:  # the loop closed under us: nobody is listening any more
             with self._inbox_lock:
                 self._inbox.clear()
@@ -125,7 +176,15 @@ class EventBus:
         with self._inbox_lock:
             batch, self._inbox = self._inbox, deque()
             self._drain_scheduled = False
-        for event_type, data in batch:
+        for event_type, value, encode in batch:
+            if encode is None:
+                self._fan_out(event_type, value)
+                continue
+            try:
+                data = encode(value)
+            except Exception:  # one bad message must not cost the others in this batch
+                log.exception("could not encode a %s event", event_type)
+                continue
             self._fan_out(event_type, data)
 
     def _fan_out(self, event_type: str, data: bytes) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
+from ledgrab.core.activity_log.recorder import ActivityRecorder
 from ledgrab.core.activity_log.settings import ActivityLogSettings
+from ledgrab.core.event_bus import EventBus
+from ledgrab.storage.database import Database
 from tests.activity.helpers import open_recorder, rows
 
 
@@ -86,3 +90,33 @@ def test_a_clock_stepped_back_does_not_reorder_the_log(tmp_path):
         third = recorder.record("system", "x.y", message="clock ahead again")
     assert second.ts == first.ts  # held at the newest time seen, never earlier
     assert third.ts > second.ts
+
+
+def test_the_feed_shows_the_metadata_stored_even_if_the_caller_changes_it_afterwards(tmp_path):
+    # The feed's message is encoded after record() returns (at the loop's next turn).
+    path = tmp_path / "a.db"
+    db = Database(path)
+    db.open()
+    try:
+
+        async def main() -> dict:
+            bus = EventBus()
+            bus.bind(asyncio.get_running_loop())
+            sub = bus.subscribe(["activity_logged"])
+            recorder = ActivityRecorder(db, bus)
+            db.add_batch_source(recorder)
+            fields = ["brightness"]
+            metadata = {"fields": fields}
+            recorder.record("entity", "device.updated", message="changed", metadata=metadata)
+            fields.append("name")  # the caller goes on using its own objects
+            metadata["later"] = True
+            message = json.loads(await sub.get())
+            await recorder.flush()
+            return message
+
+        message = asyncio.run(main())
+        (stored,) = rows(path, "SELECT metadata FROM activity_log")
+    finally:
+        db.close()
+    assert message["entry"]["metadata"] == {"fields": ["brightness"]}
+    assert json.loads(stored[0]) == message["entry"]["metadata"]

@@ -240,8 +240,10 @@ class ActivityRecorder:
             entity_name=ename,
             metadata=metadata,
         )
-        if self._bus is not None and self._bus.subscriber_count:
-            self._bus.publish("activity_logged", {"entry": entry})
+        if self._bus is not None:
+            # The feed's message is encoded at the loop's next turn, not in here:
+            # encoding it was most of what a websocket subscriber added to this call.
+            self._bus.publish_later("activity_logged", _feed_message, (entry, row[-1]))
         return entry
 
     # -- BatchSource (writer thread) ---------------------------------------------------------
@@ -380,6 +382,14 @@ class ActivityRecorder:
             return RecorderStatus(
                 self.state, self.reason, len(self._pending), self.dropped_total, self.written_total
             )
+
+
+def _feed_message(stored: tuple[ActivityLogEntry, str]) -> bytes:
+    """The feed's `activity_logged` message: the entry with its metadata as the JSON stored,
+    so a caller that changes its metadata dict after record() changes nothing."""
+    entry, meta_json = stored
+    as_stored = msgspec.structs.replace(entry, metadata=msgspec.Raw(meta_json))
+    return msgspec.json.encode({"type": "activity_logged", "entry": as_stored})
 
 
 def _nothing(_conn: Any) -> None:
