@@ -129,7 +129,7 @@ def _name_native_thread(name: str) -> None:
         Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
 
 
-def _ask_for_realtime(priority: int) -> bool:
+def _ask_for_realtime(priority: int) -> None:
     """Put the calling thread (alone: Linux keeps the policy per thread) under SCHED_FIFO at
     `priority`; threads it starts later (the drivers' write workers) inherit it. Refused, the
     thread keeps the normal policy and one warning says how to grant it."""
@@ -142,6 +142,5 @@ def _ask_for_realtime(priority: int) -> bool:
             priority,
             exc,
         )
-        return False
+        return
     log.info("the frame thread runs under SCHED_FIFO at priority %d", priority)
-    return True
