@@ -48,6 +48,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._engine_options import add_engine_options, engine_profile, engine_toml  # noqa: E402
 from benchmarks._receivers import StampedReceivers  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
 from benchmarks.api_latency import KEY, log_data_dir, serve  # noqa: E402
@@ -240,13 +241,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="activity entries (100,000)")
     parser.add_argument("--one-core", action="store_true", help="server on CPU 0 only")
     parser.add_argument("--only", default=",".join(LOADS), help="loads to run, comma-separated")
-    parser.add_argument(
-        "--no-frame-thread", action="store_true", help="frame loops on the server's event loop"
-    )
-    parser.add_argument(
-        "--frame-priority", type=int, default=None,
-        help="[engine] frame_priority for the server (its default: 1; 0: normal scheduling)",
-    )  # fmt: skip
+    add_engine_options(parser)
     args = parser.parse_args()
     names = ["quiet", *(n for n in args.only.split(",") if n != "quiet")]
     unknown = set(names) - set(LOADS)
@@ -263,14 +258,9 @@ def main() -> int:
     rounds: dict[str, list[dict]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="ledgrab-interference-") as tmp:
         data = log_data_dir(Path(tmp), args.rows)
-        engine = []
-        if args.no_frame_thread:
-            engine.append("frame_thread = false")
-        if args.frame_priority is not None:
-            engine.append(f"frame_priority = {args.frame_priority}")
-        if engine:
+        if engine := engine_toml(args):
             config = Path(tmp) / "ledgrab.toml"
-            config.write_text("\n".join(["[engine]", *engine, ""]))
+            config.write_text(engine)
             os.environ["LEDGRAB_CONFIG"] = str(config)  # read by the server serve() starts
         proc, url, verify = serve(data, pin=pin)
         cert = str(data / "tls" / "cert.pem")
@@ -298,11 +288,8 @@ def main() -> int:
             proc.terminate()
             proc.wait(60)
 
-    profile = "one core (server pinned to CPU 0)" if args.one_core else "all CPUs"
-    if args.no_frame_thread:
-        profile += ", frame loops on the server's event loop"
-    if args.frame_priority is not None:
-        profile += f", frame_priority = {args.frame_priority}"
+    cpus = "one core (server pinned to CPU 0)" if args.one_core else "all CPUs"
+    profile = ", ".join([cpus, *engine_profile(args)])
     print(
         f"LedGrab frames under load: {TARGETS} x {LEDS} LEDs at {FPS} fps, DDP to loopback, "
         f"HTTPS, {args.rows:,}-entry log; {profile}; {os.cpu_count()} CPUs, "

@@ -36,6 +36,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._engine_options import add_engine_options, engine_profile, engine_toml
 from benchmarks._receivers import StampedReceivers
 from benchmarks._stats import percentile
 
@@ -49,18 +50,14 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(
-        self, workdir: Path, *, frame_thread: bool = True, frame_priority: int | None = None
-    ) -> None:
+    def __init__(self, workdir: Path, *, engine: str = "") -> None:
         self.key = "bench-" + secrets.token_hex(16)
         self.port = _free_port()
         config = workdir / "ledgrab.toml"
         # Plain HTTP: this measures frames; what TLS costs a request is in api_latency.py.
         config.write_text(
             'demo_on_first_start = false\nlog_level = "warning"\n'
-            '[server]\ntls = "off"\nhttp_redirect_port = -1\n'
-            f"[engine]\nframe_thread = {'true' if frame_thread else 'false'}\n"
-            + ("" if frame_priority is None else f"frame_priority = {frame_priority}\n")
+            '[server]\ntls = "off"\nhttp_redirect_port = -1\n' + engine
         )
         env = {
             **os.environ,
@@ -206,13 +203,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--targets", default="1,4,8")
     parser.add_argument("--leds", default="60,300,1200")
-    parser.add_argument(
-        "--no-frame-thread", action="store_true", help="frame loops on the server's event loop"
-    )
-    parser.add_argument(
-        "--frame-priority", type=int, default=None,
-        help="[engine] frame_priority for the server (its default: 1; 0: normal scheduling)",
-    )  # fmt: skip
+    add_engine_options(parser)
     args = parser.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     warmup = 1.0 if args.quick else 2.0
@@ -220,9 +211,7 @@ def main() -> int:
     ns = [int(x) for x in args.leds.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="ledgrab-bench-") as tmp:
-        server = Server(
-            Path(tmp), frame_thread=not args.no_frame_thread, frame_priority=args.frame_priority
-        )
+        server = Server(Path(tmp), engine=engine_toml(args))
         try:
             time.sleep(1.0)
             idle0, t0 = server.cpu_seconds(), time.monotonic()
@@ -239,8 +228,7 @@ def main() -> int:
         f"LedGrab frame pipeline: DDP to loopback at {FPS} fps, {seconds:.0f} s per case, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"load average {load_before:.1f} before / {load_after:.1f} after"
-        + ("; frame loops on the server's event loop" if args.no_frame_thread else "")
-        + ("" if args.frame_priority is None else f"; frame_priority = {args.frame_priority}")
+        + "".join(f"; {phrase}" for phrase in engine_profile(args))
     )
     print(f"idle server (no targets): cpu {idle_cpu:.2f} %, rss {idle_rss:.1f} MB")
     header = (
