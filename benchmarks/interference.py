@@ -14,6 +14,11 @@ receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
   x quiet   the row's jitter p99 over the quiet row's
   tick99    the server's own p99 of how late its frame timer fired (ms, worst target): the part
             of the jitter the event loop and the CPU cause before a frame is sent
+  floor99   the jitter p99 (ms) of the floor in the same window: a process that only sends
+            4 such frames at 60 fps (benchmarks/_floor_sender.py) on the server's CPUs, with the
+            same timer, real-time priority and niceness, sharing its interpreter with nothing.
+            It is what this machine gives any frame sender under the row's load.
+  x floor   the row's jitter p99 over floor99: what the server adds to the machine's own jitter
   cpu %     the server's CPU per wall second (100 = one core), load included
   ops/s     requests (or websocket messages) the load completed per second: the load is real
 --rounds runs the whole set that many times, interleaved; each figure printed is the median over
@@ -35,6 +40,7 @@ import itertools
 import multiprocessing as mp
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,7 +57,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._engine_options import add_engine_options, engine_profile, engine_toml  # noqa: E402
 from benchmarks._receivers import StampedReceivers  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
-from benchmarks.api_latency import KEY, log_data_dir, serve  # noqa: E402
+from benchmarks.api_latency import KEY, log_data_dir, serve, unit_niceness  # noqa: E402
+from ledgrab.config import EngineSettings  # noqa: E402
 from ledgrab.core.tls.pinning import trusting_context  # noqa: E402
 
 FPS = 60
@@ -188,7 +195,22 @@ def start_targets(client: httpx.Client, ports: list[int]) -> list[str]:
     return ids
 
 
-def measure(name, url, cert, server: psutil.Process, receivers, ramp, seconds) -> dict:
+def jitter(arrivals: list[list[float]], seconds: float) -> dict:
+    """fps per target and the jitter figures (ms) of one window's arrivals."""
+    values, frames = [], 0
+    for stamps in arrivals:
+        frames += len(stamps)
+        values += [abs((b - a) - 1 / FPS) * 1000 for a, b in itertools.pairwise(stamps)]
+    return {
+        "fps": frames / len(arrivals) / seconds,
+        "p50": percentile(values, 0.50),
+        "p99": percentile(values, 0.99),
+        "max": max(values, default=float("nan")),
+        "late": sum(1 for j in values if j > 1000 / FPS),
+    }
+
+
+def measure(name, url, cert, server: psutil.Process, receivers, floor, ramp, seconds) -> dict:
     ctx = mp.get_context("spawn")
     stop, ready, results = ctx.Event(), ctx.Event(), ctx.Queue()
     child = None
@@ -197,13 +219,15 @@ def measure(name, url, cert, server: psutil.Process, receivers, ramp, seconds) -
         child.start()
         ready.wait(60)
     time.sleep(ramp)
-    receivers.take()
-    receivers.recording = True
+    for stamped in (receivers, floor):
+        stamped.take()
+        stamped.recording = True
     cpu0, t0 = sum(server.cpu_times()[:2]), time.monotonic()
     time.sleep(seconds)
     cpu1, t1 = sum(server.cpu_times()[:2]), time.monotonic()
-    receivers.recording = False
-    arrivals = receivers.take()
+    for stamped in (receivers, floor):
+        stamped.recording = False
+    arrivals, floor_arrivals = receivers.take(), floor.take()
     ops = errors = 0
     if child is not None:
         stop.set()
@@ -211,20 +235,24 @@ def measure(name, url, cert, server: psutil.Process, receivers, ramp, seconds) -
         child.join(300)
         inside = [count for at, count in marks if t0 <= at <= t1]
         ops = (inside[-1] - inside[0]) / seconds if len(inside) > 1 else 0
-    jitter, frames = [], 0
-    for stamps in arrivals:
-        frames += len(stamps)
-        jitter += [abs((b - a) - 1 / FPS) * 1000 for a, b in itertools.pairwise(stamps)]
     return {
-        "fps": frames / len(arrivals) / seconds,
-        "p50": percentile(jitter, 0.50),
-        "p99": percentile(jitter, 0.99),
-        "max": max(jitter, default=float("nan")),
-        "late": sum(1 for j in jitter if j > 1000 / FPS),
+        **jitter(arrivals, seconds),
+        "floor": jitter(floor_arrivals, seconds)["p99"],
         "cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
         "ops": ops,
         "errors": errors,
     }
+
+
+def start_floor(ports: list[int], priority: int, pin: str | None) -> subprocess.Popen:
+    """The floor sender (benchmarks/_floor_sender.py) on the server's CPUs, priority and
+    niceness; it stops when its standard input is closed."""
+    command = [sys.executable, "-m", "benchmarks._floor_sender", str(priority), *map(str, ports)]
+    if pin:
+        command = ["taskset", "-c", pin, *command]
+    if (niceness := unit_niceness()) < 0 and os.geteuid() == 0:
+        command = ["nice", "-n", str(niceness), *command]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, cwd=ROOT)
 
 
 def tick_late_p99(http: httpx.Client, target_id: str) -> float:
@@ -264,7 +292,11 @@ def main() -> int:
             os.environ["LEDGRAB_CONFIG"] = str(config)  # read by the server serve() starts
         proc, url, verify = serve(data, pin=pin)
         cert = str(data / "tls" / "cert.pem")
-        receivers = StampedReceivers(TARGETS)
+        receivers, floor = StampedReceivers(TARGETS), StampedReceivers(TARGETS)
+        priority = args.frame_priority
+        if priority is None:
+            priority = EngineSettings().frame_priority
+        floor_sender = start_floor(floor.ports, priority, pin)
         headers = {"Authorization": f"Bearer {KEY}"}
         try:
             with httpx.Client(base_url=url, verify=verify, headers=headers, timeout=60) as http:
@@ -275,7 +307,9 @@ def main() -> int:
                 load_before = os.getloadavg()[0]
                 for _ in range(args.rounds):
                     for name in names:
-                        row = measure(name, url, cert, server, receivers, args.ramp, args.seconds)
+                        row = measure(
+                            name, url, cert, server, receivers, floor, args.ramp, args.seconds
+                        )
                         row["tick"] = max(tick_late_p99(http, t) for t in target_ids)
                         rounds[name].append(row)
                 load_after = os.getloadavg()[0]
@@ -284,7 +318,10 @@ def main() -> int:
                     for t in target_ids
                 )
         finally:
+            floor_sender.stdin.close()  # type: ignore[union-attr]
+            floor_sender.wait(60)
             receivers.close()
+            floor.close()
             proc.terminate()
             proc.wait(60)
 
@@ -302,7 +339,8 @@ def main() -> int:
     )
     header = (
         f"{'load on the same server':<36} {'fps':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-        f"{'late':>5} {'x quiet':>7} {'tick99':>6} {'cpu %':>6} {'ops/s':>7} {'errors':>6}"
+        f"{'late':>5} {'x quiet':>7} {'tick99':>6} {'floor99':>7} {'x floor':>7} {'cpu %':>6} "
+        f"{'ops/s':>7} {'errors':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -316,7 +354,7 @@ def main() -> int:
         print(
             f"{LOADS[name][0]:<36} {med('fps'):>5.1f} {med('p50'):>7.2f} {med('p99'):>7.2f} "
             f"{med('max'):>7.1f} {med('late'):>5.0f} {med('p99') / quiet_p99:>7.2f} "
-            f"{med('tick'):>6.2f} "
+            f"{med('tick'):>6.2f} {med('floor'):>7.2f} {med('p99') / med('floor'):>7.2f} "
             f"{med('cpu'):>6.1f} {med('ops'):>7.2f} {sum(r['errors'] for r in rows):>6}"
         )
     return 0
