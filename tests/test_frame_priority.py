@@ -99,12 +99,13 @@ def test_the_frame_thread_takes_real_time_priority_when_allowed_and_only_it(tmp_
 
 
 def test_a_refused_priority_leaves_the_frame_thread_ordinary_says_how_and_frames_go_on(tmp_path):
-    server = _serve(tmp_path, REFUSED)
+    # Above the shipped unit's limit, so the warning must name the limit this priority needs.
+    server = _serve(tmp_path, REFUSED, config="[engine]\nframe_priority = 3\n")
     try:
         assert server.proc and not _holds_cap_sys_nice(server.proc.pid)
         assert _frame_thread(server)[1:] == (ORDINARY, 0)
         (warning,) = [line for line in server.lines if "normal priority" in line]
-        assert "LimitRTPRIO" in warning
+        assert "priority 3 was refused" in warning and "LimitRTPRIO=3" in warning
         sent = _frames_sent(server)
         wait_for(lambda: _frames_sent(server) > sent + 10, what="frames")
     finally:

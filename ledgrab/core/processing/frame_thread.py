@@ -138,9 +138,11 @@ def _ask_for_realtime(priority: int) -> None:
     except (PermissionError, AttributeError) as exc:  # AttributeError: not Linux
         log.warning(
             "the frame thread runs at normal priority: real-time priority %d was refused (%s); "
-            "the shipped unit grants it with LimitRTPRIO=1",
+            "a systemd unit grants it with LimitRTPRIO=%d (the shipped unit grants 1, the "
+            "default)",
             priority,
             exc,
+            priority,
         )
         return
     log.info("the frame thread runs under SCHED_FIFO at priority %d", priority)
