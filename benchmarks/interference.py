@@ -12,8 +12,11 @@ receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
   p50/p99/max  jitter, |arrival interval - 1/60 s| at the receivers, in ms
   late      intervals more than one frame interval late (a frame the strip never showed)
   x quiet   the row's jitter p99 over the quiet row's
-  tick99    the server's own p99 of how late its frame timer fired (ms, worst target): the part
-            of the jitter the event loop and the CPU cause before a frame is sent
+  late99    p99 of how late each frame arrived (ms) against the 60 fps grid its earliest one
+            sits on: a late frame counts once here, twice in the jitter
+  tick99    the server's own p99 of how late its frame timer fired (ms, worst target, its last
+            600 ticks, read as the window ends): the part of the jitter that comes before a
+            frame's callback starts
   floor99   the jitter p99 (ms) of the floor in the same window: a process that only sends
             4 such frames at 60 fps (benchmarks/_floor_sender.py) on the server's CPUs, with the
             same timer, real-time priority and niceness, sharing its interpreter with nothing.
@@ -195,13 +198,32 @@ def start_targets(client: httpx.Client, ports: list[int]) -> list[str]:
     return ids
 
 
+def late_on_the_grid(stamps: list[float]) -> list[float]:
+    """How late each arrival is (ms) against the 60 fps grid the earliest one sits on. The
+    server's deadlines are whole multiples of the interval, so unlike the jitter (a late frame
+    makes two odd intervals) this counts each late frame once, as the server's tick99 does."""
+    if not stamps:
+        return []
+    interval = 1 / FPS
+
+    def offsets(anchor: float) -> list[float]:
+        return [t - anchor - round((t - anchor) / interval) * interval for t in stamps]
+
+    # Anchored on the typical frame, so that a late first one does not shift the grid.
+    centred = offsets(stamps[0] + statistics.median(offsets(stamps[0])))
+    earliest = min(centred)
+    return [(o - earliest) * 1000 for o in centred]
+
+
 def jitter(arrivals: list[list[float]], seconds: float) -> dict:
     """fps per target and the jitter figures (ms) of one window's arrivals."""
-    values, frames = [], 0
+    values, lateness, frames = [], [], 0
     for stamps in arrivals:
         frames += len(stamps)
         values += [abs((b - a) - 1 / FPS) * 1000 for a, b in itertools.pairwise(stamps)]
+        lateness += late_on_the_grid(stamps)
     return {
+        "late99": percentile(lateness, 0.99),
         "fps": frames / len(arrivals) / seconds,
         "p50": percentile(values, 0.50),
         "p99": percentile(values, 0.99),
@@ -210,7 +232,10 @@ def jitter(arrivals: list[list[float]], seconds: float) -> dict:
     }
 
 
-def measure(name, url, cert, server: psutil.Process, receivers, floor, ramp, seconds) -> dict:
+def measure(name, url, cert, server, receivers, floor, ticks, ramp, seconds) -> dict:
+    """One row's window: jitter at both sets of receivers, and `ticks()` (the server's tick99)
+    read as the window ends, while the load still runs: its 600 ticks would otherwise reach
+    into the seconds the load takes to wind down."""
     ctx = mp.get_context("spawn")
     stop, ready, results = ctx.Event(), ctx.Event(), ctx.Queue()
     child = None
@@ -227,6 +252,7 @@ def measure(name, url, cert, server: psutil.Process, receivers, floor, ramp, sec
     cpu1, t1 = sum(server.cpu_times()[:2]), time.monotonic()
     for stamped in (receivers, floor):
         stamped.recording = False
+    tick = ticks()
     arrivals, floor_arrivals = receivers.take(), floor.take()
     ops = errors = 0
     if child is not None:
@@ -238,6 +264,7 @@ def measure(name, url, cert, server: psutil.Process, receivers, floor, ramp, sec
     return {
         **jitter(arrivals, seconds),
         "floor": jitter(floor_arrivals, seconds)["p99"],
+        "tick": tick,
         "cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
         "ops": ops,
         "errors": errors,
@@ -303,14 +330,18 @@ def main() -> int:
                 target_ids = start_targets(http, receivers.ports)
                 time.sleep(2.0)
                 server = psutil.Process(proc.pid)
+
+                def ticks() -> float:
+                    return max(tick_late_p99(http, t) for t in target_ids)
+
                 rss = server.memory_info().rss / 1e6
                 load_before = os.getloadavg()[0]
                 for _ in range(args.rounds):
                     for name in names:
                         row = measure(
-                            name, url, cert, server, receivers, floor, args.ramp, args.seconds
-                        )
-                        row["tick"] = max(tick_late_p99(http, t) for t in target_ids)
+                            name, url, cert, server, receivers, floor, ticks, args.ramp,
+                            args.seconds,
+                        )  # fmt: skip
                         rounds[name].append(row)
                 load_after = os.getloadavg()[0]
                 skipped = sum(
@@ -339,8 +370,8 @@ def main() -> int:
     )
     header = (
         f"{'load on the same server':<36} {'fps':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-        f"{'late':>5} {'x quiet':>7} {'tick99':>6} {'floor99':>7} {'x floor':>7} {'cpu %':>6} "
-        f"{'ops/s':>7} {'errors':>6}"
+        f"{'late':>5} {'x quiet':>7} {'late99':>6} {'tick99':>6} {'floor99':>7} {'x floor':>7} "
+        f"{'cpu %':>6} {'ops/s':>7} {'errors':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -354,8 +385,9 @@ def main() -> int:
         print(
             f"{LOADS[name][0]:<36} {med('fps'):>5.1f} {med('p50'):>7.2f} {med('p99'):>7.2f} "
             f"{med('max'):>7.1f} {med('late'):>5.0f} {med('p99') / quiet_p99:>7.2f} "
-            f"{med('tick'):>6.2f} {med('floor'):>7.2f} {med('p99') / med('floor'):>7.2f} "
-            f"{med('cpu'):>6.1f} {med('ops'):>7.2f} {sum(r['errors'] for r in rows):>6}"
+            f"{med('late99'):>6.2f} {med('tick'):>6.2f} {med('floor'):>7.2f} "
+            f"{med('p99') / med('floor'):>7.2f} {med('cpu'):>6.1f} {med('ops'):>7.2f} "
+            f"{sum(r['errors'] for r in rows):>6}"
         )
     return 0
 
