@@ -162,13 +162,24 @@ def _bind(host: str, port: int) -> socket.socket:
 def _serve(settings: Settings) -> int:
 
     from ledgrab.app import DATABASE_FILE, create_app
+    from ledgrab.core.activity_log.signing import DeviceKey
     from ledgrab.core.tls.service import TlsConfigError
     from ledgrab.core.tls.serving import Server, banner, prepare_tls
     from ledgrab.server_limits import uvicorn_config
+    from ledgrab.utils.ed25519 import KeyFileError
     from ledgrab.utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
     prepare_for_serving(Path(settings.data_dir), DATABASE_FILE)
+    try:
+        DeviceKey.check(settings.data_dir)
+    except KeyFileError as exc:
+        print(
+            f"ledgrab: {exc}; it signs the activity log's checkpoints: put the right file back, "
+            "or move it aside and the next start makes a new key",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     try:
         tls = prepare_tls(settings)
     except TlsConfigError as exc:

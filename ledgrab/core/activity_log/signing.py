@@ -77,6 +77,19 @@ class DeviceKey:
         self.public = PublicKey(f"ledgrab/{device_id}", raw)
         self.origin = self.public.origin
 
+    @staticmethod
+    def check(data_dir: str | os.PathLike[str]) -> None:
+        """Raise KeyFileError when `<data-dir>/activity-key.pem` exists but is no key this server
+        can sign with; a missing one is fine (the start makes it). Changes nothing."""
+        path = Path(data_dir) / KEY_FILE
+        try:
+            pem = path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ed25519.KeyFileError(f"{path} cannot be read: {exc.strerror}") from None
+        ed25519.SigningKey.from_pem(pem, path)
+
     @classmethod
     def load_or_create(cls, data_dir: str | os.PathLike[str]) -> DeviceKey:
         """Read `<data-dir>/activity-key.pem`, or create it (mode 0600) and its .pub beside it."""
