@@ -68,12 +68,9 @@ def serve(
     env = {**os.environ, "LEDGRAB_API_KEYS": f"bench:{KEY}", "LEDGRAB_DATA_DIR": str(data),
            "LEDGRAB_DISCOVERY_ENABLED": "false", "LEDGRAB_LOG_LEVEL": "warning",
            "LEDGRAB_TLS": tls, "LEDGRAB_HTTP_REDIRECT_PORT": "-1"}  # fmt: skip
-    command = [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if pin:
-        command = ["taskset", "-c", pin, *command]
-    niceness = unit_niceness()
-    if niceness < 0 and os.geteuid() == 0:  # as the service runs; only root may go below 0
-        command = ["nice", "-n", str(niceness), *command]
+    command = as_the_service(
+        [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", str(port)], pin
+    )
     proc = subprocess.Popen(
         command,
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
@@ -90,6 +87,17 @@ def serve(
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("the server did not start") from None
             time.sleep(0.2)
+
+
+def as_the_service(command: list[str], pin: str | None = None) -> list[str]:
+    """`command` at the niceness the unit gives the service (only root may go below 0), and on
+    the CPUs in `pin` (`taskset -c`) if given."""
+    if pin:
+        command = ["taskset", "-c", pin, *command]
+    niceness = unit_niceness()
+    if niceness < 0 and os.geteuid() == 0:
+        command = ["nice", "-n", str(niceness), *command]
+    return command
 
 
 def unit_niceness() -> int:

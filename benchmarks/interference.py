@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._engine_options import add_engine_options, engine_profile, engine_toml  # noqa: E402
 from benchmarks._receivers import StampedReceivers  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
-from benchmarks.api_latency import KEY, log_data_dir, serve, unit_niceness  # noqa: E402
+from benchmarks.api_latency import KEY, as_the_service, log_data_dir, serve  # noqa: E402
 from ledgrab.config import EngineSettings  # noqa: E402
 from ledgrab.core.tls.pinning import trusting_context  # noqa: E402
 
@@ -275,11 +275,7 @@ def start_floor(ports: list[int], priority: int, pin: str | None) -> subprocess.
     """The floor sender (benchmarks/_floor_sender.py) on the server's CPUs, priority and
     niceness; it stops when its standard input is closed."""
     command = [sys.executable, "-m", "benchmarks._floor_sender", str(priority), *map(str, ports)]
-    if pin:
-        command = ["taskset", "-c", pin, *command]
-    if (niceness := unit_niceness()) < 0 and os.geteuid() == 0:
-        command = ["nice", "-n", str(niceness), *command]
-    return subprocess.Popen(command, stdin=subprocess.PIPE, cwd=ROOT)
+    return subprocess.Popen(as_the_service(command, pin), stdin=subprocess.PIPE, cwd=ROOT)
 
 
 def tick_late_p99(http: httpx.Client, target_id: str) -> float:

@@ -4,12 +4,10 @@ and says what to do, before anything starts, and the file is left as it was."""
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from tests.support.cli import run_ledgrab
 
 BEGIN, END = b"-----BEGIN PRIVATE KEY-----\n", b"\n-----END PRIVATE KEY-----\n"
 DAMAGED = {
@@ -19,16 +17,6 @@ DAMAGED = {
 }
 
 
-def _serve(data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ledgrab", "serve", "--host", "127.0.0.1", "--port", "0"],
-        env={**os.environ, "LEDGRAB_DATA_DIR": str(data_dir), "LEDGRAB_DISCOVERY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 @pytest.mark.parametrize("damage", DAMAGED)
 def test_a_damaged_signing_key_stops_the_start_with_one_line_and_changes_nothing(tmp_path, damage):
     data_dir = tmp_path / "data"
@@ -36,7 +24,7 @@ def test_a_damaged_signing_key_stops_the_start_with_one_line_and_changes_nothing
     key = data_dir / "activity-key.pem"
     key.write_bytes(DAMAGED[damage])
 
-    result = _serve(data_dir)
+    result = run_ledgrab("serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir))
 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
