@@ -37,6 +37,7 @@ from ledgrab.api.health import health
 from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.reference_page import api_reference
+from ledgrab.api.refusal_delay import RefusalDelay
 from ledgrab.api.sources import SourceController
 from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
 from ledgrab.api.system import SystemController
@@ -273,6 +274,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     state.feeds = OpenFeeds(state.api_keys, asyncio.get_running_loop())
+    state.refusal_delay = RefusalDelay(
+        free=settings.auth.free_refusals_per_minute, delay_s=settings.auth.refusal_delay_s
+    )
     state.ws_waiting_room = AuthWaitingRoom(
         settings.server.ws_max_unauthenticated, settings.server.ws_max_unauthenticated_per_address
     )

@@ -1,6 +1,9 @@
-"""The API-key guard for /api/v1: checks the key, sets `current_actor`, answers 401 otherwise."""
+"""The API-key guard for /api/v1: checks the key, sets `current_actor`, answers 401 otherwise
+(late, past a few refusals a minute from one address: api/refusal_delay.py)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
@@ -29,11 +32,13 @@ async def authenticate_connection(connection: ASGIConnection, key: str | None) -
         return ANONYMOUS
     store: ApiKeyStore = connection.app.state.api_keys
     actor = await store.authenticate(key)
-    if actor is None and key:
+    if actor is None:
+        address = connection.client.host if connection.client else None
         activity = getattr(connection.app.state, "activity", None)
-        if activity is not None:  # coalesced per address: a brute force costs one entry a minute
-            client = connection.client
-            activity.auth_failures.note(client.host if client else None, key)
+        if key and activity is not None:  # coalesced per address: one entry a minute at most
+            activity.auth_failures.note(address, key)
+        if held_s := connection.app.state.refusal_delay.refused(address):
+            await asyncio.sleep(held_s)
     return actor
 
 

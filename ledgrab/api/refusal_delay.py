@@ -1,0 +1,76 @@
+"""RefusalDelay: past a few refused keys a minute from one address, each refusal is answered late.
+
+A request with a wrong or missing key costs the server all of a request's work (TLS, HTTP,
+routing, the key check) however quickly it is refused, and a client that sends them back to back
+can keep the server's loop thread busy all the time; the LED frames then wait for the
+interpreter lock. Holding a refusal costs the server a timer, and a client that waits for its
+answers (an HTTP/1.1 connection always does) sends at most one request per `delay_s` per
+connection. A right key is never held, even from an address being held: a stranger behind the
+same address (NAT, a proxy) cannot lock a user out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+__all__ = ["RefusalDelay"]
+
+OTHERS = "other addresses"
+
+
+class _Window:
+    __slots__ = ("opened", "refused")
+
+    def __init__(self, opened: float) -> None:
+        self.opened = opened
+        self.refused = 0
+
+
+class RefusalDelay:
+    """Counts refusals per address in windows of `window_s`; `free` of them go out at once."""
+
+    def __init__(
+        self,
+        *,
+        free: int,
+        delay_s: float,
+        window_s: float = 60.0,
+        max_addresses: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._free = free
+        self._delay = delay_s
+        self._window = window_s
+        self._max = max_addresses
+        self._clock = clock
+        # address -> its open window, oldest first; beyond max_addresses, new addresses share
+        # one window, so a flood of addresses is held sooner, never let through.
+        self._open: OrderedDict[str, _Window] = OrderedDict()
+
+    def refused(self, address: str | None) -> float:
+        """Count one refusal from `address`; the seconds to hold its answer (0: answer now)."""
+        if self._delay <= 0:
+            return 0.0
+        now = self._clock()
+        while self._open:  # windows close in the order they opened
+            oldest = next(iter(self._open.values()))
+            if now - oldest.opened < self._window:
+                break
+            self._open.popitem(last=False)
+        address = address or "unknown"
+        window = self._open.get(address)
+        if window is None:
+            if len(self._open) >= self._max:
+                address = OTHERS
+                window = self._open.get(address)
+            if window is None:
+                window = self._open[address] = _Window(now)
+        window.refused += 1
+        return self._delay if window.refused > self._free else 0.0
+
+    @property
+    def addresses(self) -> int:
+        """Addresses with an open window (at most max_addresses + 1)."""
+        return len(self._open)
