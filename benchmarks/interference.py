@@ -292,6 +292,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="activity entries (100,000)")
     parser.add_argument("--one-core", action="store_true", help="server on CPU 0 only")
     parser.add_argument("--only", default=",".join(LOADS), help="loads to run, comma-separated")
+    parser.add_argument(
+        "--refusal-delay", type=float, metavar="S",
+        help="[auth] refusal_delay_s (default: the shipped 1 s; 0 answers wrong keys at once)",
+    )  # fmt: skip
     add_engine_options(parser)
     args = parser.parse_args()
     names = ["quiet", *(n for n in args.only.split(",") if n != "quiet")]
@@ -309,9 +313,12 @@ def main() -> int:
     rounds: dict[str, list[dict]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="ledgrab-interference-") as tmp:
         data = log_data_dir(Path(tmp), args.rows)
-        if engine := engine_toml(args):
+        config_text = engine_toml(args)
+        if args.refusal_delay is not None:
+            config_text += f"[auth]\nrefusal_delay_s = {args.refusal_delay}\n"
+        if config_text:
             config = Path(tmp) / "ledgrab.toml"
-            config.write_text(engine)
+            config.write_text(config_text)
             os.environ["LEDGRAB_CONFIG"] = str(config)  # read by the server serve() starts
         proc, url, verify = serve(data, pin=pin)
         cert = str(data / "tls" / "cert.pem")
@@ -353,7 +360,8 @@ def main() -> int:
             proc.wait(60)
 
     cpus = "one core (server pinned to CPU 0)" if args.one_core else "all CPUs"
-    profile = ", ".join([cpus, *engine_profile(args)])
+    refusals = [] if args.refusal_delay is None else [f"refusal delay {args.refusal_delay:g} s"]
+    profile = ", ".join([cpus, *engine_profile(args), *refusals])
     print(
         f"LedGrab frames under load: {TARGETS} x {LEDS} LEDs at {FPS} fps, DDP to loopback, "
         f"HTTPS, {args.rows:,}-entry log; {profile}; {os.cpu_count()} CPUs, "
