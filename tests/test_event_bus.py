@@ -33,7 +33,7 @@ def test_slow_subscriber_is_told_it_lagged_and_memory_stays_bounded():
     assert dropped == 95
 
 
-def test_foreign_thread_inbox_is_bounded():
+def test_foreign_thread_inbox_is_bounded_and_its_overflow_reported():
     loop = asyncio.new_event_loop()
     try:
         bus = EventBus(backlog=100_000, inbox_limit=10)
@@ -43,6 +43,7 @@ def test_foreign_thread_inbox_is_bounded():
             return bus.subscribe()
 
         sub = loop.run_until_complete(subscribe())
+        elsewhere = bus.subscribe(["target_started"])  # lost none of what it wanted
 
         def flood():
             for n in range(1000):
@@ -51,12 +52,18 @@ def test_foreign_thread_inbox_is_bounded():
         worker = threading.Thread(target=flood)
         worker.start()
         worker.join()
-        loop.run_until_complete(asyncio.sleep(0))
-        delivered = [decode(m)["n"] for m in list(sub._queue)]
+
+        async def read(count: int) -> list[dict]:
+            return [decode(await sub.get()) for _ in range(count)]
+
+        messages = loop.run_until_complete(asyncio.wait_for(read(11), 10))
     finally:
         loop.close()
-    assert delivered == list(range(10))
-    assert bus.dropped_off_loop == 990
+    # What did not fit in the inbox is not lost silently: the subscriber is told how much.
+    assert messages[0] == {"type": "events_lagged", "dropped": 990}
+    assert [m["n"] for m in messages[1:]] == list(range(10))
+    assert bus.dropped_off_loop == sub.dropped == 990
+    assert elsewhere.dropped == elsewhere.pending() == 0
 
 
 def test_unknown_event_type_is_a_programming_error():

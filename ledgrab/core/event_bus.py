@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,6 +40,12 @@ class Subscription:
             self.dropped += 1
             self._unreported += 1
         self._queue.append(data)
+        self._ready.set()
+
+    def _lost(self, count: int) -> None:
+        """Messages for this subscriber that never reached its backlog: the bus inbox was full."""
+        self.dropped += count
+        self._unreported += count
         self._ready.set()
 
     async def get(self) -> bytes:
@@ -78,6 +84,9 @@ class EventBus:
         self._inbox_lock = threading.Lock()
         self._drain_scheduled = False
         self.dropped_off_loop = 0
+        # Types of the messages dropped at the inbox limit since the last drain: each
+        # subscriber that wanted them is told how many it lost, as for its own backlog.
+        self._lost_off_loop: Counter[str] = Counter()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -155,6 +164,7 @@ class EventBus:
         with self._inbox_lock:
             if len(self._inbox) >= self._inbox_limit:
                 self.dropped_off_loop += 1
+                self._lost_off_loop[event_type] += 1
                 return
             self._inbox.append((event_type, data, None))
             if self._drain_scheduled:
@@ -170,11 +180,13 @@ class EventBus:
         except RuntimeError:  # the loop closed under us: nobody is listening any more
             with self._inbox_lock:
                 self._inbox.clear()
+                self._lost_off_loop.clear()
                 self._drain_scheduled = False
 
     def _drain(self) -> None:
         with self._inbox_lock:
             batch, self._inbox = self._inbox, deque()
+            lost, self._lost_off_loop = self._lost_off_loop, Counter()
             self._drain_scheduled = False
         for event_type, value, encode in batch:
             if encode is None:
@@ -186,6 +198,14 @@ class EventBus:
                 log.exception("could not encode a %s event", event_type)
                 continue
             self._fan_out(event_type, data)
+        if lost:
+            self._report_lost(lost)
+
+    def _report_lost(self, lost: Counter[str]) -> None:
+        for sub in list(self._subscribers):
+            count = sum(n for t, n in lost.items() if sub.types is None or t in sub.types)
+            if count:
+                sub._lost(count)
 
     def _fan_out(self, event_type: str, data: bytes) -> None:
         for sub in list(self._subscribers):
