@@ -40,7 +40,7 @@ test-slow: $(VENV)/.dev-installed
 	$(MAKE) image-smoke image-upgrade-smoke
 
 bench: $(VENV)/.dev-installed
-	@set -e; for script in benchmarks/*.py; do \
+	@set -e; for script in benchmarks/[!_]*.py; do \
 		echo "== $$script"; $(BIN)/python $$script; done
 
 clean:
