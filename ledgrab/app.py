@@ -37,7 +37,6 @@ from ledgrab.api.health import health
 from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
 from ledgrab.api.reference_page import api_reference
-from ledgrab.api.refusal_delay import RefusalDelay
 from ledgrab.api.sources import SourceController
 from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
 from ledgrab.api.system import SystemController
@@ -79,6 +78,7 @@ from ledgrab.storage.data_migrations import SchemaTooNewError
 from ledgrab.storage.database import Database
 from ledgrab.storage.entities import EntityStore
 from ledgrab.utils import sd_notify
+from ledgrab.utils.address_budget import AddressBudget
 from ledgrab.utils.files import remove_leftover_temporaries
 from ledgrab.utils.logging_setup import demote_chatter
 from ledgrab.utils.system_clock import SystemClock, boot_id
@@ -274,8 +274,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
     state.api_keys = ApiKeyStore(db, settings.auth.api_keys)
     state.feeds = OpenFeeds(state.api_keys, asyncio.get_running_loop())
-    state.refusal_delay = RefusalDelay(
-        free=settings.auth.free_refusals_per_minute, delay_s=settings.auth.refusal_delay_s
+    auth = settings.auth
+    state.refusals = AddressBudget(
+        free=auth.free_refusals_per_minute, delay_s=auth.over_budget_delay_s
+    )
+    state.public_requests = AddressBudget(
+        free=auth.free_public_requests_per_minute, delay_s=auth.over_budget_delay_s
     )
     state.ws_waiting_room = AuthWaitingRoom(
         settings.server.ws_max_unauthenticated, settings.server.ws_max_unauthenticated_per_address
@@ -297,7 +301,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     tls: TlsService | None = state.tls
     if tls is not None:
         state.health_providers["tls"] = lambda: ComponentHealth(*tls.health())
-        await tls.start(activity.recorder, settings.host, settings.port)
+        await tls.start(
+            activity.recorder, settings.host, settings.port, state.public_requests.held_s
+        )
 
     state.capture_hub = CaptureHub(
         bus=state.bus,

@@ -41,10 +41,12 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     # label -> key; configured keys live only in memory (hashed at startup), never in the database.
     api_keys: dict[Label, Annotated[str, msgspec.Meta(min_length=16)]] = {}
-    # Refused requests (a wrong or missing key) from one address answered at once in a minute;
-    # later ones wait refusal_delay_s for their answer (0: never). docs/server-limits.md.
+    # Per address and minute, refused requests (a wrong or missing key) and requests to the
+    # routes that need no key answered at once; later ones wait over_budget_delay_s for their
+    # answer (0: never). docs/server-limits.md.
     free_refusals_per_minute: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 20
-    refusal_delay_s: Annotated[float, msgspec.Meta(ge=0, le=30)] = 1.0
+    free_public_requests_per_minute: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 300
+    over_budget_delay_s: Annotated[float, msgspec.Meta(ge=0, le=30)] = 1.0
 
 
 class DiscoverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from ledgrab.api.public_budget import hold_public_requests
 from ledgrab.config import ServerSettings
 from ledgrab.http_protocol import bounded_http_protocol
 
@@ -38,7 +39,7 @@ def uvicorn_config(app: Any, server: ServerSettings, **extra: Any) -> uvicorn.Co
     """The uvicorn.Config LedGrab runs with; `extra` adds what is not a limit (logging...)."""
     proxies = trusted_proxy_networks(server)
     return uvicorn.Config(
-        app,
+        hold_public_requests(app),
         http=bounded_http_protocol(server),
         ws="websockets-sansio",
         # The websockets protocol refuses a longer frame or message from its header, before

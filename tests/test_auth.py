@@ -25,7 +25,7 @@ def api_routes(server):
 def test_every_api_route_in_the_schema_refuses_without_a_key(tmp_path):
     # Two refusals per route from one address, all answered at once: past the free ones they
     # would be held late (tests/hostile/test_refused_keys_held.py).
-    with LiveServer(tmp_path / "data", auth={"refusal_delay_s": 0}) as server:
+    with LiveServer(tmp_path / "data", auth={"over_budget_delay_s": 0}) as server:
         routes = [(m, p) for m, p in api_routes(server) if p.startswith("/api/v1")]
         assert routes, "the schema lists no /api/v1 routes"
         with server.client(key=None) as anonymous, server.client(key="lg_wrong") as wrong:

@@ -1,5 +1,5 @@
 """The API-key guard for /api/v1: checks the key, sets `current_actor`, answers 401 otherwise
-(late, past a few refusals a minute from one address: api/refusal_delay.py)."""
+(late, past a few refusals a minute from one address: utils/address_budget.py)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ async def authenticate_connection(connection: ASGIConnection, key: str | None) -
         activity = getattr(connection.app.state, "activity", None)
         if key and activity is not None:  # coalesced per address: one entry a minute at most
             activity.auth_failures.note(address, key)
-        if held_s := connection.app.state.refusal_delay.refused(address):
+        if held_s := connection.app.state.refusals.held_s(address):
             await asyncio.sleep(held_s)
     return actor
 

@@ -198,7 +198,7 @@ def test_a_brute_force_costs_one_entry_per_address_per_window(tmp_path, attempts
     data = tmp_path / "d"
     # Refusals answered at once, so that all of them fall in one 60 s window of the log (past
     # 20 they would be held a second each: tests/hostile/test_refused_keys_held.py).
-    with LiveServer(data, auth={"refusal_delay_s": 0}) as server:
+    with LiveServer(data, auth={"over_budget_delay_s": 0}) as server:
         key = "lg_brute-force-attempt-000000000000"
 
         def hammer(n: int) -> None:

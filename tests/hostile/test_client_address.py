@@ -48,7 +48,7 @@ def test_a_configured_proxy_is_believed(tmp_path, tls):
 def test_forged_addresses_cost_one_entry_and_one_count(tmp_path):
     """The issue's case: bad keys under ever-new forged addresses from one host (not held late,
     so that 2000 of them take seconds: tests/hostile/test_refused_keys_held.py holds them)."""
-    with LiveServer(tmp_path / "data", auth={"refusal_delay_s": 0}) as server:
+    with LiveServer(tmp_path / "data", auth={"over_budget_delay_s": 0}) as server:
         _fail_with(server, [f"10.{n // 250}.{n % 250}.1" for n in range(2000)])
     entries = auth_failures(tmp_path / "data")
     assert len(entries) == 2

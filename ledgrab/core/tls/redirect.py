@@ -3,7 +3,8 @@
 No API, no websocket, no static file: a request that carries an API key (or tries to upgrade
 to a websocket, or writes) gets a 403 that names the problem and never the key, and a request
 with a key is reported through `on_key` so it lands in the activity log. One request per
-connection, headers bounded, a slow client cut off: the port costs almost nothing to abuse.
+connection, headers bounded, a slow client cut off, and past the address's budget of requests
+(`hold`) each answer waits: the port costs almost nothing to abuse.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 import h11
 
-__all__ = ["MAX_CONNECTIONS", "MAX_HEADER_BYTES", "RedirectListener"]
+__all__ = ["MAX_CONNECTIONS", "MAX_HEADER_BYTES", "HoldFor", "RedirectListener"]
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,18 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0
 _SAFE_TARGET = re.compile(r"^/[\x21-\x7e]{0,2047}$")
 
 KeyReport = Callable[[str | None, str | None], None]  # (client address, the key), on the loop
+HoldFor = Callable[[str | None], float]  # client address -> seconds to hold its answer
 
 
 class RedirectListener:
     """start() binds host:port (0 picks one; `port` reads it back); stop() closes it."""
 
-    def __init__(self, host: str, port: int, https_port: int, on_key: KeyReport) -> None:
+    def __init__(
+        self, host: str, port: int, https_port: int, on_key: KeyReport, hold: HoldFor | None = None
+    ) -> None:
         self._host, self._port, self._https_port = host, port, https_port
         self._on_key = on_key
+        self._hold = hold
         self._server: asyncio.Server | None = None
         self._open = 0
         self.port = 0
@@ -63,7 +68,10 @@ class RedirectListener:
                 request = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT_S)
                 if request is not None:
                     peer = writer.get_extra_info("peername")
-                    writer.write(self._answer(request, peer[0] if peer else None))
+                    client = peer[0] if peer else None
+                    if self._hold is not None and (held_s := self._hold(client)):
+                        await asyncio.sleep(held_s)
+                    writer.write(self._answer(request, client))
                     await asyncio.wait_for(writer.drain(), READ_TIMEOUT_S)
         except (TimeoutError, OSError, h11.ProtocolError):
             pass

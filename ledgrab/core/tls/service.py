@@ -32,7 +32,7 @@ from ledgrab.core.tls import certificate_worker
 from ledgrab.core.tls.certificate_worker import CertificateWorkerError
 from ledgrab.core.tls.facts import CertificateFacts, renewal_reason
 from ledgrab.core.tls.host_names import HostNames, current_host_names
-from ledgrab.core.tls.redirect import RedirectListener
+from ledgrab.core.tls.redirect import HoldFor, RedirectListener
 from ledgrab.storage.faults import storage_fault
 from ledgrab.utils.files import write_durably
 from ledgrab.utils.tasks import cancel_and_wait
@@ -304,8 +304,11 @@ class TlsService:
         self._recorder = recorder
         self._flush_notes()
 
-    async def start(self, recorder: Any, host: str, https_port: int) -> None:
-        """Record what prepare did, then run renewal, SIGHUP and the redirect port."""
+    async def start(
+        self, recorder: Any, host: str, https_port: int, hold: HoldFor | None = None
+    ) -> None:
+        """Record what prepare did, then run renewal, SIGHUP and the redirect port (whose
+        answers wait `hold(client address)` seconds, if given)."""
         self.attach(recorder)
         if self.config.tls == "self-signed":
             self._task = asyncio.create_task(self._renew_loop(), name="tls-renewal")
@@ -315,9 +318,11 @@ class TlsService:
             loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
             self._sighup = True
         if self.enabled and self.config.http_redirect_port >= 0:
-            await self._start_redirect(recorder, host, https_port)
+            await self._start_redirect(recorder, host, https_port, hold)
 
-    async def _start_redirect(self, recorder: Any, host: str, https_port: int) -> None:
+    async def _start_redirect(
+        self, recorder: Any, host: str, https_port: int, hold: HoldFor | None
+    ) -> None:
         self._key_reports = AuthFailureLog(
             recorder,
             action="auth.key_over_http",
@@ -325,7 +330,7 @@ class TlsService:
         )
         self._key_reports.start()
         listener = RedirectListener(
-            host, self.config.http_redirect_port, https_port, self._key_reports.note
+            host, self.config.http_redirect_port, https_port, self._key_reports.note, hold
         )
         try:
             await listener.start()

@@ -1,12 +1,12 @@
-"""RefusalDelay: past a few refused keys a minute from one address, each refusal is answered late.
+"""AddressBudget: so many answers a minute per client address go out at once; later ones wait.
 
-A request with a wrong or missing key costs the server all of a request's work (TLS, HTTP,
-routing, the key check) however quickly it is refused, and a client that sends them back to back
-can keep the server's loop thread busy all the time; the LED frames then wait for the
-interpreter lock. Holding a refusal costs the server a timer, and a client that waits for its
-answers (an HTTP/1.1 connection always does) sends at most one request per `delay_s` per
-connection. A right key is never held, even from an address being held: a stranger behind the
-same address (NAT, a proxy) cannot lock a user out.
+A request costs the server all of a request's work (TLS, HTTP, routing) however little it asks
+for, and a client that sends them back to back keeps the server's loop thread busy; the LED
+frames then wait for the interpreter lock. The server gives each address two budgets of this
+kind (api/auth.py for refused keys, api/public_budget.py for the routes that need no key), and
+a request with a right key counts against neither. Holding an answer costs the server a timer,
+and a client that waits for its answers (an HTTP/1.1 connection always does) then sends at most
+one request per `delay_s` per connection.
 """
 
 from __future__ import annotations
@@ -15,21 +15,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["RefusalDelay"]
+__all__ = ["AddressBudget"]
 
 OTHERS = "other addresses"
 
 
 class _Window:
-    __slots__ = ("opened", "refused")
+    __slots__ = ("answers", "opened")
 
     def __init__(self, opened: float) -> None:
         self.opened = opened
-        self.refused = 0
+        self.answers = 0
 
 
-class RefusalDelay:
-    """Counts refusals per address in windows of `window_s`; `free` of them go out at once."""
+class AddressBudget:
+    """Counts answers per address in windows of `window_s`; `free` of them go out at once."""
 
     def __init__(
         self,
@@ -49,8 +49,8 @@ class RefusalDelay:
         # one window, so a flood of addresses is held sooner, never let through.
         self._open: OrderedDict[str, _Window] = OrderedDict()
 
-    def refused(self, address: str | None) -> float:
-        """Count one refusal from `address`; the seconds to hold its answer (0: answer now)."""
+    def held_s(self, address: str | None) -> float:
+        """Count one answer to `address`; the seconds to hold it (0: answer now)."""
         if self._delay <= 0:
             return 0.0
         now = self._clock()
@@ -67,8 +67,8 @@ class RefusalDelay:
                 window = self._open.get(address)
             if window is None:
                 window = self._open[address] = _Window(now)
-        window.refused += 1
-        return self._delay if window.refused > self._free else 0.0
+        window.answers += 1
+        return self._delay if window.answers > self._free else 0.0
 
     @property
     def addresses(self) -> int:
