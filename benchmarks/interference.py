@@ -32,10 +32,10 @@ other CPUs: the profile of a small board, where the clients are elsewhere on the
 false`), to compare with the frame thread they have by default.
 --frame-priority P sets the frame thread's SCHED_FIFO priority (`[engine] frame_priority`; 0:
 normal scheduling), to compare with the real-time priority it asks for by default.
---refusal-delay S sets `[auth] refusal_delay_s` (0: wrong keys answered at once, as before the
-delay), to see what the bad-key storms cost the frames without it.
+--over-budget-delay S sets `[auth] over_budget_delay_s` (0: refusals and public requests
+answered at once, as before the budgets), to see what the storms cost the frames without them.
 Usage: python benchmarks/interference.py [--rounds 2] [--seconds 6] [--one-core] [--only a,b]
-       [--no-frame-thread] [--frame-priority P] [--refusal-delay S]
+       [--no-frame-thread] [--frame-priority P] [--over-budget-delay S]
 """
 
 from __future__ import annotations
@@ -106,6 +106,11 @@ def _bad_key(client: httpx.Client, n: int) -> int:
     return 1
 
 
+def _public(client: httpx.Client, n: int) -> int:
+    client.get("/health", headers={"Authorization": ""}).raise_for_status()
+    return 1
+
+
 def _backup(client: httpx.Client, n: int) -> int:
     with client.stream("GET", "/api/v1/system/backup") as r:
         if r.status_code == 503:  # one backup at a time: a busy answer is load too
@@ -126,6 +131,7 @@ LOADS: dict[str, tuple[str, int, Callable[[httpx.Client, int], int] | None]] = {
     # Refusals past the free ones are held a second each: an attacker's best is many
     # connections (the server takes 256, and the benchmark's own clients need a few).
     "badkey-wide": ("bad-key storm (200 connections)", 200, _bad_key),
+    "public": ("/health storm, no key (8 clients)", 8, _public),
     "backup": ("a backup download, again and again", 1, _backup),
     "ws": ("20 websocket subscribers", 20, None),
 }
@@ -298,8 +304,8 @@ def main() -> int:
     parser.add_argument("--one-core", action="store_true", help="server on CPU 0 only")
     parser.add_argument("--only", default=",".join(LOADS), help="loads to run, comma-separated")
     parser.add_argument(
-        "--refusal-delay", type=float, metavar="S",
-        help="[auth] refusal_delay_s (default: the shipped 1 s)",
+        "--over-budget-delay", type=float, metavar="S",
+        help="[auth] over_budget_delay_s (default: the shipped 1 s)",
     )  # fmt: skip
     add_engine_options(parser)
     args = parser.parse_args()
@@ -319,8 +325,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ledgrab-interference-") as tmp:
         data = log_data_dir(Path(tmp), args.rows)
         config_text = engine_toml(args)
-        if args.refusal_delay is not None:
-            config_text += f"[auth]\nrefusal_delay_s = {args.refusal_delay}\n"
+        if args.over_budget_delay is not None:
+            config_text += f"[auth]\nover_budget_delay_s = {args.over_budget_delay}\n"
         if config_text:
             config = Path(tmp) / "ledgrab.toml"
             config.write_text(config_text)
@@ -365,8 +371,9 @@ def main() -> int:
             proc.wait(60)
 
     cpus = "one core (server pinned to CPU 0)" if args.one_core else "all CPUs"
-    refusals = [] if args.refusal_delay is None else [f"refusal delay {args.refusal_delay:g} s"]
-    profile = ", ".join([cpus, *engine_profile(args), *refusals])
+    delay = args.over_budget_delay
+    held = [] if delay is None else [f"over-budget delay {delay:g} s"]
+    profile = ", ".join([cpus, *engine_profile(args), *held])
     print(
         f"LedGrab frames under load: {TARGETS} x {LEDS} LEDs at {FPS} fps, DDP to loopback, "
         f"HTTPS, {args.rows:,}-entry log; {profile}; {os.cpu_count()} CPUs, "
