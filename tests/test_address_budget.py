@@ -1,4 +1,4 @@
-"""AddressBudget's table: `free` refusals per address and window go out at once, later ones are
+"""AddressBudget's table: `free` answers per address and window go out at once, later ones are
 held; windows close; a flood of addresses shares one window instead of growing the table."""
 
 from ledgrab.utils.address_budget import AddressBudget
