@@ -37,8 +37,9 @@ def test_turn_on_automatic_backups_and_back_up_now(ui, server, tmp_path):
         form.get_by_role("button", name="Back up now").click()
         wait_for(lambda before=before: _ours(dest) != before, what="a backup made from the UI")
     page.locator('#auto-backup-state [data-auto-state="ok"]').wait_for()
+    # The new file appears before it is checked and the oldest pruned: wait for keep = 2.
+    wait_for(lambda: len(_ours(dest)) == 2, what="the oldest backup pruned (keep 2)")
     kept = _ours(dest)
-    assert len(kept) == 2
     page.locator(f'.auto-backups [data-name="{kept[-1]}"]').wait_for()
     ui.shot(page, "settings-auto-backup")
 
