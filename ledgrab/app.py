@@ -36,6 +36,7 @@ from ledgrab.api.forwarding import ForwardingController
 from ledgrab.api.health import health
 from ledgrab.api.openapi_doc import FinishedJsonRenderPlugin
 from ledgrab.api.preview import PreviewController
+from ledgrab.api.public_budget import API_PREFIX
 from ledgrab.api.reference_page import api_reference
 from ledgrab.api.sources import SourceController
 from ledgrab.api.storage_errors import STORAGE_ERRORS, storage_error_handler
@@ -417,7 +418,7 @@ def create_app(settings: Settings, tls: TlsService | None = None) -> Litestar:
     """The LedGrab application; long-lived objects are created by its lifespan. `tls`, prepared,
     is the HTTPS its server serves (renewed and reported here); None: plain HTTP in tests."""
     api = Router(
-        path="/api/v1",
+        path=API_PREFIX,
         guards=[require_api_key],
         route_handlers=[
             SystemController,

@@ -14,9 +14,9 @@ from typing import Any
 
 from litestar import Litestar
 
-__all__ = ["hold_public_requests"]
+__all__ = ["API_PREFIX", "hold_public_requests"]
 
-API_PREFIX = "/api/v1"
+API_PREFIX = "/api/v1"  # the router that needs a key (app.py); everything else is public
 
 Scope = dict[str, Any]
 

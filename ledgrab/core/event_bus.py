@@ -32,8 +32,12 @@ class Subscription:
         self._unreported = 0
         self.closed = False
 
+    def wants(self, event_type: str) -> bool:
+        """Whether this subscriber takes messages of `event_type`."""
+        return self.types is None or event_type in self.types
+
     def _offer(self, event_type: str, data: bytes) -> None:
-        if self.types is not None and event_type not in self.types:
+        if not self.wants(event_type):
             return
         if len(self._queue) >= self._backlog:
             self._queue.popleft()
@@ -203,7 +207,7 @@ class EventBus:
 
     def _report_lost(self, lost: Counter[str]) -> None:
         for sub in list(self._subscribers):
-            count = sum(n for t, n in lost.items() if sub.types is None or t in sub.types)
+            count = sum(n for event_type, n in lost.items() if sub.wants(event_type))
             if count:
                 sub._lost(count)
 

@@ -83,20 +83,16 @@ class DeviceKey:
         can sign with; a missing one is fine (the start makes it). Changes nothing."""
         path = Path(data_dir) / KEY_FILE
         try:
-            pem = path.read_bytes()
-        except FileNotFoundError:
-            return
+            _existing_key(path)
         except OSError as exc:
             raise ed25519.KeyFileError(f"{path} cannot be read: {exc.strerror}") from None
-        ed25519.SigningKey.from_pem(pem, path)
 
     @classmethod
     def load_or_create(cls, data_dir: str | os.PathLike[str]) -> DeviceKey:
         """Read `<data-dir>/activity-key.pem`, or create it (mode 0600) and its .pub beside it."""
         path = Path(data_dir) / KEY_FILE
-        try:
-            pem = path.read_bytes()
-        except FileNotFoundError:
+        existing = _existing_key(path)
+        if existing is None:
             private = ed25519.SigningKey.generate()
             pem = private.to_pem()
             # O_EXCL: two starts racing never write two different keys.
@@ -108,7 +104,7 @@ class DeviceKey:
             sync_directory(path.parent)  # the name too: checkpoints it signs are kept
             key = cls(private, path, created=True)
         else:
-            key = cls(ed25519.SigningKey.from_pem(pem, path), path, created=False)
+            key = cls(existing, path, created=False)
         public_path = path.with_name(PUBLIC_KEY_FILE)
         if not public_path.exists() or public_path.read_text().strip() != key.public.line:
             write_durably(public_path, (key.public.line + "\n").encode(), 0o600)
@@ -119,6 +115,15 @@ class DeviceKey:
         signature = self._private.sign(body.encode())
         blob = base64.b64encode(self.public.key_id + signature).decode()
         return f"{body}\n{_DASH} {self.origin} {blob}\n"
+
+
+def _existing_key(path: Path) -> ed25519.SigningKey | None:
+    """The key in `path`; None when there is no such file, KeyFileError when it holds no key."""
+    try:
+        pem = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return ed25519.SigningKey.from_pem(pem, path)
 
 
 @dataclass(frozen=True)
