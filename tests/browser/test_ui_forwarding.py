@@ -67,6 +67,8 @@ def test_the_forwarder_form_takes_its_choices_and_bounds_from_the_document(ui, s
     page = ui.signed_in("/#/settings?tab=forwarders")
     page.get_by_role("button", name="Add forwarder").click()
     form = page.locator("#forwarder-form")
+    # The form appears whole once the document is fetched; reading options earlier finds none.
+    form.wait_for(state="attached")
 
     def offered(label: str) -> set[str]:
         select = form.get_by_label(label, exact=True)
