@@ -16,6 +16,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--frame-priority", type=int, default=None,
         help="[engine] frame_priority for the server (its default: 1; 0: normal scheduling)",
     )  # fmt: skip
+    parser.add_argument(
+        "--send-ahead-ms", type=float, default=None,
+        help="[engine] send_ahead_ms for the server (its default: 6; 0: no frame pacer process)",
+    )  # fmt: skip
 
 
 def engine_toml(args: argparse.Namespace) -> str:
@@ -25,6 +29,8 @@ def engine_toml(args: argparse.Namespace) -> str:
         lines.append("frame_thread = false")
     if args.frame_priority is not None:
         lines.append(f"frame_priority = {args.frame_priority}")
+    if args.send_ahead_ms is not None:
+        lines.append(f"send_ahead_ms = {args.send_ahead_ms}")
     return "\n".join(["[engine]", *lines, ""]) if lines else ""
 
 
@@ -35,4 +41,6 @@ def engine_profile(args: argparse.Namespace) -> list[str]:
         phrases.append("frame loops on the server's event loop")
     if args.frame_priority is not None:
         phrases.append(f"frame_priority = {args.frame_priority}")
+    if args.send_ahead_ms is not None:
+        phrases.append(f"send_ahead_ms = {args.send_ahead_ms:g}")
     return phrases

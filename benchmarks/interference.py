@@ -22,7 +22,8 @@ receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
             same timer, real-time priority and niceness, sharing its interpreter with nothing.
             It is what this machine gives any frame sender under the row's load.
   x floor   the row's jitter p99 over floor99: what the server adds to the machine's own jitter
-  cpu %     the server's CPU per wall second (100 = one core), load included
+  cpu %     the server's CPU per wall second (100 = one core), load and the frame pacer's
+            process included
   ops/s     requests (or websocket messages) the load completed per second: the load is real
 --rounds runs the whole set that many times, interleaved; each figure printed is the median over
 the rounds (the machine is shared: read medians and ratios, not one run).
@@ -60,6 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._engine_options import add_engine_options, engine_profile, engine_toml  # noqa: E402
+from benchmarks._process_tree import tree_cpu_seconds  # noqa: E402
 from benchmarks._receivers import StampedReceivers  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
 from benchmarks.api_latency import KEY, as_the_service, log_data_dir, serve  # noqa: E402
@@ -258,9 +260,9 @@ def measure(name, url, cert, server, receivers, floor, ticks, ramp, seconds) -> 
     for stamped in (receivers, floor):
         stamped.take()
         stamped.recording = True
-    cpu0, t0 = sum(server.cpu_times()[:2]), time.monotonic()
+    cpu0, t0 = tree_cpu_seconds(server), time.monotonic()
     time.sleep(seconds)
-    cpu1, t1 = sum(server.cpu_times()[:2]), time.monotonic()
+    cpu1, t1 = tree_cpu_seconds(server), time.monotonic()
     for stamped in (receivers, floor):
         stamped.recording = False
     tick = ticks()

@@ -70,6 +70,7 @@ from ledgrab.core.forwarding.service import ForwardingService
 from ledgrab.core.log_broadcaster import LogBroadcaster
 from ledgrab.core.processing.demo import create_demo
 from ledgrab.core.processing.device_health import DeviceHealthMonitor, HealthTimings
+from ledgrab.core.processing.pacer import FramePacer
 from ledgrab.core.processing.processor_manager import ProcessorManager, TroubleListener
 from ledgrab.core.processing.target_runner import RunnerTimings
 from ledgrab.core.tls.service import TLS_DIR, TlsService
@@ -155,7 +156,9 @@ def _engine(
             state_interval_s=engine.state_interval_s,
         ),
         context=DriverContext(
-            leds_dev_dir=engine.leds_dev_dir, http_timeout_s=engine.http_timeout_s
+            leds_dev_dir=engine.leds_dev_dir,
+            http_timeout_s=engine.http_timeout_s,
+            pacer=FramePacer(lead_s=engine.send_ahead_ms / 1000, priority=engine.frame_priority),
         ),
     )
 

@@ -189,6 +189,10 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     frame_thread: bool = True
     # SCHED_FIFO priority the frame thread asks for (docs/engine.md); 0 keeps the normal policy.
     frame_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 1
+    # Network frames rendered this far ahead of their grid point and sent on time by the frame
+    # pacer's process (docs/engine.md); 0 sends them from the frame thread. At most 8 ms: less
+    # than one interval at the top rate of 120 fps, so a frame never waits behind the next.
+    send_ahead_ms: Annotated[float, msgspec.Meta(ge=0, le=8)] = 6.0
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -113,6 +113,9 @@ class E131Driver(UdpDriver):
             )
         return out
 
+    def _paceable(self) -> bool:
+        return not self.config.multicast
+
     def send(self, frame: bytes) -> None:
         if not self.config.multicast:
             super().send(frame)

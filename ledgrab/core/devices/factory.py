@@ -6,6 +6,7 @@ import importlib
 from dataclasses import dataclass
 
 from ledgrab.core.devices.base import DeviceDriver
+from ledgrab.core.processing.pacer import FramePacer
 from ledgrab.models.devices import DeviceConfig
 
 __all__ = ["DRIVER_MODULES", "DriverContext", "create_driver"]
@@ -28,6 +29,8 @@ class DriverContext:
     leds_dev_dir: str = "/dev"
     http_timeout_s: float = 2.0
     board_model_path: str = "/proc/device-tree/model"
+    # Network drivers hand their frames to it when it is enabled (processing/pacer.py).
+    pacer: FramePacer | None = None
 
 
 def create_driver(config: DeviceConfig, context: DriverContext | None = None) -> DeviceDriver:

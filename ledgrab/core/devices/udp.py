@@ -1,5 +1,5 @@
 """UdpDriver: the shared base of the DDP, WLED and E1.31 drivers (a non-blocking datagram
-endpoint with a bounded user-space buffer)."""
+endpoint with a bounded user-space buffer, or a slot in the frame pacer's process)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from ledgrab.core.devices.base import DeviceDriver
+from ledgrab.core.processing.pacer import FramePacer, PacerGone, PacerSlot
 from ledgrab.utils.lan_address import AddressRefused, resolve_lan_address
 
 __all__ = ["MAX_BUFFERED_BYTES", "ErrorNotingProtocol", "UdpDriver"]
@@ -35,6 +36,16 @@ class UdpDriver(DeviceDriver):
         self._transport: asyncio.DatagramTransport | None = None
         self.remote: tuple[str, int] | None = None
         self.net_error: str | None = None
+        self._slot: PacerSlot | None = None
+
+    @property
+    def _pacer(self) -> FramePacer | None:
+        pacer = getattr(self._context, "pacer", None)
+        return pacer if pacer is not None and pacer.enabled and self._paceable() else None
+
+    def _paceable(self) -> bool:
+        """Whether every datagram goes to the one connected address (the pacer sends no other)."""
+        return True
 
     def _destination(self) -> tuple[str, int]:
         return self.config.address, self.config.port
@@ -52,6 +63,14 @@ class UdpDriver(DeviceDriver):
         except OSError as exc:
             raise self._fail(f"cannot reach {address}:{port}: {exc}") from None
         self._transport = transport  # type: ignore[assignment]
+        pacer = self._pacer
+        if pacer is not None:
+            try:
+                self._slot = await pacer.open(transport.get_extra_info("socket"), self._pacer_note)
+            except PacerGone as exc:
+                transport.close()
+                self._transport = None
+                raise self._fail(str(exc)) from None
         self._state = "open"
         self.last_error = None
 
@@ -59,9 +78,26 @@ class UdpDriver(DeviceDriver):
         raise NotImplementedError
 
     def send(self, frame: bytes) -> None:
+        self._emit(frame, 0.0)
+
+    def send_for(self, frame: bytes, at: float) -> None:
+        pacer = self._pacer
+        self._emit(frame, 0.0 if pacer is None else at + pacer.lead_s)
+
+    def _emit(self, frame: bytes, due: float) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             raise self._fail("the socket is closed")
+        if self._slot is not None:
+            try:
+                posted = self._context.pacer.post(self._slot, self.packets(frame), due)
+            except PacerGone as exc:
+                raise self._fail(str(exc)) from None
+            if posted:
+                self.frames_sent += 1
+            else:
+                self.frames_dropped += 1
+            return
         if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
             self.frames_dropped += 1
             return
@@ -69,7 +105,17 @@ class UdpDriver(DeviceDriver):
             transport.sendto(packet)
         self.frames_sent += 1
 
+    def _pacer_note(self, kind: str, body: str | int) -> None:
+        if kind == "error":
+            self.net_error = str(body)
+        else:
+            self.frames_dropped += int(body)
+            self.frames_sent -= int(body)
+
     async def close(self, *, restore: bool = False) -> None:
+        if self._slot is not None:
+            self._context.pacer.close(self._slot)
+            self._slot = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -79,4 +125,5 @@ class UdpDriver(DeviceDriver):
         return {
             "remote": None if self.remote is None else list(self.remote),
             "network_error": self.net_error,
+            "sent_by_frame_pacer": self._slot is not None,
         }

@@ -26,6 +26,7 @@ from ledgrab.core.effects.registry import build_source
 from ledgrab.core.entity_events import fire_entity_event
 from ledgrab.core.event_bus import EventBus
 from ledgrab.core.processing.frame_thread import FrameThread
+from ledgrab.core.processing.pacer import FramePacer
 from ledgrab.core.processing.pipeline import Pipeline
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner, TargetState
 from ledgrab.models.devices import DeviceConfig
@@ -303,8 +304,16 @@ class ProcessorManager:
             return fn(*args)
         return await self._frames.run(fn, *args)
 
+    @property
+    def pacer(self) -> FramePacer | None:
+        """The frame pacer the network drivers hand their frames to, if there is one."""
+        return self._context.pacer
+
     async def close(self) -> None:
-        """After `stop_all()`: stop the frame thread."""
+        """After `stop_all()`: stop the frame pacer's process and the frame thread."""
+        pacer = self._context.pacer
+        if pacer is not None:
+            await (self._frames.run(pacer.aclose) if self._frames.running else pacer.aclose())
         await self._frames.close()
 
     # -- entity changes ----------------------------------------------------------------------

@@ -281,7 +281,7 @@ class TargetRunner:
         # While capture frames come in, they go out as they arrive and the ticks stay quiet; a
         # stream that pauses for FED_HOLD_S has its last frame repeated on the ticks, and once
         # it times out the ticks show the source's fallback.
-        if now < self._last_fed + max(self.interval, FED_HOLD_S) or self._send_frame(now):
+        if now < self._last_fed + max(self.interval, FED_HOLD_S) or self._send_frame(now, True):
             self._schedule(now)
 
     def _fed(self) -> None:
@@ -302,12 +302,13 @@ class TargetRunner:
         self._fed_timer = None
         if self._timer is None or not self._fed_waiting:
             return  # stopped meanwhile, or a tick at the same moment carried the frame
-        if not self._send_frame(self._now()) and self._timer is not None:
+        if not self._send_frame(self._now(), False) and self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _send_frame(self, now: float) -> bool:
-        """Render, correct and send one frame; False when the device or source failed."""
+    def _send_frame(self, now: float, on_grid: bool) -> bool:
+        """Render, correct and send one frame (on the grid: for the tick's grid point, which a
+        paced driver holds until then plus its lead); False when the device or source failed."""
         try:
             rendered = self.source.render(now - self._started, self._leds())
             # Kept by reference (no copy) for the UI preview: RGB before brightness/wire order.
@@ -317,7 +318,11 @@ class TargetRunner:
                 self.driver.send(override[0])
             else:
                 self._override = None
-                self.driver.send(self.pipeline.apply(rendered))
+                frame = self.pipeline.apply(rendered)
+                if on_grid:
+                    self.driver.send_for(frame, self._deadline)
+                else:
+                    self.driver.send(frame)
         except DriverError as exc:
             self._failure.set_result(("device", str(exc)))
             return False

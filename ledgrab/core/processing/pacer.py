@@ -1,0 +1,233 @@
+"""FramePacer: network frames sent at their due time by a small process of their own.
+
+The frame thread renders a frame a little ahead of its grid point (`lead_s`) and hands the
+datagrams over; the pacer process (pacer_process.py, a bare interpreter) sends them when they
+are due. A frame thread that waits for the interpreter lock, because a server thread holding it
+is off the CPU, then delays only the hand-over, not the frame: the LEDs see it on time as long
+as the wait is shorter than the lead. Capture frames are handed over due at once.
+
+The process starts with the first slot (a device's socket) and is stopped when the last slot
+closes, so an engine with no network target holds none. If it dies, `post()` raises PacerGone
+and the target reconnects, which starts a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ledgrab.core.processing.pacer_process import COUNT, FRAME, HEAD, MAX_MESSAGE
+
+__all__ = ["FramePacer", "PacerGone", "PacerSlot"]
+
+log = logging.getLogger(__name__)
+
+_PROGRAM = Path(__file__).with_name("pacer_process.py")
+# The pair's send buffer bounds what waits for the process: a frame that does not fit is dropped.
+_CHANNEL_BUFFER = 256 * 1024
+# The process ends within milliseconds of its EOF; past this it is killed.
+_EXIT_WAIT_S = 2.0
+
+
+class PacerGone(OSError):
+    """The pacer process is not there any more; the slot's device has to be opened again."""
+
+
+class PacerSlot:
+    """One device's socket in the pacer. `on_note(kind, body)` gets the process's notes for it:
+    kind "error" with the text of a failed send, "replaced" with a count of frames replaced."""
+
+    __slots__ = ("generation", "number", "on_note")
+
+    def __init__(self, generation: int, number: int, on_note: Callable[[str, str | int], None]):
+        self.generation, self.number, self.on_note = generation, number, on_note
+
+
+class FramePacer:
+    """Owned by the engine, used on the frame loop only; `lead_s` is how far ahead frames for the
+    grid are rendered (0 turns pacing off: the drivers send on the frame thread)."""
+
+    # A device that reconnects opens a slot again within its backoff: `idle_stop_s` keeps the
+    # process that long after the last slot closed, rather than start one per try.
+    def __init__(self, *, lead_s: float, priority: int = 0, idle_stop_s: float = 10.0) -> None:
+        self.lead_s = lead_s
+        self._idle_stop_s = idle_stop_s
+        self._priority = priority
+        self._process: subprocess.Popen | None = None
+        self._channel: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: dict[int, PacerSlot] = {}
+        self._generation = 0
+        self._next_number = 0
+        self._idle_stop: asyncio.TimerHandle | None = None
+        self._exiting: list[subprocess.Popen] = []
+
+    @property
+    def enabled(self) -> bool:
+        return self.lead_s > 0
+
+    @property
+    def pid(self) -> int | None:
+        """The process's pid while it runs (for tests and benchmarks)."""
+        return None if self._process is None else self._process.pid
+
+    async def open(
+        self, sock: socket.socket, on_note: Callable[[str, str | int], None]
+    ) -> PacerSlot:
+        """Give the process a duplicate of `sock` (connected, non-blocking); frames posted for
+        the returned slot go out on it."""
+        if self._idle_stop is not None:
+            self._idle_stop.cancel()
+            self._idle_stop = None
+        if self._channel is None:
+            await self._start()
+        assert self._channel is not None
+        self._next_number = (self._next_number + 1) % 0x10000
+        slot = PacerSlot(self._generation, self._next_number, on_note)
+        try:
+            self._channel.sendmsg(
+                [HEAD.pack(b"O", slot.number)],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("<i", sock.fileno()))],
+            )
+        except OSError as exc:
+            self._lost(f"cannot hand a socket over: {exc}")
+            raise PacerGone("the frame pacer process is gone") from None
+        self._slots[slot.number] = slot
+        return slot
+
+    def post(self, slot: PacerSlot, payloads: list[bytes], due: float) -> bool:
+        """Hand a frame over, to go out at `due` (time.monotonic(); 0 = now). False when it was
+        dropped because the process is behind; PacerGone when the process is not there."""
+        channel = self._channel
+        if channel is None or slot.generation != self._generation:
+            raise PacerGone("the frame pacer process is gone")
+        message = b"".join(
+            (
+                FRAME.pack(b"F", slot.number, due, len(payloads)),
+                struct.pack(f"<{len(payloads)}H", *map(len, payloads)),
+                *payloads,
+            )
+        )
+        if len(message) > MAX_MESSAGE:
+            raise ValueError(f"a frame of {len(message)} bytes is more than the pacer takes")
+        try:
+            channel.send(message, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._lost(f"cannot hand a frame over: {exc}")
+            raise PacerGone("the frame pacer process is gone") from None
+        return True
+
+    def close(self, slot: PacerSlot) -> None:
+        """The process sends what still waits for the slot, then forgets it; the last slot
+        closed stops the process."""
+        if slot.generation != self._generation or self._slots.pop(slot.number, None) is None:
+            return
+        with contextlib.suppress(OSError):
+            assert self._channel is not None
+            self._channel.send(HEAD.pack(b"C", slot.number))
+        if not self._slots and self._loop is not None:
+            self._idle_stop = self._loop.call_later(self._idle_stop_s, self._stop)
+
+    async def aclose(self) -> None:
+        """Stop the process now and wait for it to end (the engine's shutdown)."""
+        self._stop()
+        exiting, self._exiting = self._exiting, []
+        for process in exiting:
+            try:
+                await asyncio.to_thread(process.wait, _EXIT_WAIT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait)
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _CHANNEL_BUFFER)
+        command = [sys.executable, "-I", "-S", str(_PROGRAM), str(theirs.fileno())]
+        command.append(str(self._priority))
+        with theirs:
+            try:
+                # Popen waits for the exec; off the loop, so the frames already running go on.
+                process = await asyncio.to_thread(
+                    subprocess.Popen,
+                    command,
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                )
+            except OSError as exc:
+                ours.close()
+                raise PacerGone(f"cannot start the frame pacer process: {exc}") from None
+        if self._channel is not None:  # another device started one meanwhile: keep that one
+            ours.close()
+            self._exiting.append(process)
+            _reap(self._exiting, loop)
+            return
+        ours.setblocking(False)
+        self._process, self._channel, self._loop = process, ours, loop
+        self._generation += 1
+        loop.add_reader(ours.fileno(), self._read_notes)
+        log.info("frame pacer process %d started", process.pid)
+
+    def _read_notes(self) -> None:
+        channel = self._channel
+        while channel is not None:
+            try:
+                data = channel.recv(512)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._lost("it closed its end")
+                return
+            kind, number = HEAD.unpack_from(data)
+            slot = self._slots.get(number)
+            if slot is None:
+                continue
+            if kind == b"E":
+                slot.on_note("error", data[HEAD.size :].decode(errors="replace"))
+            elif kind == b"D":
+                slot.on_note("replaced", COUNT.unpack_from(data, HEAD.size)[0])
+
+    def _lost(self, why: str) -> None:
+        if self._channel is not None:
+            log.warning("the frame pacer process is gone (%s); targets reconnect", why)
+        self._slots.clear()
+        self._stop()
+
+    def _stop(self) -> None:
+        """Close the channel (the process ends at EOF) and reap it later, off the frame path."""
+        if self._idle_stop is not None:
+            self._idle_stop.cancel()
+            self._idle_stop = None
+        channel, process, loop = self._channel, self._process, self._loop
+        self._channel = self._process = None
+        self._generation += 1
+        if channel is not None:
+            if loop is not None:
+                loop.remove_reader(channel.fileno())
+            channel.close()
+        if process is not None:
+            self._exiting.append(process)
+            if loop is not None:
+                loop.call_later(_EXIT_WAIT_S, _reap, self._exiting, loop)
+
+
+def _reap(exiting: list[subprocess.Popen], loop: asyncio.AbstractEventLoop) -> None:
+    """Collect the processes that ended; kill one still there after its EOF and a wait."""
+    for process in list(exiting):
+        if process.poll() is None:
+            process.kill()
+            with contextlib.suppress(RuntimeError):  # a closing loop: aclose() waits instead
+                loop.call_later(_EXIT_WAIT_S, _reap, exiting, loop)
+        else:
+            exiting.remove(process)

@@ -1,0 +1,238 @@
+"""The frame pacer's process with real sockets: frames leave at their due time and not before,
+newest wins, a stop's last frame is not lost, a stalled process costs dropped frames and never a
+blocked frame loop, and a killed one is replaced by the target's reconnect."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from ledgrab.core.processing.pacer import FramePacer, PacerGone
+from tests.support.live_server import LiveServer, wait_for
+from tests.support.receivers import UdpReceiver
+
+
+class Stamped(UdpReceiver):
+    """A receiver that notes when (time.monotonic()) each datagram was read, on its own thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[tuple[bytes, float]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        self.sock.settimeout(0.2)
+        while self.sock.fileno() >= 0:
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.arrivals.append((data, time.monotonic()))
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join()
+
+
+def _sender(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+def _drain(rx: UdpReceiver) -> None:
+    rx.sock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            rx.sock.recv(65535)
+
+
+def _run(scenario) -> None:
+    async def main() -> None:
+        pacer = FramePacer(lead_s=0.006)
+        try:
+            await scenario(pacer)
+        finally:
+            await pacer.aclose()
+
+    asyncio.run(main())
+
+
+async def _until(predicate, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def test_frames_leave_in_order_and_none_before_its_due_time():
+    dues: list[float] = []
+    with Stamped() as rx, _sender(rx.port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda *_: None)
+            for i in range(6):  # each handed over 30 ms ahead, as the frame loop does
+                dues.append(time.monotonic() + 0.03)
+                assert pacer.post(slot, [b"frame %d a" % i, b"frame %d b" % i], dues[-1])
+                await asyncio.sleep(0.05)
+            await _until(lambda: len(rx.arrivals) == 12, "12 datagrams")
+
+        _run(scenario)
+    assert [data for data, _ in rx.arrivals] == [
+        b"frame %d %s" % (i, part) for i in range(6) for part in (b"a", b"b")
+    ]
+    # time.monotonic() is one clock in both processes.
+    firsts = [at for data, at in rx.arrivals if data.endswith(b"a")]
+    assert [at >= due for at, due in zip(firsts, dues, strict=True)] == [True] * 6
+
+
+def test_a_newer_frame_replaces_one_still_waiting_and_the_replacement_is_counted():
+    notes: list[tuple[str, object]] = []
+    with Stamped() as rx, _sender(rx.port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda kind, body: notes.append((kind, body)))
+            assert pacer.post(slot, [b"old"], time.monotonic() + 30)
+            assert pacer.post(slot, [b"new"], 0.0)
+            await _until(lambda: rx.arrivals and notes, "the new frame and the note")
+            pacer.close(slot)  # would send a frame still waiting: there is none
+            await asyncio.sleep(0.3)
+
+        _run(scenario)
+    assert [data for data, _ in rx.arrivals] == [b"new"]
+    assert notes == [("replaced", 1)]
+
+
+def test_closing_a_slot_sends_the_frame_still_waiting():
+    """A stopping target's last frame (black) is handed over just before the slot closes."""
+    with Stamped() as rx, _sender(rx.port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda *_: None)
+            assert pacer.post(slot, [b"black"], time.monotonic() + 30)
+            pacer.close(slot)
+            await _until(lambda: rx.arrivals, "the last frame")
+
+        _run(scenario)
+    assert [data for data, _ in rx.arrivals] == [b"black"]
+
+
+def test_a_send_that_fails_in_the_process_is_reported_for_its_slot():
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: loopback answers ICMP port unreachable
+    notes: list[tuple[str, object]] = []
+    with _sender(port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda kind, body: notes.append((kind, body)))
+            for _ in range(20):
+                pacer.post(slot, [b"x"], 0.0)
+                await asyncio.sleep(0.02)
+                if notes:
+                    return
+            raise AssertionError("no error note")
+
+        _run(scenario)
+    assert notes[0][0] == "error" and "ConnectionRefusedError" in str(notes[0][1])
+
+
+def test_a_stalled_process_drops_frames_at_its_bound_and_never_blocks_the_caller():
+    with Stamped() as rx, _sender(rx.port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda *_: None)
+            os.kill(pacer.pid, signal.SIGSTOP)
+            try:
+                posted = [pacer.post(slot, [bytes(1400)] * 3, 0.0) for _ in range(2000)]
+            finally:
+                os.kill(pacer.pid, signal.SIGCONT)
+            assert posted[0] and not posted[-1], "the channel's buffer is the bound"
+            await _until(lambda: pacer.post(slot, [b"later"], 0.0), "room again")
+            await _until(lambda: any(d == b"later" for d, _ in rx.arrivals), "frames again")
+
+        _run(scenario)
+
+
+def test_a_killed_process_fails_the_post_and_a_new_open_starts_another():
+    with Stamped() as rx, _sender(rx.port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda *_: None)
+            first = pacer.pid
+            os.kill(first, signal.SIGKILL)
+            with pytest.raises(PacerGone):
+                await _until(lambda: not pacer.post(slot, [b"lost"], 0.0), "the loss noticed")
+            slot = await pacer.open(tx, lambda *_: None)
+            assert pacer.pid not in (None, first)
+            assert pacer.post(slot, [b"again"], 0.0)
+            await _until(lambda: any(d == b"again" for d, _ in rx.arrivals), "a frame again")
+
+        _run(scenario)
+
+
+def test_a_ddp_target_goes_on_after_its_pacer_process_is_killed(tmp_path):
+    with UdpReceiver() as rx, LiveServer(tmp_path / "data") as server, server.client() as c:
+        device = c.post(
+            "/api/v1/devices",
+            json={
+                "type": "ddp",
+                "name": "d",
+                "led_count": 3,
+                "address": "127.0.0.1",
+                "port": rx.port,
+            },
+        ).json()
+        source = c.post("/api/v1/sources", json={"name": "s", "kind": "static"}).json()
+        target = c.post(
+            "/api/v1/targets",
+            json={"name": "t", "device_id": device["id"], "source_id": source["id"]},
+        ).json()
+        c.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+        rx.take(3)
+        pacer = server.app.state.engine.pacer
+        first = pacer.pid
+        assert first is not None, "a running DDP target sends through the pacer"
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: pacer.pid not in (None, first), what="a new pacer process")
+        _drain(rx)  # what the killed process sent
+        rx.take(3)
+        state = c.get(f"/api/v1/targets/{target['id']}/state").json()
+        assert state["running"] and state["status"] == "running"
+
+
+def test_without_a_lead_network_frames_go_from_the_frame_thread(tmp_path):
+    with (
+        UdpReceiver() as rx,
+        LiveServer(tmp_path / "data", engine={"send_ahead_ms": 0}) as server,
+        server.client() as c,
+    ):
+        device = c.post(
+            "/api/v1/devices",
+            json={
+                "type": "ddp",
+                "name": "d",
+                "led_count": 3,
+                "address": "127.0.0.1",
+                "port": rx.port,
+            },
+        ).json()
+        source = c.post("/api/v1/sources", json={"name": "s", "kind": "static"}).json()
+        target = c.post(
+            "/api/v1/targets",
+            json={"name": "t", "device_id": device["id"], "source_id": source["id"]},
+        ).json()
+        c.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+        rx.take(3)
+        assert server.app.state.engine.pacer.pid is None
