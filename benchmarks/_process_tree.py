@@ -18,8 +18,10 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
 
 
 def tree_cpu_seconds(process: psutil.Process) -> float:
-    """User + system seconds of the process and of the children alive now."""
-    total = sum(process.cpu_times()[:2])
+    """User + system seconds of the process, of its children that ended (an export worker) and
+    of those alive now (the frame pacer), so the sum never falls when a child ends."""
+    times = process.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
     for child in _children(process):
         with contextlib.suppress(psutil.NoSuchProcess):
             total += sum(child.cpu_times()[:2])

@@ -4,7 +4,8 @@ Run: .venv/bin/python benchmarks/capture.py [--quick]
 Latency: a sender thread sends one frame, the receiver's frame callback stamps its completion
 (same monotonic clock), repeated ping-pong over loopback; then the same through a capture
 source and a running 60 fps target to a virtual strip (what a real strip would see): capture in
-to LED out, the target sending each frame as it arrives.
+to LED out, the target sending each frame as it arrives; and to a DDP receiver on loopback, by
+the frame pacer's process and by the frame thread.
 CPU: the receiver runs alone in a child process while this process streams 4 universes (or the
 same pixels over DDP) at 60 fps; the child's user+system CPU time over the window is the cost.
 """
@@ -28,12 +29,15 @@ from sacn.messages.data_packet import DataPacket
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stats import percentile
+from ledgrab.core.devices.ddp import DdpDriver
+from ledgrab.core.devices.factory import DriverContext
 from ledgrab.core.devices.virtual import VirtualDriver
 from ledgrab.core.effects import capture_source
 from ledgrab.core.effects.capture_receiver import CaptureHub
 from ledgrab.core.event_bus import EventBus
+from ledgrab.core.processing.pacer import FramePacer
 from ledgrab.core.processing.target_runner import RunnerTimings, TargetRunner
-from ledgrab.models.devices import VirtualDevice
+from ledgrab.models.devices import DdpDevice, VirtualDevice
 from ledgrab.models.targets import TargetConfig
 from tests.support.ddp import ddp_frame
 
@@ -106,11 +110,15 @@ def latency(protocol: str, frames: int) -> list[float]:
     return results
 
 
-def through_target(protocol: str, frames: int, fps: int = 60) -> list[float]:
+def through_target(
+    protocol: str, frames: int, fps: int = 60, pacer_lead_s: float | None = None
+) -> list[float]:
     """Microseconds from sending a frame's last packet to a virtual strip receiving it from a
     running `fps` target (straight through: the target sends a frame as it arrives, at most one
     per interval). Frames go out at least one interval apart, at a random phase to the target's
-    ticks, as a screen grabber at or below the target's fps sends them."""
+    ticks, as a screen grabber at or below the target's fps sends them. With `pacer_lead_s` the
+    target drives a DDP device on loopback instead, through the frame pacer's process when the
+    lead is above 0, and the time is taken when the frame's first datagram arrives."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -125,20 +133,44 @@ def through_target(protocol: str, frames: int, fps: int = 60) -> list[float]:
                 stamp[0] = time.perf_counter_ns()
                 arrived.set()
 
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.bind(("127.0.0.1", 0))
+    out.settimeout(0.2)
+
+    def watch_out() -> None:
+        while out.fileno() >= 0:
+            try:
+                data = out.recv(2048)
+            except (TimeoutError, OSError):
+                continue
+            if data[10:13] == wanted[0] and not arrived.is_set():
+                stamp[0] = time.perf_counter_ns()
+                arrived.set()
+
+    if pacer_lead_s is None:
+        device = VirtualDevice(name="strip", led_count=LEDS)
+        driver = StampingStrip(device)
+    else:
+        device = DdpDevice(
+            name="strip", led_count=LEDS, address="127.0.0.1", port=out.getsockname()[1]
+        )
+        pacer = FramePacer(lead_s=pacer_lead_s)
+        driver = DdpDriver(device, DriverContext(pacer=pacer))
+        threading.Thread(target=watch_out, name="bench-out", daemon=True).start()
+
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="bench-loop")
     thread.start()
     hub = CaptureHub(bind_host="127.0.0.1")
     capture_source.set_capture_hub(hub)
     params = capture_source.CaptureParams(protocol=protocol, port=port, timeout_s=5)
-    device = VirtualDevice(name="strip", led_count=LEDS)
     config = TargetConfig(name="t", device_id="d", source_id="s", fps=fps, gamma=1.0)
     runner = TargetRunner(
         "t",
         config,
         device,
         capture_source.CaptureSource(params),
-        StampingStrip(device),
+        driver,
         EventBus(),
         RunnerTimings(),
     )
@@ -169,6 +201,9 @@ def through_target(protocol: str, frames: int, fps: int = 60) -> list[float]:
     finally:
         sock.close()
         asyncio.run_coroutine_threadsafe(runner.stop(), loop).result(10)
+        if pacer_lead_s is not None:
+            asyncio.run_coroutine_threadsafe(pacer.aclose(), loop).result(10)
+        out.close()
         loop.call_soon_threadsafe(hub.close)
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
@@ -249,6 +284,17 @@ def main() -> None:
         p99 = percentile(samples, 0.99)
         print(
             f"{protocol:<10}{statistics.median(samples):>10.1f}{p99:>10.1f}{samples[-1]:>10.1f}"
+            f"{count - len(samples):>6}"
+        )
+    print()
+    print(f"the same from DDP in to a DDP receiver on loopback ({frames // 3} frames)")
+    print(f"{'sent by':<22}{'p50 us':>10}{'p99 us':>10}{'max us':>10}{'lost':>6}")
+    for label, lead in (("the frame pacer", 0.006), ("the frame thread", 0.0)):
+        count = frames // 3
+        samples = sorted(through_target("ddp", count, pacer_lead_s=lead))
+        p99 = percentile(samples, 0.99)
+        print(
+            f"{label:<22}{statistics.median(samples):>10.1f}{p99:>10.1f}{samples[-1]:>10.1f}"
             f"{count - len(samples):>6}"
         )
     print()

@@ -22,8 +22,8 @@ receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
             same timer, real-time priority and niceness, sharing its interpreter with nothing.
             It is what this machine gives any frame sender under the row's load.
   x floor   the row's jitter p99 over floor99: what the server adds to the machine's own jitter
-  cpu %     the server's CPU per wall second (100 = one core), load and the frame pacer's
-            process included
+  cpu %     the server's CPU per wall second (100 = one core), load and its child processes
+            (the frame pacer, export workers) included
   ops/s     requests (or websocket messages) the load completed per second: the load is real
 --rounds runs the whole set that many times, interleaved; each figure printed is the median over
 the rounds (the machine is shared: read medians and ratios, not one run).

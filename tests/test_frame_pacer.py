@@ -83,7 +83,7 @@ def test_frames_leave_in_order_and_none_before_its_due_time():
             slot = await pacer.open(tx, lambda *_: None)
             for i in range(6):  # each handed over 30 ms ahead, as the frame loop does
                 dues.append(time.monotonic() + 0.03)
-                assert pacer.post(slot, [b"frame %d a" % i, b"frame %d b" % i], dues[-1])
+                pacer.post(slot, [b"frame %d a" % i, b"frame %d b" % i], dues[-1])
                 await asyncio.sleep(0.05)
             await _until(lambda: len(rx.arrivals) == 12, "12 datagrams")
 
@@ -102,15 +102,16 @@ def test_a_newer_frame_replaces_one_still_waiting_and_the_replacement_is_counted
 
         async def scenario(pacer: FramePacer) -> None:
             slot = await pacer.open(tx, lambda kind, body: notes.append((kind, body)))
-            assert pacer.post(slot, [b"old"], time.monotonic() + 30)
-            assert pacer.post(slot, [b"new"], 0.0)
+            pacer.post(slot, [b"old"], time.monotonic() + 30)
+            await asyncio.sleep(0.05)  # the two in separate messages, so the process sees both
+            pacer.post(slot, [b"new"], 0.0)
             await _until(lambda: rx.arrivals and notes, "the new frame and the note")
             pacer.close(slot)  # would send a frame still waiting: there is none
             await asyncio.sleep(0.3)
 
         _run(scenario)
     assert [data for data, _ in rx.arrivals] == [b"new"]
-    assert notes == [("replaced", 1)]
+    assert notes == [("dropped", 1)]
 
 
 def test_closing_a_slot_sends_the_frame_still_waiting():
@@ -119,7 +120,7 @@ def test_closing_a_slot_sends_the_frame_still_waiting():
 
         async def scenario(pacer: FramePacer) -> None:
             slot = await pacer.open(tx, lambda *_: None)
-            assert pacer.post(slot, [b"black"], time.monotonic() + 30)
+            pacer.post(slot, [b"black"], time.monotonic() + 30)
             pacer.close(slot)
             await _until(lambda: rx.arrivals, "the last frame")
 
@@ -132,35 +133,45 @@ def test_a_send_that_fails_in_the_process_is_reported_for_its_slot():
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there: loopback answers ICMP port unreachable
-    notes: list[tuple[str, object]] = []
+    errors: list[object] = []
     with _sender(port) as tx:
 
         async def scenario(pacer: FramePacer) -> None:
-            slot = await pacer.open(tx, lambda kind, body: notes.append((kind, body)))
-            for _ in range(20):
+            slot = await pacer.open(
+                tx, lambda kind, body: errors.append(body) if kind == "error" else None
+            )
+            for _ in range(100):
                 pacer.post(slot, [b"x"], 0.0)
                 await asyncio.sleep(0.02)
-                if notes:
+                if errors:
                     return
             raise AssertionError("no error note")
 
         _run(scenario)
-    assert notes[0][0] == "error" and "ConnectionRefusedError" in str(notes[0][1])
+    assert "ConnectionRefusedError" in str(errors[0])
 
 
 def test_a_stalled_process_drops_frames_at_its_bound_and_never_blocks_the_caller():
+    dropped: list[int] = []
     with Stamped() as rx, _sender(rx.port) as tx:
 
         async def scenario(pacer: FramePacer) -> None:
-            slot = await pacer.open(tx, lambda *_: None)
+            slot = await pacer.open(tx, lambda kind, count: dropped.append(count))
             os.kill(pacer.pid, signal.SIGSTOP)
             try:
-                posted = [pacer.post(slot, [bytes(1400)] * 3, 0.0) for _ in range(2000)]
+                for _ in range(200):  # 200 turns of the loop, 10 frames of 4.2 kB each
+                    for _ in range(10):
+                        pacer.post(slot, [bytes(1400)] * 3, 0.0)
+                    await asyncio.sleep(0)
             finally:
                 os.kill(pacer.pid, signal.SIGCONT)
-            assert posted[0] and not posted[-1], "the channel's buffer is the bound"
-            await _until(lambda: pacer.post(slot, [b"later"], 0.0), "room again")
-            await _until(lambda: any(d == b"later" for d, _ in rx.arrivals), "frames again")
+            assert dropped, "the channel's buffer is the bound"
+            for _ in range(1000):  # until the process has worked off its backlog
+                pacer.post(slot, [b"later"], 0.0)
+                await asyncio.sleep(0.01)
+                if any(d == b"later" for d, _ in rx.arrivals):
+                    return
+            raise AssertionError("no frame after the process went on")
 
         _run(scenario)
 
@@ -173,10 +184,12 @@ def test_a_killed_process_fails_the_post_and_a_new_open_starts_another():
             first = pacer.pid
             os.kill(first, signal.SIGKILL)
             with pytest.raises(PacerGone):
-                await _until(lambda: not pacer.post(slot, [b"lost"], 0.0), "the loss noticed")
+                for _ in range(1000):  # the loss is noticed on the loop, within a few turns
+                    pacer.post(slot, [b"lost"], 0.0)
+                    await asyncio.sleep(0.01)
             slot = await pacer.open(tx, lambda *_: None)
             assert pacer.pid not in (None, first)
-            assert pacer.post(slot, [b"again"], 0.0)
+            pacer.post(slot, [b"again"], 0.0)
             await _until(lambda: any(d == b"again" for d, _ in rx.arrivals), "a frame again")
 
         _run(scenario)

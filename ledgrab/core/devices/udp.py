@@ -90,13 +90,10 @@ class UdpDriver(DeviceDriver):
             raise self._fail("the socket is closed")
         if self._slot is not None:
             try:
-                posted = self._context.pacer.post(self._slot, self.packets(frame), due)
+                self._context.pacer.post(self._slot, self.packets(frame), due)
             except PacerGone as exc:
                 raise self._fail(str(exc)) from None
-            if posted:
-                self.frames_sent += 1
-            else:
-                self.frames_dropped += 1
+            self.frames_sent += 1
             return
         if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
             self.frames_dropped += 1

@@ -41,8 +41,9 @@ class PacerGone(OSError):
 
 
 class PacerSlot:
-    """One device's socket in the pacer. `on_note(kind, body)` gets the process's notes for it:
-    kind "error" with the text of a failed send, "replaced" with a count of frames replaced."""
+    """One device's socket in the pacer. `on_note(kind, body)` gets what happened to its frames
+    out of sight: "error" with the text of a failed send, "dropped" with a count of frames that
+    did not go out (replaced by a newer one, or no room in the channel)."""
 
     __slots__ = ("generation", "number", "on_note")
 
@@ -68,6 +69,10 @@ class FramePacer:
         self._next_number = 0
         self._idle_stop: asyncio.TimerHandle | None = None
         self._exiting: list[subprocess.Popen] = []
+        self._outbox: list[tuple[PacerSlot, bytes]] = []
+        self._outbox_bytes = 0
+        self._flush_soon: asyncio.Handle | None = None
+        self._starting = asyncio.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -86,11 +91,13 @@ class FramePacer:
         if self._idle_stop is not None:
             self._idle_stop.cancel()
             self._idle_stop = None
-        if self._channel is None:
-            await self._start()
+        async with self._starting:  # devices that open together share one process
+            if self._channel is None:
+                await self._start()
         assert self._channel is not None
         self._next_number = (self._next_number + 1) % 0x10000
         slot = PacerSlot(self._generation, self._next_number, on_note)
+        self._flush()
         try:
             self._channel.sendmsg(
                 [HEAD.pack(b"O", slot.number)],
@@ -102,35 +109,50 @@ class FramePacer:
         self._slots[slot.number] = slot
         return slot
 
-    def post(self, slot: PacerSlot, payloads: list[bytes], due: float) -> bool:
-        """Hand a frame over, to go out at `due` (time.monotonic(); 0 = now). False when it was
-        dropped because the process is behind; PacerGone when the process is not there."""
-        channel = self._channel
-        if channel is None or slot.generation != self._generation:
+    def post(self, slot: PacerSlot, payloads: list[bytes], due: float) -> None:
+        """Hand a frame over, to go out at `due` (time.monotonic(); 0 = now). PacerGone when
+        the process is not there; a frame the process had no room for is noted "dropped"."""
+        if self._channel is None or slot.generation != self._generation:
             raise PacerGone("the frame pacer process is gone")
-        message = b"".join(
+        record = b"".join(
             (
                 FRAME.pack(b"F", slot.number, due, len(payloads)),
                 struct.pack(f"<{len(payloads)}H", *map(len, payloads)),
                 *payloads,
             )
         )
-        if len(message) > MAX_MESSAGE:
-            raise ValueError(f"a frame of {len(message)} bytes is more than the pacer takes")
+        if len(record) > MAX_MESSAGE:
+            raise ValueError(f"a frame of {len(record)} bytes is more than the pacer takes")
+        if self._outbox_bytes + len(record) > MAX_MESSAGE:
+            self._flush()
+        self._outbox.append((slot, record))
+        self._outbox_bytes += len(record)
+        if self._flush_soon is None:
+            # Targets due together post in one turn of the loop: one message wakes the process
+            # once for all of them, where one each woke it once per target.
+            self._flush_soon = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        outbox, self._outbox, self._outbox_bytes = self._outbox, [], 0
+        if not outbox or self._channel is None:
+            return
         try:
-            channel.send(message, socket.MSG_DONTWAIT)
+            self._channel.send(b"".join(record for _, record in outbox), socket.MSG_DONTWAIT)
         except BlockingIOError:
-            return False
+            for slot, _ in outbox:
+                slot.on_note("dropped", 1)
         except OSError as exc:
-            self._lost(f"cannot hand a frame over: {exc}")
-            raise PacerGone("the frame pacer process is gone") from None
-        return True
+            self._lost(f"cannot hand frames over: {exc}")
 
     def close(self, slot: PacerSlot) -> None:
         """The process sends what still waits for the slot, then forgets it; the last slot
         closed stops the process."""
         if slot.generation != self._generation or self._slots.pop(slot.number, None) is None:
             return
+        self._flush()
         with contextlib.suppress(OSError):
             assert self._channel is not None
             self._channel.send(HEAD.pack(b"C", slot.number))
@@ -166,11 +188,6 @@ class FramePacer:
             except OSError as exc:
                 ours.close()
                 raise PacerGone(f"cannot start the frame pacer process: {exc}") from None
-        if self._channel is not None:  # another device started one meanwhile: keep that one
-            ours.close()
-            self._exiting.append(process)
-            _reap(self._exiting, loop)
-            return
         ours.setblocking(False)
         self._process, self._channel, self._loop = process, ours, loop
         self._generation += 1
@@ -196,7 +213,7 @@ class FramePacer:
             if kind == b"E":
                 slot.on_note("error", data[HEAD.size :].decode(errors="replace"))
             elif kind == b"D":
-                slot.on_note("replaced", COUNT.unpack_from(data, HEAD.size)[0])
+                slot.on_note("dropped", COUNT.unpack_from(data, HEAD.size)[0])
 
     def _lost(self, why: str) -> None:
         if self._channel is not None:

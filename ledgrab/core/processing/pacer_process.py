@@ -4,7 +4,7 @@ Run as `python -I -S pacer_process.py <fd> <priority>` by `pacer.FramePacer`, wi
 of a SOCK_SEQPACKET pair. It imports the standard library only (no site-packages, no ledgrab), so
 it costs a bare interpreter; it never takes the server's interpreter lock, which is the point.
 
-Messages in (one per datagram of the pair):
+Messages in (records; one datagram of the pair may carry several F records):
   O slot + an SCM_RIGHTS descriptor   send this slot's frames on this (connected) socket
   F slot due count len*count payloads  a frame: send its payloads at `due` (CLOCK_MONOTONIC s; a
                                        due in the past means now). A newer frame for a slot
@@ -30,9 +30,6 @@ HEAD = struct.Struct("<cH")
 FRAME = struct.Struct("<cHdH")
 COUNT = struct.Struct("<I")
 MAX_MESSAGE = 1 << 17
-# poll() waits in whole milliseconds; it wakes this long before a due time and a precise sleep
-# (clock_nanosleep) covers the rest.
-_COARSE_S = 0.0015
 
 
 class Pacer:
@@ -42,64 +39,67 @@ class Pacer:
         self.channel = channel
         self.sockets: dict[int, socket.socket] = {}
         self.waiting: dict[int, tuple[float, list[bytes]]] = {}
+        self._buffer = bytearray(MAX_MESSAGE)
+        self._view = memoryview(self._buffer)
+        self._fd_space = socket.CMSG_SPACE(4)
 
     def serve(self) -> None:
-        poller = select.poll()
-        poller.register(self.channel, select.POLLIN)
+        # select() takes its timeout in microseconds (poll() and epoll in whole milliseconds),
+        # so one call waits both for the next message and for the next due time; it reads one
+        # message per call, so a wake costs no failed read.
+        channel, waiting = [self.channel], self.waiting
         while True:
-            wait = self._next_wait()
-            if wait is None or wait > _COARSE_S:
-                timeout = -1 if wait is None else (wait - _COARSE_S) * 1000
-                if poller.poll(timeout) and not self._take_messages():
-                    return
-                continue
-            if wait > 0:
-                time.sleep(wait)
-            self._send_due(time.monotonic())
+            wait = None
+            if waiting:
+                wait = min(due for due, _ in waiting.values()) - time.monotonic()
+            ready = (wait is None or wait > 0) and select.select(channel, [], [], wait)[0]
+            if ready and not self._take_message():
+                return
+            if waiting:
+                self._send_due(time.monotonic())
 
-    def _next_wait(self) -> float | None:
-        if not self.waiting:
-            return None
-        return min(due for due, _ in self.waiting.values()) - time.monotonic()
+    def _take_message(self) -> bool:
+        """One message from the channel; False at EOF."""
+        try:
+            size, ancdata, _, _ = self.channel.recvmsg_into([self._buffer], self._fd_space)
+        except ConnectionResetError:
+            return False
+        if not size:
+            return False
+        self._handle(self._view[:size], ancdata)
+        return True
 
-    def _take_messages(self) -> bool:
-        """Everything queued on the channel; False at EOF."""
-        while True:
-            try:
-                data, ancdata, _, _ = self.channel.recvmsg(
-                    MAX_MESSAGE, socket.CMSG_SPACE(4), socket.MSG_DONTWAIT
-                )
-            except BlockingIOError:
-                return True
-            except ConnectionResetError:
-                return False
-            if not data:
-                return False
-            self._handle(data, ancdata)
-
-    def _handle(self, data: bytes, ancdata: list) -> None:
+    def _handle(self, data: memoryview, ancdata: list) -> None:
         kind, slot = HEAD.unpack_from(data)
-        if kind == b"F":
-            _, _, due, count = FRAME.unpack_from(data)
-            lengths = struct.unpack_from(f"<{count}H", data, FRAME.size)
-            offset, payloads = FRAME.size + 2 * count, []
-            for length in lengths:
-                payloads.append(data[offset : offset + length])
-                offset += length
-            if self.waiting.pop(slot, None) is not None:
-                self._note(b"D", slot, COUNT.pack(1))
-            self.waiting[slot] = (due, payloads)
-        elif kind == b"O":
-            for level, kind_, fds in ancdata:
-                if level == socket.SOL_SOCKET and kind_ == socket.SCM_RIGHTS:
-                    fd = struct.unpack_from("<i", fds)[0]
+        if kind == b"O":
+            for level, type_, fds in ancdata:
+                if level == socket.SOL_SOCKET and type_ == socket.SCM_RIGHTS:
                     self._forget(slot)
-                    self.sockets[slot] = socket.socket(fileno=fd)
+                    self.sockets[slot] = socket.socket(fileno=struct.unpack_from("<i", fds)[0])
         elif kind == b"C":
             frame = self.waiting.pop(slot, None)
             if frame is not None:
                 self._send(slot, frame[1])
             self._forget(slot)
+        else:
+            offset = 0
+            while offset < len(data):
+                offset = self._take_frame(data, offset)
+
+    def _take_frame(self, data: memoryview, offset: int) -> int:
+        """Queue the F record at `offset`; returns where the next one starts."""
+        _, slot, due, count = FRAME.unpack_from(data, offset)
+        offset += FRAME.size
+        lengths = struct.unpack_from(f"<{count}H", data, offset)
+        offset += 2 * count
+        payloads = []
+        for length in lengths:
+            payloads.append(bytes(data[offset : offset + length]))
+            offset += length
+        if self.waiting.pop(slot, None) is not None:
+            self._note(b"D", slot, COUNT.pack(1))
+        self.waiting[slot] = (due, payloads)
+        return offset
 
     def _send_due(self, now: float) -> None:
         for slot, (due, payloads) in list(self.waiting.items()):
@@ -135,7 +135,10 @@ def main(argv: list[str]) -> None:
         # Refused, it runs at the normal policy; the server's log already says how to grant it.
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    channel = socket.socket(fileno=fd)
+    # The server's number for it may be past select()'s FD_SETSIZE; here the lowest are free.
+    low = os.dup(fd)
+    os.close(fd)
+    channel = socket.socket(fileno=low)
     Pacer(channel).serve()
 
 
