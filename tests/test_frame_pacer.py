@@ -249,3 +249,30 @@ def test_without_a_lead_network_frames_go_from_the_frame_thread(tmp_path):
         c.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
         rx.take(3)
         assert server.app.state.engine.pacer.pid is None
+
+
+def test_a_pacer_that_keeps_dying_is_given_up_and_the_frames_go_out_anyway(tmp_path):
+    """A process that cannot run (a broken install, a filter that kills it) must not leave the
+    network targets reconnecting for ever."""
+    dies = tmp_path / "dies.py"
+    dies.write_text("raise SystemExit(1)\n")
+    with UdpReceiver() as rx, LiveServer(tmp_path / "data") as server, server.client() as c:
+        pacer = server.app.state.engine.pacer
+        pacer._program = dies
+        device = c.post(
+            "/api/v1/devices",
+            json={"type": "ddp", "name": "d", "led_count": 3, "address": "127.0.0.1",
+                  "port": rx.port},
+        ).json()  # fmt: skip
+        source = c.post("/api/v1/sources", json={"name": "s", "kind": "static"}).json()
+        target = c.post(
+            "/api/v1/targets",
+            json={"name": "t", "device_id": device["id"], "source_id": source["id"]},
+        ).json()
+        c.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+        wait_for(lambda: pacer.given_up, what="the pacer given up")
+        _drain(rx)
+        rx.take(3)
+        state = c.get(f"/api/v1/targets/{target['id']}/state").json()
+        assert state["status"] == "running"
+        assert state["device"]["details"]["sent_by_frame_pacer"] is False

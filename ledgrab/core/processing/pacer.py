@@ -20,6 +20,8 @@ import socket
 import struct
 import subprocess
 import sys
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 _PROGRAM = Path(__file__).with_name("pacer_process.py")
 # The pair's send buffer bounds what waits for the process: a frame that does not fit is dropped.
 _CHANNEL_BUFFER = 256 * 1024
+# A process that dies this many times within the window (a broken install, a filter that
+# kills it) is not started again: the drivers send their frames themselves.
+_LOSSES_TO_GIVE_UP = 3
+_LOSS_WINDOW_S = 60
 # The process ends within milliseconds of its EOF; past this it is killed.
 _EXIT_WAIT_S = 2.0
 
@@ -57,8 +63,18 @@ class FramePacer:
 
     # A device that reconnects opens a slot again within its backoff: `idle_stop_s` keeps the
     # process that long after the last slot closed, rather than start one per try.
-    def __init__(self, *, lead_s: float, priority: int = 0, idle_stop_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        lead_s: float,
+        priority: int = 0,
+        idle_stop_s: float = 10.0,
+        program: Path = _PROGRAM,
+    ) -> None:
         self.lead_s = lead_s
+        self._program = program
+        self._losses: deque[float] = deque(maxlen=_LOSSES_TO_GIVE_UP)
+        self.given_up = False
         self._idle_stop_s = idle_stop_s
         self._priority = priority
         self._process: subprocess.Popen | None = None
@@ -76,7 +92,10 @@ class FramePacer:
 
     @property
     def enabled(self) -> bool:
-        return self.lead_s > 0
+        """Whether drivers should hand frames over: a lead is set and the process has not died
+        `_LOSSES_TO_GIVE_UP` times within `_LOSS_WINDOW_S` (then they send them themselves until
+        the server restarts, rather than reconnect in a loop)."""
+        return self.lead_s > 0 and not self.given_up
 
     @property
     def pid(self) -> int | None:
@@ -174,7 +193,7 @@ class FramePacer:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _CHANNEL_BUFFER)
-        command = [sys.executable, "-I", "-S", str(_PROGRAM), str(theirs.fileno())]
+        command = [sys.executable, "-I", "-S", str(self._program), str(theirs.fileno())]
         command.append(str(self._priority))
         with theirs:
             try:
@@ -217,7 +236,19 @@ class FramePacer:
 
     def _lost(self, why: str) -> None:
         if self._channel is not None:
-            log.warning("the frame pacer process is gone (%s); targets reconnect", why)
+            now = time.monotonic()
+            self._losses.append(now)
+            if len(self._losses) == self._losses.maxlen and now - self._losses[0] < _LOSS_WINDOW_S:
+                self.given_up = True
+                log.error(
+                    "the frame pacer process is gone (%s), %d times in %d s: network frames go "
+                    "from the frame thread until LedGrab restarts",
+                    why,
+                    len(self._losses),
+                    _LOSS_WINDOW_S,
+                )
+            else:
+                log.warning("the frame pacer process is gone (%s); targets reconnect", why)
         self._slots.clear()
         self._stop()
 
