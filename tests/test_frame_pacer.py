@@ -276,3 +276,51 @@ def test_a_pacer_that_keeps_dying_is_given_up_and_the_frames_go_out_anyway(tmp_p
         state = c.get(f"/api/v1/targets/{target['id']}/state").json()
         assert state["status"] == "running"
         assert state["device"]["details"]["sent_by_frame_pacer"] is False
+
+
+def _wakes(pid: int) -> int:
+    """How often the process has gone to sleep and been woken (voluntary context switches)."""
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("voluntary_")).split()[1])
+
+
+def test_frames_on_an_announced_grid_cost_one_wake_each_and_still_leave_on_time():
+    """The process sleeps through a hand-over it was told of and sends at the due time."""
+    interval, lead, frames = 0.02, 0.006, 50
+    dues: list[float] = []
+    with Stamped() as rx, _sender(rx.port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda *_: None)
+            start = int(time.monotonic() / interval) + 5
+            await asyncio.sleep(0.1)
+            before = _wakes(pacer.pid)
+            for k in range(start, start + frames):
+                await asyncio.sleep(max(0.0, k * interval - time.monotonic()))
+                dues.append(k * interval + lead)
+                pacer.post(slot, [b"%d" % k], k * interval + lead, (k + 1) * interval + lead)
+            await _until(lambda: len(rx.arrivals) == frames, f"{frames} datagrams")
+            woken = _wakes(pacer.pid) - before
+            # Told nothing, it wakes twice a frame: once for the hand-over, once to send.
+            assert woken <= frames * 1.3, woken
+
+        _run(scenario)
+    assert [at >= due for (_, at), due in zip(rx.arrivals, dues, strict=True)] == [True] * frames
+
+
+def test_a_frame_handed_over_after_its_announced_due_still_goes_out():
+    """The frame loop was late past the lead: the process has woken, found nothing, and must
+    not sleep until some later time."""
+    with Stamped() as rx, _sender(rx.port) as tx:
+
+        async def scenario(pacer: FramePacer) -> None:
+            slot = await pacer.open(tx, lambda *_: None)
+            now = time.monotonic()
+            pacer.post(slot, [b"first"], now + 0.01, now + 0.05)
+            await _until(lambda: rx.arrivals, "the first frame")
+            await asyncio.sleep(0.1)  # the announced 50 ms pass with nothing handed over
+            pacer.post(slot, [b"late"], now + 0.05, now + 10)  # due in the past: now
+            await _until(lambda: len(rx.arrivals) == 2, "the late frame")
+
+        _run(scenario)
+    assert [data for data, _ in rx.arrivals] == [b"first", b"late"]

@@ -51,10 +51,10 @@ class DeviceDriver(ABC):
     def send(self, frame: bytes) -> None:
         """Queue one frame without blocking; raise DriverError if the device failed."""
 
-    def send_for(self, frame: bytes, at: float) -> None:
-        """Like `send()`, for the frame loop's grid point `at` (time.monotonic()): a driver that
-        can hold frames back (a network driver with the frame pacer) sends it at `at` plus the
-        pacer's lead; the others send it now."""
+    def send_for(self, frame: bytes, at: float, next_at: float = 0.0) -> None:
+        """Like `send()`, for the frame loop's grid point `at` (time.monotonic(); `next_at` the
+        next one, 0 if not known): a driver that can hold frames back (a network driver with the
+        frame pacer) sends it at `at` plus the pacer's lead; the others send it now."""
         self.send(frame)
 
     @abstractmethod

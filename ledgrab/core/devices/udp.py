@@ -80,19 +80,22 @@ class UdpDriver(DeviceDriver):
         raise NotImplementedError
 
     def send(self, frame: bytes) -> None:
-        self._emit(frame, 0.0)
+        self._emit(frame, 0.0, 0.0)
 
-    def send_for(self, frame: bytes, at: float) -> None:
+    def send_for(self, frame: bytes, at: float, next_at: float = 0.0) -> None:
         pacer = self._pacer
-        self._emit(frame, 0.0 if pacer is None else at + pacer.lead_s)
+        if pacer is None:
+            self._emit(frame, 0.0, 0.0)
+        else:
+            self._emit(frame, at + pacer.lead_s, next_at + pacer.lead_s if next_at else 0.0)
 
-    def _emit(self, frame: bytes, due: float) -> None:
+    def _emit(self, frame: bytes, due: float, next_due: float) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             raise self._fail("the socket is closed")
         if self._slot is not None:
             try:
-                self._context.pacer.post(self._slot, self.packets(frame), due)
+                self._context.pacer.post(self._slot, self.packets(frame), due, next_due)
             except PacerGone as exc:
                 raise self._fail(str(exc)) from None
             self.frames_sent += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import struct
 import subprocess
@@ -36,6 +37,8 @@ _PROGRAM = Path(__file__).with_name("pacer_process.py")
 _CHANNEL_BUFFER = 256 * 1024
 # A process that dies this many times within the window (a broken install, a filter that
 # kills it) is not started again: the drivers send their frames themselves.
+# A frame due within this of now rings the bell: the process may be asleep until later.
+_RING_MARGIN_S = 0.0005
 _LOSSES_TO_GIVE_UP = 3
 _LOSS_WINDOW_S = 60
 # The process ends within milliseconds of its EOF; past this it is killed.
@@ -51,10 +54,11 @@ class PacerSlot:
     out of sight: "error" with the text of a failed send, "dropped" with a count of frames that
     did not go out (replaced by a newer one, or no room in the channel)."""
 
-    __slots__ = ("generation", "number", "on_note")
+    __slots__ = ("announced", "generation", "number", "on_note")
 
     def __init__(self, generation: int, number: int, on_note: Callable[[str, str | int], None]):
         self.generation, self.number, self.on_note = generation, number, on_note
+        self.announced = 0.0  # when the process expects this slot's next frame (0: it does not)
 
 
 class FramePacer:
@@ -88,6 +92,8 @@ class FramePacer:
         self._outbox: list[tuple[PacerSlot, bytes]] = []
         self._outbox_bytes = 0
         self._flush_soon: asyncio.Handle | None = None
+        self._bell: int | None = None  # the write end of the process's bell pipe
+        self._ring = False
         self._starting = asyncio.Lock()
 
     @property
@@ -125,17 +131,25 @@ class FramePacer:
         except OSError as exc:
             self._lost(f"cannot hand a socket over: {exc}")
             raise PacerGone("the frame pacer process is gone") from None
+        self._ring_bell()
         self._slots[slot.number] = slot
         return slot
 
-    def post(self, slot: PacerSlot, payloads: list[bytes], due: float) -> None:
-        """Hand a frame over, to go out at `due` (time.monotonic(); 0 = now). PacerGone when
-        the process is not there; a frame the process had no room for is noted "dropped"."""
+    def post(
+        self, slot: PacerSlot, payloads: list[bytes], due: float, next_due: float = 0.0
+    ) -> None:
+        """Hand a frame over, to go out at `due` (time.monotonic(); 0 = now); `next_due` is when
+        the slot's next frame will be due, if the caller keeps a grid. PacerGone when the
+        process is not there; a frame the process had no room for is noted "dropped"."""
         if self._channel is None or slot.generation != self._generation:
             raise PacerGone("the frame pacer process is gone")
+        # The process sleeps until the time it was told; a frame due earlier, or now, rings.
+        if due != slot.announced or due <= time.monotonic() + _RING_MARGIN_S:
+            self._ring = True
+        slot.announced = next_due
         record = b"".join(
             (
-                FRAME.pack(b"F", slot.number, due, len(payloads)),
+                FRAME.pack(b"F", slot.number, due, next_due, len(payloads)),
                 struct.pack(f"<{len(payloads)}H", *map(len, payloads)),
                 *payloads,
             )
@@ -163,8 +177,18 @@ class FramePacer:
         except BlockingIOError:
             for slot, _ in outbox:
                 slot.on_note("dropped", 1)
+                slot.announced = 0.0
         except OSError as exc:
             self._lost(f"cannot hand frames over: {exc}")
+        if self._ring:
+            self._ring_bell()
+
+    def _ring_bell(self) -> None:
+        """Wake the process now (after what it must read is in the channel)."""
+        self._ring = False
+        if self._bell is not None:
+            with contextlib.suppress(OSError):  # full: it is ringing already
+                os.write(self._bell, b"!")
 
     def close(self, slot: PacerSlot) -> None:
         """The process sends what still waits for the slot, then forgets it; the last slot
@@ -175,6 +199,7 @@ class FramePacer:
         with contextlib.suppress(OSError):
             assert self._channel is not None
             self._channel.send(HEAD.pack(b"C", slot.number))
+        self._ring_bell()
         if not self._slots and self._loop is not None:
             self._idle_stop = self._loop.call_later(self._idle_stop_s, self._stop)
 
@@ -193,22 +218,26 @@ class FramePacer:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _CHANNEL_BUFFER)
+        bell_read, bell = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         command = [sys.executable, "-I", "-S", str(self._program), str(theirs.fileno())]
-        command.append(str(self._priority))
+        command += [str(bell_read), str(self._priority)]
         with theirs:
             try:
                 # Popen waits for the exec; off the loop, so the frames already running go on.
                 process = await asyncio.to_thread(
                     subprocess.Popen,
                     command,
-                    pass_fds=(theirs.fileno(),),
+                    pass_fds=(theirs.fileno(), bell_read),
                     stdin=subprocess.DEVNULL,
                 )
             except OSError as exc:
                 ours.close()
+                os.close(bell)
                 raise PacerGone(f"cannot start the frame pacer process: {exc}") from None
+            finally:
+                os.close(bell_read)
         ours.setblocking(False)
-        self._process, self._channel, self._loop = process, ours, loop
+        self._process, self._channel, self._loop, self._bell = process, ours, loop, bell
         self._generation += 1
         loop.add_reader(ours.fileno(), self._read_notes)
         log.info("frame pacer process %d started", process.pid)
@@ -260,6 +289,9 @@ class FramePacer:
         channel, process, loop = self._channel, self._process, self._loop
         self._channel = self._process = None
         self._generation += 1
+        if self._bell is not None:
+            os.close(self._bell)
+            self._bell = None
         if channel is not None:
             if loop is not None:
                 loop.remove_reader(channel.fileno())

@@ -320,7 +320,9 @@ class TargetRunner:
                 self._override = None
                 frame = self.pipeline.apply(rendered)
                 if on_grid:
-                    self.driver.send_for(frame, self._deadline)
+                    # Computed as _schedule() will, so the pacer's expectation matches exactly.
+                    next_at = (self._index + 1) * self.interval
+                    self.driver.send_for(frame, self._deadline, next_at)
                 else:
                     self.driver.send(frame)
         except DriverError as exc:
