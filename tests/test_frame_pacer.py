@@ -324,3 +324,22 @@ def test_a_frame_handed_over_after_its_announced_due_still_goes_out():
 
         _run(scenario)
     assert [data for data, _ in rx.arrivals] == [b"first", b"late"]
+
+
+def test_the_process_ends_once_no_device_has_used_it_for_a_while():
+    pids: list[int] = []
+    with _sender(9) as tx:
+
+        async def scenario() -> None:
+            pacer = FramePacer(lead_s=0.006, idle_stop_s=0.2)
+            try:
+                slot = await pacer.open(tx, lambda *_: None)
+                pids.append(pacer.pid)
+                pacer.close(slot)
+                assert pacer.pid == pids[0], "kept for a device that reopens within its backoff"
+                await _until(lambda: pacer.pid is None, "the idle stop")
+            finally:
+                await pacer.aclose()  # waits for the process that ended
+
+        asyncio.run(scenario())
+    assert not os.path.exists(f"/proc/{pids[0]}")
