@@ -49,6 +49,21 @@ def _sender(port: int) -> socket.socket:
     return sock
 
 
+def _start_ddp_target(client, port: int) -> str:
+    """A running target sending a static colour to a 3-LED DDP device at `port` on loopback."""
+    device = client.post(
+        "/api/v1/devices",
+        json={"type": "ddp", "name": "d", "led_count": 3, "address": "127.0.0.1", "port": port},
+    ).json()
+    source = client.post("/api/v1/sources", json={"name": "s", "kind": "static"}).json()
+    target = client.post(
+        "/api/v1/targets",
+        json={"name": "t", "device_id": device["id"], "source_id": source["id"]},
+    ).json()
+    client.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+    return target["id"]
+
+
 def _drain(rx: UdpReceiver) -> None:
     rx.sock.setblocking(False)
     with contextlib.suppress(BlockingIOError):
@@ -197,22 +212,7 @@ def test_a_killed_process_fails_the_post_and_a_new_open_starts_another():
 
 def test_a_ddp_target_goes_on_after_its_pacer_process_is_killed(tmp_path):
     with UdpReceiver() as rx, LiveServer(tmp_path / "data") as server, server.client() as c:
-        device = c.post(
-            "/api/v1/devices",
-            json={
-                "type": "ddp",
-                "name": "d",
-                "led_count": 3,
-                "address": "127.0.0.1",
-                "port": rx.port,
-            },
-        ).json()
-        source = c.post("/api/v1/sources", json={"name": "s", "kind": "static"}).json()
-        target = c.post(
-            "/api/v1/targets",
-            json={"name": "t", "device_id": device["id"], "source_id": source["id"]},
-        ).json()
-        c.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+        target_id = _start_ddp_target(c, rx.port)
         rx.take(3)
         pacer = server.app.state.engine.pacer
         first = pacer.pid
@@ -221,7 +221,7 @@ def test_a_ddp_target_goes_on_after_its_pacer_process_is_killed(tmp_path):
         wait_for(lambda: pacer.pid not in (None, first), what="a new pacer process")
         _drain(rx)  # what the killed process sent
         rx.take(3)
-        state = c.get(f"/api/v1/targets/{target['id']}/state").json()
+        state = c.get(f"/api/v1/targets/{target_id}/state").json()
         assert state["running"] and state["status"] == "running"
 
 
@@ -231,22 +231,7 @@ def test_without_a_lead_network_frames_go_from_the_frame_thread(tmp_path):
         LiveServer(tmp_path / "data", engine={"send_ahead_ms": 0}) as server,
         server.client() as c,
     ):
-        device = c.post(
-            "/api/v1/devices",
-            json={
-                "type": "ddp",
-                "name": "d",
-                "led_count": 3,
-                "address": "127.0.0.1",
-                "port": rx.port,
-            },
-        ).json()
-        source = c.post("/api/v1/sources", json={"name": "s", "kind": "static"}).json()
-        target = c.post(
-            "/api/v1/targets",
-            json={"name": "t", "device_id": device["id"], "source_id": source["id"]},
-        ).json()
-        c.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+        _start_ddp_target(c, rx.port)
         rx.take(3)
         assert server.app.state.engine.pacer.pid is None
 
@@ -259,21 +244,11 @@ def test_a_pacer_that_keeps_dying_is_given_up_and_the_frames_go_out_anyway(tmp_p
     with UdpReceiver() as rx, LiveServer(tmp_path / "data") as server, server.client() as c:
         pacer = server.app.state.engine.pacer
         pacer._program = dies
-        device = c.post(
-            "/api/v1/devices",
-            json={"type": "ddp", "name": "d", "led_count": 3, "address": "127.0.0.1",
-                  "port": rx.port},
-        ).json()  # fmt: skip
-        source = c.post("/api/v1/sources", json={"name": "s", "kind": "static"}).json()
-        target = c.post(
-            "/api/v1/targets",
-            json={"name": "t", "device_id": device["id"], "source_id": source["id"]},
-        ).json()
-        c.post(f"/api/v1/targets/{target['id']}/start").raise_for_status()
+        target_id = _start_ddp_target(c, rx.port)
         wait_for(lambda: pacer.given_up, what="the pacer given up")
         _drain(rx)
         rx.take(3)
-        state = c.get(f"/api/v1/targets/{target['id']}/state").json()
+        state = c.get(f"/api/v1/targets/{target_id}/state").json()
         assert state["status"] == "running"
         assert state["device"]["details"]["sent_by_frame_pacer"] is False
 

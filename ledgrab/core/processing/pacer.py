@@ -6,9 +6,10 @@ are due. A frame thread that waits for the interpreter lock, because a server th
 is off the CPU, then delays only the hand-over, not the frame: the LEDs see it on time as long
 as the wait is shorter than the lead. Capture frames are handed over due at once.
 
-The process starts with the first slot (a device's socket) and is stopped when the last slot
-closes, so an engine with no network target holds none. If it dies, `post()` raises PacerGone
-and the target reconnects, which starts a new one.
+The process starts with the first slot (a device's socket) and is stopped `idle_stop_s` after
+the last slot closes, so an engine with no network target holds none. If it dies, `post()`
+raises PacerGone and the target reconnects, which starts a new one; one that keeps dying is
+given up (`enabled` turns false) and the drivers send their frames themselves.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ log = logging.getLogger(__name__)
 _PROGRAM = Path(__file__).with_name("pacer_process.py")
 # The pair's send buffer bounds what waits for the process: a frame that does not fit is dropped.
 _CHANNEL_BUFFER = 256 * 1024
-# A process that dies this many times within the window (a broken install, a filter that
-# kills it) is not started again: the drivers send their frames themselves.
 # A frame due within this of now rings the bell: the process may be asleep until later.
 _RING_MARGIN_S = 0.0005
+# A process that dies this many times within the window (a broken install, a filter that
+# kills it) is not started again: the drivers send their frames themselves.
 _LOSSES_TO_GIVE_UP = 3
 _LOSS_WINDOW_S = 60
 # The process ends within milliseconds of its EOF; past this it is killed.
@@ -143,10 +144,6 @@ class FramePacer:
         process is not there; a frame the process had no room for is noted "dropped"."""
         if self._channel is None or slot.generation != self._generation:
             raise PacerGone("the frame pacer process is gone")
-        # The process sleeps until the time it was told; a frame due earlier, or now, rings.
-        if due != slot.announced or due <= time.monotonic() + _RING_MARGIN_S:
-            self._ring = True
-        slot.announced = next_due
         record = b"".join(
             (
                 FRAME.pack(b"F", slot.number, due, next_due, len(payloads)),
@@ -158,6 +155,10 @@ class FramePacer:
             raise ValueError(f"a frame of {len(record)} bytes is more than the pacer takes")
         if self._outbox_bytes + len(record) > MAX_MESSAGE:
             self._flush()
+        # The process sleeps until the time it was told; a frame due earlier, or now, rings.
+        if due != slot.announced or due <= time.monotonic() + _RING_MARGIN_S:
+            self._ring = True
+        slot.announced = next_due
         self._outbox.append((slot, record))
         self._outbox_bytes += len(record)
         if self._flush_soon is None:
@@ -191,8 +192,8 @@ class FramePacer:
                 os.write(self._bell, b"!")
 
     def close(self, slot: PacerSlot) -> None:
-        """The process sends what still waits for the slot, then forgets it; the last slot
-        closed stops the process."""
+        """The process sends what still waits for the slot, then forgets it; `idle_stop_s`
+        after the last slot closed, the process is stopped."""
         if slot.generation != self._generation or self._slots.pop(slot.number, None) is None:
             return
         self._flush()
