@@ -133,11 +133,9 @@ def through_target(
                 stamp[0] = time.perf_counter_ns()
                 arrived.set()
 
-    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    out.bind(("127.0.0.1", 0))
-    out.settimeout(0.2)
+    out: socket.socket | None = None
 
-    def watch_out() -> None:
+    def watch_out(out: socket.socket) -> None:
         while out.fileno() >= 0:
             try:
                 data = out.recv(2048)
@@ -151,12 +149,15 @@ def through_target(
         device = VirtualDevice(name="strip", led_count=LEDS)
         driver = StampingStrip(device)
     else:
+        out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        out.bind(("127.0.0.1", 0))
+        out.settimeout(0.2)
         device = DdpDevice(
             name="strip", led_count=LEDS, address="127.0.0.1", port=out.getsockname()[1]
         )
         pacer = FramePacer(lead_s=pacer_lead_s)
         driver = DdpDriver(device, DriverContext(pacer=pacer))
-        threading.Thread(target=watch_out, name="bench-out", daemon=True).start()
+        threading.Thread(target=watch_out, args=(out,), name="bench-out", daemon=True).start()
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="bench-loop")
@@ -201,9 +202,9 @@ def through_target(
     finally:
         sock.close()
         asyncio.run_coroutine_threadsafe(runner.stop(), loop).result(10)
-        if pacer_lead_s is not None:
+        if out is not None:
             asyncio.run_coroutine_threadsafe(pacer.aclose(), loop).result(10)
-        out.close()
+            out.close()
         loop.call_soon_threadsafe(hub.close)
         loop.call_soon_threadsafe(loop.stop)
         thread.join()

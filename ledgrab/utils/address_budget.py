@@ -12,12 +12,11 @@ one request per `delay_s` per connection.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["AddressBudget"]
+from ledgrab.utils.address_windows import AddressWindows
 
-OTHERS = "other addresses"
+__all__ = ["AddressBudget"]
 
 
 class _Window:
@@ -42,35 +41,22 @@ class AddressBudget:
     ) -> None:
         self._free = free
         self._delay = delay_s
-        self._window = window_s
-        self._max = max_addresses
         self._clock = clock
-        # address -> its open window, oldest first; beyond max_addresses, new addresses share
-        # one window, so a flood of addresses is held sooner, never let through.
-        self._open: OrderedDict[str, _Window] = OrderedDict()
+        self._windows: AddressWindows[_Window] = AddressWindows(window_s, max_addresses)
 
     def held_s(self, address: str | None) -> float:
         """Count one answer to `address`; the seconds to hold it (0: answer now)."""
         if self._delay <= 0:
             return 0.0
         now = self._clock()
-        while self._open:  # windows close in the order they opened
-            oldest = next(iter(self._open.values()))
-            if now - oldest.opened < self._window:
-                break
-            self._open.popitem(last=False)
-        address = address or "unknown"
-        window = self._open.get(address)
+        self._windows.close_due(now)
+        key, window = self._windows.find(address)
         if window is None:
-            if len(self._open) >= self._max:
-                address = OTHERS
-                window = self._open.get(address)
-            if window is None:
-                window = self._open[address] = _Window(now)
+            window = self._windows.open(key, _Window(now))
         window.answers += 1
         return self._delay if window.answers > self._free else 0.0
 
     @property
     def addresses(self) -> int:
         """Addresses with an open window (at most max_addresses + 1)."""
-        return len(self._open)
+        return len(self._windows)

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from ledgrab.core.activity_log.window_timer import WindowTimer
+from ledgrab.utils.address_windows import AddressWindows
 from ledgrab.utils.plain_text import plural
 
 __all__ = ["AuthFailureLog"]
 
 KEY_HINT_CHARS = 4  # enough to tell "an old key of ours" from noise, far too few to guess from
-OTHERS = "other addresses"
 # Distinct addresses remembered for the summary's "from N addresses"; beyond it, "or more".
 _MAX_SUMMARY_ADDRESSES = 4096
 
@@ -68,28 +67,21 @@ class AuthFailureLog(WindowTimer):
         self._action = action
         self._nouns = nouns
         self._window = window_s
-        self._max = max_addresses
         self._budget = max_entries_per_window
         self._clock = clock
-        # address -> open window; beyond max_addresses, new addresses share one bucket.
-        self._open: OrderedDict[str, _Window] = OrderedDict()
+        self._windows: AddressWindows[_Window] = AddressWindows(window_s, max_addresses)
         self._ceiling = _Ceiling(clock(), max_entries_per_window)
         self._task: asyncio.Task | None = None
 
     def note(self, address: str | None, key: str | None) -> None:
         """One failed attempt (called on the event loop by the auth guard)."""
-        address = address or "unknown"
         now = self._clock()
         self._close_due(now)
-        window = self._open.get(address)
+        address, window = self._windows.find(address)
         if window is None:
-            if len(self._open) >= self._max and address != OTHERS:
-                address = OTHERS
-                window = self._open.get(address)
-            if window is None:
-                self._open[address] = _Window(now)
-                self._record(address, 1, _hint(key), first=True)
-                return
+            self._windows.open(address, _Window(now))
+            self._record(address, 1, _hint(key), first=True)
+            return
         window.count += 1
         if (hint := _hint(key)) and len(window.hints) < 5:
             window.hints.add(hint)
@@ -105,16 +97,12 @@ class AuthFailureLog(WindowTimer):
             self._ceiling = _Ceiling(now, self._budget)
 
     def _close_addresses_due(self, now: float) -> None:
-        while self._open:
-            address, window = next(iter(self._open.items()))
-            if now - window.opened < self._window:
-                return
-            del self._open[address]
+        for address, window in self._windows.close_due(now):
             if window.count:
                 self._record(address, window.count, ", ".join(sorted(window.hints)), first=False)
                 # The summary is this address's one entry of the next window.
                 if now != float("inf"):
-                    self._open[address] = _Window(now)
+                    self._windows.open(address, _Window(now))
 
     def _record(self, address: str, count: int, hints: str, *, first: bool) -> None:
         ceiling = self._ceiling
