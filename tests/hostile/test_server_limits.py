@@ -169,5 +169,8 @@ def test_a_websocket_message_over_4_kib_closes_with_1009(serve):
 
 def test_a_message_split_into_small_fragments_is_counted_whole(serve):
     with _feed(serve) as ws:
-        ws.send(["k" * 1000] * 10)  # ten 1000-byte frames of one message
+        # Ten 1000-byte frames of one message. The server may close after the fifth, while the
+        # rest are still being sent; the close code is read the same way either way.
+        with contextlib.suppress(ConnectionClosed):
+            ws.send(["k" * 1000] * 10)
         assert _close_code(ws) == 1009
