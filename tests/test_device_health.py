@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 from tests.support.ddp import DdpStatusAnswerer
 from tests.support.fake_wled import FakeWled
 from tests.support.live_server import LiveServer, wait_for
+from tests.support.neighbour_reads_probe import NEIGHBOUR_SETUP
 from tests.support.netns import needs_private_network, run_probe_in_private_network
 from tests.support.unreachable_probe import UNREACHABLE_SEGMENT
 
@@ -164,6 +165,24 @@ def test_a_ddp_device_at_an_address_nobody_has_is_not_online():
         assert state["state"] == "offline" and state["online"] is False, state
         assert state["method"] == "neighbour", state
         assert "no answer from 10.77.0.254 on the local network" in state["error"]
+
+
+@needs_private_network
+def test_a_check_reads_the_neighbour_table_only_for_an_address_on_the_link():
+    # Each read runs `ip` (a fork and an exec of the server), every check, for every device.
+    result = run_probe_in_private_network(
+        "tests.support.neighbour_reads_probe", "1.0", setup=NEIGHBOUR_SETUP, timeout=120
+    )
+    for silent in ("loopback", "own address"):
+        assert result[silent]["state"] == "unconfirmed", result
+        assert result[silent]["method"] == "none", result
+    assert result["loopback"]["ip_runs"] == 0, result
+    # The probe made no entry for an address that routes over lo: one read shows it.
+    assert result["own address"]["ip_runs"] == 1, result
+    # On the link the entry is INCOMPLETE until the kernel gives up on it: read until FAILED.
+    nobody = result["nobody on the link"]
+    assert nobody["state"] == "offline" and nobody["method"] == "neighbour", result
+    assert nobody["ip_runs"] >= 2, result
 
 
 def test_state_of_a_missing_device_is_a_404(server):

@@ -9,6 +9,11 @@ be known, strongest first:
   FAILED/INCOMPLETE mean it did not;
 - otherwise (a routed address, loopback, or no `ip` command): sending, with no confirmation.
 
+Sending the probe makes the kernel create the neighbour entry of an address on the local link
+at once (INCOMPLETE until it answers). So the table is read while the probe waits only for such
+an address: never for loopback, and no more once a read finds no entry at all. Each read runs
+`ip`, a fork and an exec of the server, and a check repeats every few seconds per device.
+
 The probe datagram is harmless to a receiver: a DDP status query carries no pixels, and the
 E1.31 probe is an empty datagram, which no receiver takes for a DMX packet.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import shutil
 import struct
@@ -77,11 +83,13 @@ async def probe_udp_receiver(address: str, port: int, protocol: str, wait_s: flo
         transport.sendto(_DDP_STATUS_QUERY if protocol == "ddp" else b"")
         deadline = loop.time() + wait_s
         neighbour = None
+        on_link = _may_be_on_link(host)
         while answer is None and loop.time() < deadline:
             with contextlib.suppress(TimeoutError):
                 answer = await asyncio.wait_for(asyncio.shield(probe.reply), _POLL_S)
-            if answer is None:
+            if answer is None and on_link:
                 neighbour = await neighbour_state(host)
+                on_link = neighbour is not None
                 if neighbour in _ANSWERED or neighbour == "FAILED":
                     break
         latency = round((time.perf_counter() - started) * 1000, 2)
@@ -107,6 +115,14 @@ async def probe_udp_receiver(address: str, port: int, protocol: str, wait_s: flo
         error=f"sending to {where}, no confirmation: it answers no queries and is not "
         "on the local network segment",
     )  # fmt: skip
+
+
+def _may_be_on_link(host: str) -> bool:
+    """False for an address the neighbour table never holds (loopback)."""
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 async def neighbour_state(host: str) -> str | None:
