@@ -327,6 +327,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     state.known_network_devices = lambda: _known_network_devices(state.entities)
     state.engine = _engine(state.entities, state.bus, settings.engine, activity.target_trouble)
+    state.health_providers["frame_pacer"] = lambda: ComponentHealth(*state.engine.pacer.health())
     if new_database and settings.demo_on_first_start:
         with activity.entities.setup():  # one `system.setup` entry, not one per entity
             await create_demo(state.entities, state.bus)

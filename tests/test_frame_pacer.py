@@ -223,6 +223,10 @@ def test_a_ddp_target_goes_on_after_its_pacer_process_is_killed(tmp_path):
         rx.take(3)
         state = c.get(f"/api/v1/targets/{target_id}/state").json()
         assert state["running"] and state["status"] == "running"
+        pacer_health = c.get("/health").json()["components"]["frame_pacer"]
+        assert pacer_health["state"] == "ok", pacer_health
+        assert pacer_health["details"]["running"] is True
+        assert pacer_health["details"]["losses"] == 1
 
 
 def test_without_a_lead_network_frames_go_from_the_frame_thread(tmp_path):
@@ -251,6 +255,14 @@ def test_a_pacer_that_keeps_dying_is_given_up_and_the_frames_go_out_anyway(tmp_p
         state = c.get(f"/api/v1/targets/{target_id}/state").json()
         assert state["status"] == "running"
         assert state["device"]["details"]["sent_by_frame_pacer"] is False
+        # Public, like the rest of /health: a monitor sees the frames are no longer paced.
+        with server.client(key=None) as anonymous:
+            health = anonymous.get("/health").json()
+        assert health["status"] == "degraded", health
+        pacer_health = health["components"]["frame_pacer"]
+        assert pacer_health["state"] == "degraded", pacer_health
+        assert "from the frame thread until LedGrab restarts" in pacer_health["reason"]
+        assert pacer_health["details"]["losses"] >= 3
 
 
 def _wakes(pid: int) -> int:

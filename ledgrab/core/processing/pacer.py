@@ -80,6 +80,8 @@ class FramePacer:
         self._program = program
         self._losses: deque[float] = deque(maxlen=_LOSSES_TO_GIVE_UP)
         self.given_up = False
+        self._losses_total = 0
+        self._given_up_reason: str | None = None
         self._idle_stop_s = idle_stop_s
         self._priority = priority
         self._process: subprocess.Popen | None = None
@@ -103,6 +105,18 @@ class FramePacer:
         `_LOSSES_TO_GIVE_UP` times within `_LOSS_WINDOW_S` (then they send them themselves until
         the server restarts, rather than reconnect in a loop)."""
         return self.lead_s > 0 and not self.given_up
+
+    def health(self) -> tuple[str, str | None, dict[str, object]]:
+        """/health's view (state, reason, details): degraded once given up, since frames then
+        leave from the frame thread and may again be late under load."""
+        details: dict[str, object] = {
+            "send_ahead_ms": round(self.lead_s * 1000, 3),
+            "running": self._process is not None,
+            "losses": self._losses_total,
+        }
+        if self.given_up:
+            return "degraded", self._given_up_reason, details
+        return "ok", None, details
 
     @property
     def pid(self) -> int | None:
@@ -234,7 +248,9 @@ class FramePacer:
             except OSError as exc:
                 ours.close()
                 os.close(bell)
-                raise PacerGone(f"cannot start the frame pacer process: {exc}") from None
+                why = f"cannot start the frame pacer process ({exc})"
+                self._count_loss(why, "frames go unpaced")
+                raise PacerGone(why) from None
             finally:
                 os.close(bell_read)
         ours.setblocking(False)
@@ -266,21 +282,25 @@ class FramePacer:
 
     def _lost(self, why: str) -> None:
         if self._channel is not None:
-            now = time.monotonic()
-            self._losses.append(now)
-            if len(self._losses) == self._losses.maxlen and now - self._losses[0] < _LOSS_WINDOW_S:
-                self.given_up = True
-                log.error(
-                    "the frame pacer process is gone (%s), %d times in %d s: network frames go "
-                    "from the frame thread until LedGrab restarts",
-                    why,
-                    len(self._losses),
-                    _LOSS_WINDOW_S,
-                )
-            else:
-                log.warning("the frame pacer process is gone (%s); targets reconnect", why)
+            self._count_loss(f"the frame pacer process is gone ({why})", "targets reconnect")
         self._slots.clear()
         self._stop()
+
+    def _count_loss(self, what: str, meanwhile: str) -> None:
+        """One more death or failed start; the `_LOSSES_TO_GIVE_UP`th within the window gives
+        the process up."""
+        now = time.monotonic()
+        self._losses.append(now)
+        self._losses_total += 1
+        if len(self._losses) == self._losses.maxlen and now - self._losses[0] < _LOSS_WINDOW_S:
+            self.given_up = True
+            self._given_up_reason = (
+                f"{what}, {len(self._losses)} times in {_LOSS_WINDOW_S} s: network frames go "
+                "from the frame thread until LedGrab restarts"
+            )
+            log.error("%s", self._given_up_reason)
+        else:
+            log.warning("%s; %s", what, meanwhile)
 
     def _stop(self) -> None:
         """Close the channel (the process ends at EOF) and reap it later, off the frame path."""
