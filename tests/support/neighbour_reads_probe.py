@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import sys
 import tempfile
@@ -61,5 +60,3 @@ async def main(wait_s: float) -> dict:
 
 if __name__ == "__main__":
     print(json.dumps(asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 2.0))))
-    sys.stdout.flush()
-    os._exit(0)
