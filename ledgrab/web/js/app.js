@@ -2,7 +2,7 @@
 
 import { api, beginSession, endSession, ownRestores, setUnauthorizedHandler } from "./api.js";
 import { forgetKey, getKey, saveKey } from "./auth.js";
-import { clear, confirmDialog, fmtTime, toast } from "./dom.js";
+import { clear, confirmDialog, fmtTime, h, toast } from "./dom.js";
 import { EventFeed, probeKey } from "./events.js";
 
 const PAGES = {
@@ -15,7 +15,9 @@ const PAGES = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { feed: null, unmount: null, authEnabled: true, generation: 0 };
+const state = { feed: null, unmount: null, authEnabled: true, generation: 0, healthTimer: null };
+// /health is not on the feed: while signed in, it is read again this often.
+const HEALTH_EVERY_MS = 30_000;
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "");
@@ -59,6 +61,9 @@ function showSignIn(message = "") {
 
 function stopSession() {
   endSession();
+  clearInterval(state.healthTimer);
+  state.healthTimer = null;
+  $("health-banner").hidden = true;
   if (state.unmount) { state.unmount(); state.unmount = null; }
   if (state.feed) { state.feed.stop(); state.feed = null; }
 }
@@ -74,7 +79,7 @@ function startSession() {
     badge.className = `feed-status ${status}`;
     badge.textContent = status === "live" ? "live" : status;
     badge.title = detail || "";
-    if (status === "live") { $("actor").textContent = detail ? `signed in as ${detail}` : ""; showClock(); }
+    if (status === "live") { $("actor").textContent = detail ? `signed in as ${detail}` : ""; showHealth(); }
   });
   feed.on("unauthorized", () => signOut("Your API key is no longer accepted. Sign in again."));
   // Everything on screen came from the replaced database: draw the page again from the new one.
@@ -85,26 +90,39 @@ function startSession() {
   });
   // The top bar's clock badge and offer follow the clock as the log reports it.
   feed.on("activity_logged", ({ entry }) => {
-    if (entry?.action === "system.clock_synced" || entry?.action === "system.clock_set") showClock();
+    if (entry?.action === "system.clock_synced" || entry?.action === "system.clock_set") showHealth();
   });
+  clearInterval(state.healthTimer);
+  state.healthTimer = setInterval(showHealth, HEALTH_EVERY_MS);
   state.feed = feed;
   feed.start();
   route();
 }
 
-// "time not synchronised" in the top bar while /health says the board's clock is not.
-async function showClock() {
-  const badge = $("clock-status");
-  if (!badge) return;
+// From /health: "time not synchronised" in the top bar while the board's clock is not, and a
+// banner naming every degraded component with its reason (a full card, a database set aside,
+// frames no longer paced...), which otherwise only someone reading /health would learn.
+async function showHealth() {
+  let health = null;
   try {
-    const response = await fetch("/health", { cache: "no-store" });
-    const clock = (await response.json()).clock;
-    badge.hidden = clock?.synchronised !== false;
-    $("clock-set").hidden = badge.hidden || !clock?.settable;
+    health = await (await fetch("/health", { cache: "no-store" })).json();
   } catch {
-    badge.hidden = true;
-    $("clock-set").hidden = true;
+    health = null;
   }
+  const badge = $("clock-status");
+  badge.hidden = health?.clock?.synchronised !== false;
+  $("clock-set").hidden = badge.hidden || !health?.clock?.settable;
+  const degraded = Object.entries(health?.components || {}).filter(([, c]) => c.state !== "ok");
+  const banner = $("health-banner");
+  const lines = degraded.map(([name, c]) => [name, `: ${c.reason || c.state}`]);
+  // Drawn again only when it changes: an alert is read out each time it is.
+  if (banner.dataset.shown !== JSON.stringify(lines)) {
+    banner.dataset.shown = JSON.stringify(lines);
+    banner.replaceChildren(...lines.map(([name, text]) => h("p", { dataset: { component: name } },
+      h("strong", {}, name.replaceAll("_", " ")), text)));
+  }
+  banner.hidden = lines.length === 0;
+  banner.dataset.read = health ? "yes" : "failed";
 }
 
 // Offered only while the clock is not synchronised; the server refuses otherwise, and a
@@ -119,7 +137,7 @@ async function setClockFromBrowser() {
   } catch (err) {
     toast(`The clock was not set: ${err.message}`, "error");
   }
-  showClock();
+  showHealth();
 }
 
 function signOut(message = "") {
