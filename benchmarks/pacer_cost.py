@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import select
 import socket
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._receivers import StampedReceivers
 from ledgrab.core.processing.pacer import _PROGRAM, FramePacer
 
 FPS = 60
@@ -33,26 +32,15 @@ def _on_cpu_s(pid: int) -> float:
         return int(stats.read().split()[0]) / 1e9
 
 
-def _drain(receivers: list[socket.socket], stop: threading.Event) -> None:
-    while not stop.is_set():
-        for sock in select.select(receivers, [], [], 0.05)[0]:
-            sock.recv(2048)
-
-
 async def run(program: Path, devices: int, seconds: float) -> dict:
     """One run; the pacer's CPU over the measured window, warm-up excluded."""
-    receivers, senders = [], []
-    for _ in range(devices):
-        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        receiver.bind(("127.0.0.1", 0))
+    receivers = StampedReceivers(devices)  # served by a thread of their own; nothing recorded
+    senders = []
+    for port in receivers.ports:
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sender.connect(receiver.getsockname())
+        sender.connect(("127.0.0.1", port))
         sender.setblocking(False)
-        receivers.append(receiver)
         senders.append(sender)
-    stop = threading.Event()
-    drainer = threading.Thread(target=_drain, args=(receivers, stop), daemon=True)
-    drainer.start()
     pacer = FramePacer(lead_s=LEAD_S, program=program)
     notes: list[tuple[str, object]] = []
     try:
@@ -73,9 +61,8 @@ async def run(program: Path, devices: int, seconds: float) -> dict:
         cpu = _on_cpu_s(pacer.pid) - cpu_before
     finally:
         await pacer.aclose()
-        stop.set()
-        drainer.join()
-        for sock in receivers + senders:
+        receivers.close()
+        for sock in senders:
             sock.close()
     frames = ticks * devices
     return {
