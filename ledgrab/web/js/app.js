@@ -116,8 +116,9 @@ async function showHealth() {
   const banner = $("health-banner");
   const lines = degraded.map(([name, c]) => [name, `: ${c.reason || c.state}`]);
   // Drawn again only when it changes: an alert is read out each time it is.
-  if (banner.dataset.shown !== JSON.stringify(lines)) {
-    banner.dataset.shown = JSON.stringify(lines);
+  const shown = JSON.stringify(lines);
+  if (banner.dataset.shown !== shown) {
+    banner.dataset.shown = shown;
     banner.replaceChildren(...lines.map(([name, text]) => h("p", { dataset: { component: name } },
       h("strong", {}, name.replaceAll("_", " ")), text)));
   }
