@@ -8,6 +8,7 @@ connection passes it: `httpx.get(url, verify=server.ssl_context)`,
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -27,7 +28,7 @@ from ledgrab.server_limits import uvicorn_config
 from ledgrab.storage.api_keys import INITIAL_KEY_FILE
 from tests.support.ws_tls import sync_websocket_context
 
-__all__ = ["LiveServer", "wait_for"]
+__all__ = ["LiveServer", "until", "wait_for"]
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
@@ -40,6 +41,15 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+async def until(predicate, what: str, timeout: float = 10.0) -> None:
+    """wait_for() on an event loop: sleeps between polls so the loop's callbacks run."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 class LiveServer:

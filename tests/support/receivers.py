@@ -8,9 +8,10 @@ import os
 import select
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["FakeWled", "SerialEmulator", "UdpReceiver"]
+__all__ = ["FakeWled", "SerialEmulator", "StampedUdpReceiver", "UdpReceiver"]
 
 
 class UdpReceiver:
@@ -33,6 +34,31 @@ class UdpReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StampedUdpReceiver(UdpReceiver):
+    """A receiver that notes when (time.monotonic()) each datagram was read, on its own thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[tuple[bytes, float]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        self.sock.settimeout(0.2)
+        while self.sock.fileno() >= 0:
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.arrivals.append((data, time.monotonic()))
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join()
 
 
 class FakeWled:
