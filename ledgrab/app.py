@@ -158,7 +158,11 @@ def _engine(
         context=DriverContext(
             leds_dev_dir=engine.leds_dev_dir,
             http_timeout_s=engine.http_timeout_s,
-            pacer=FramePacer(lead_s=engine.send_ahead_ms / 1000, priority=engine.frame_priority),
+            pacer=FramePacer(
+                lead_s=engine.send_ahead_ms / 1000,
+                priority=engine.frame_priority,
+                on_demand=engine.pacing == "on-demand",
+            ),
         ),
     )
 

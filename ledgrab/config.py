@@ -193,6 +193,9 @@ class EngineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # pacer's process (docs/engine.md); 0 sends them from the frame thread. At most 8 ms: less
     # than one interval at the top rate of 120 fps, so a frame never waits behind the next.
     send_ahead_ms: Annotated[float, msgspec.Meta(ge=0, le=8)] = 6.0
+    # "on-demand": grid frames go through the pacer only while the frame loop is being held up
+    # (late ticks), so a quiet machine runs no second process; "always": every frame does.
+    pacing: Literal["on-demand", "always"] = "on-demand"
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -7,39 +7,17 @@ import contextlib
 import os
 import signal
 import socket
-import threading
 import time
 
 import pytest
 
 from ledgrab.core.processing.pacer import FramePacer, PacerGone
-from tests.support.live_server import LiveServer, wait_for
+from tests.support.live_server import LiveServer, until, wait_for
+from tests.support.receivers import StampedUdpReceiver as Stamped
 from tests.support.receivers import UdpReceiver
 
-
-class Stamped(UdpReceiver):
-    """A receiver that notes when (time.monotonic()) each datagram was read, on its own thread."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrivals: list[tuple[bytes, float]] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        self.sock.settimeout(0.2)
-        while self.sock.fileno() >= 0:
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.arrivals.append((data, time.monotonic()))
-
-    def close(self) -> None:
-        self.sock.close()
-        self._thread.join()
+# Every network frame through the pacer, as in the process tests (the default paces on demand).
+ALWAYS = {"pacing": "always"}
 
 
 def _sender(port: int) -> socket.socket:
@@ -82,14 +60,6 @@ def _run(scenario) -> None:
     asyncio.run(main())
 
 
-async def _until(predicate, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 def test_frames_leave_in_order_and_none_before_its_due_time():
     dues: list[float] = []
     with Stamped() as rx, _sender(rx.port) as tx:
@@ -100,7 +70,7 @@ def test_frames_leave_in_order_and_none_before_its_due_time():
                 dues.append(time.monotonic() + 0.03)
                 pacer.post(slot, [b"frame %d a" % i, b"frame %d b" % i], dues[-1])
                 await asyncio.sleep(0.05)
-            await _until(lambda: len(rx.arrivals) == 12, "12 datagrams")
+            await until(lambda: len(rx.arrivals) == 12, "12 datagrams")
 
         _run(scenario)
     assert [data for data, _ in rx.arrivals] == [
@@ -120,7 +90,7 @@ def test_a_newer_frame_replaces_one_still_waiting_and_the_replacement_is_counted
             pacer.post(slot, [b"old"], time.monotonic() + 30)
             await asyncio.sleep(0.05)  # the two in separate messages, so the process sees both
             pacer.post(slot, [b"new"], 0.0)
-            await _until(lambda: rx.arrivals and notes, "the new frame and the note")
+            await until(lambda: rx.arrivals and notes, "the new frame and the note")
             pacer.close(slot)  # would send a frame still waiting: there is none
             await asyncio.sleep(0.3)
 
@@ -137,7 +107,7 @@ def test_closing_a_slot_sends_the_frame_still_waiting():
             slot = await pacer.open(tx, lambda *_: None)
             pacer.post(slot, [b"black"], time.monotonic() + 30)
             pacer.close(slot)
-            await _until(lambda: rx.arrivals, "the last frame")
+            await until(lambda: rx.arrivals, "the last frame")
 
         _run(scenario)
     assert [data for data, _ in rx.arrivals] == [b"black"]
@@ -205,13 +175,17 @@ def test_a_killed_process_fails_the_post_and_a_new_open_starts_another():
             slot = await pacer.open(tx, lambda *_: None)
             assert pacer.pid not in (None, first)
             pacer.post(slot, [b"again"], 0.0)
-            await _until(lambda: any(d == b"again" for d, _ in rx.arrivals), "a frame again")
+            await until(lambda: any(d == b"again" for d, _ in rx.arrivals), "a frame again")
 
         _run(scenario)
 
 
 def test_a_ddp_target_goes_on_after_its_pacer_process_is_killed(tmp_path):
-    with UdpReceiver() as rx, LiveServer(tmp_path / "data") as server, server.client() as c:
+    with (
+        UdpReceiver() as rx,
+        LiveServer(tmp_path / "data", engine=ALWAYS) as server,
+        server.client() as c,
+    ):
         target_id = _start_ddp_target(c, rx.port)
         rx.take(3)
         pacer = server.app.state.engine.pacer
@@ -245,7 +219,11 @@ def test_a_pacer_that_keeps_dying_is_given_up_and_the_frames_go_out_anyway(tmp_p
     network targets reconnecting for ever."""
     dies = tmp_path / "dies.py"
     dies.write_text("raise SystemExit(1)\n")
-    with UdpReceiver() as rx, LiveServer(tmp_path / "data") as server, server.client() as c:
+    with (
+        UdpReceiver() as rx,
+        LiveServer(tmp_path / "data", engine=ALWAYS) as server,
+        server.client() as c,
+    ):
         pacer = server.app.state.engine.pacer
         pacer._program = dies
         target_id = _start_ddp_target(c, rx.port)
@@ -286,7 +264,7 @@ def test_frames_on_an_announced_grid_cost_one_wake_each_and_still_leave_on_time(
                 await asyncio.sleep(max(0.0, k * interval - time.monotonic()))
                 dues.append(k * interval + lead)
                 pacer.post(slot, [b"%d" % k], k * interval + lead, (k + 1) * interval + lead)
-            await _until(lambda: len(rx.arrivals) == frames, f"{frames} datagrams")
+            await until(lambda: len(rx.arrivals) == frames, f"{frames} datagrams")
             woken = _wakes(pacer.pid) - before
             # Told nothing, it wakes twice a frame: once for the hand-over, once to send.
             assert woken <= frames * 1.3, woken
@@ -304,10 +282,10 @@ def test_a_frame_handed_over_after_its_announced_due_still_goes_out():
             slot = await pacer.open(tx, lambda *_: None)
             now = time.monotonic()
             pacer.post(slot, [b"first"], now + 0.01, now + 0.05)
-            await _until(lambda: rx.arrivals, "the first frame")
+            await until(lambda: rx.arrivals, "the first frame")
             await asyncio.sleep(0.1)  # the announced 50 ms pass with nothing handed over
             pacer.post(slot, [b"late"], now + 0.05, now + 10)  # due in the past: now
-            await _until(lambda: len(rx.arrivals) == 2, "the late frame")
+            await until(lambda: len(rx.arrivals) == 2, "the late frame")
 
         _run(scenario)
     assert [data for data, _ in rx.arrivals] == [b"first", b"late"]
@@ -324,7 +302,7 @@ def test_the_process_ends_once_no_device_has_used_it_for_a_while():
                 pids.append(pacer.pid)
                 pacer.close(slot)
                 assert pacer.pid == pids[0], "kept for a device that reopens within its backoff"
-                await _until(lambda: pacer.pid is None, "the idle stop")
+                await until(lambda: pacer.pid is None, "the idle stop")
             finally:
                 await pacer.aclose()  # waits for the process that ended
 

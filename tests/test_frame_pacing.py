@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -95,6 +96,33 @@ def test_a_stall_skips_ahead_instead_of_bursting():
     assert all(g == pytest.approx(0.02) or g == pytest.approx(0.1) for g in gaps)
     # Rendering times follow the simulated clock, so the effect sees real elapsed time.
     assert source.times == sorted(source.times)
+
+
+class ShiftingDriver(VirtualDriver):
+    """A strip whose frames are made 6 ms after the grid point for its first ten ticks and on it
+    after (as a network driver moves from sending itself to its pacer slot)."""
+
+    def __init__(self):
+        super().__init__(VirtualDevice(name="v", led_count=3))
+        self.asked = 0
+
+    def tick_delay_s(self) -> float:
+        self.asked += 1
+        return 0.006 if self.asked <= 10 else 0.0
+
+
+def test_a_drivers_tick_delay_moves_the_deadlines_by_it_and_keeps_them_on_the_grid():
+    clock = SimClock([0.001, 0.0, 0.003] * 20)
+    runner = _runner(ShiftingDriver(), RecordingSource(), clock)
+    asyncio.run(_run_until(runner, lambda: len(clock.deadlines) >= 20))
+    grid = [round(deadline / 0.02, 6) for deadline in clock.deadlines[:20]]
+    shifted, on_grid = grid[:10], grid[10:]
+    assert all(g - int(g) == pytest.approx(0.3) for g in shifted), shifted  # 6 ms of 20
+    assert all(g == round(g) for g in on_grid), on_grid
+    assert [b - a for a, b in itertools.pairwise(grid)] == pytest.approx(
+        [1.0] * 9 + [0.7] + [1.0] * 9
+    )
+    assert runner.frames_skipped == 0
 
 
 class FlakyDriver(DeviceDriver):

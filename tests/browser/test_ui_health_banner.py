@@ -21,6 +21,7 @@ def test_a_degraded_component_is_named_with_its_reason_on_every_page(ui, server,
     dies.write_text("raise SystemExit(1)\n")
     pacer = server.app.state.engine.pacer
     pacer._program = dies
+    pacer.on_demand = False  # every frame through it, so the target's first open tries it
     with server.client() as client:
         start_static_target(client, DEVICE, "#00ff00", name="Desk")
     wait_for(lambda: pacer.given_up, what="the pacer given up")

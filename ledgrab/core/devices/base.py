@@ -57,6 +57,13 @@ class DeviceDriver(ABC):
         frame pacer) sends it at `at` plus the pacer's lead; the others send it now."""
         self.send(frame)
 
+    def tick_delay_s(self) -> float:
+        """How long after its grid point the frame loop makes this device's next frame (read
+        once per tick, when the next one is scheduled): 0, but for a network driver paced on
+        demand while it sends its frames itself, which are made the pacer's lead later so that
+        they leave on the same phase as paced ones."""
+        return 0.0
+
     @abstractmethod
     async def close(self, *, restore: bool = False) -> None:
         """Release the device; `restore` hands it back to its own state where it has one."""

@@ -4,7 +4,9 @@ endpoint with a bounded user-space buffer, or a slot in the frame pacer's proces
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import Any
 
 from ledgrab.core.devices.base import DeviceDriver
@@ -40,6 +42,9 @@ class UdpDriver(DeviceDriver):
         self.remote: tuple[str, int] | None = None
         self.net_error: str | None = None
         self._slot: PacerSlot | None = None
+        self._opening_slot: asyncio.Task[None] | None = None
+        self._paced_tick = False  # this tick's frame goes through the slot (tick_delay_s())
+        self._releasing = False  # the slot is given back at the next tick
 
     @property
     def _pacer(self) -> FramePacer | None:
@@ -67,14 +72,34 @@ class UdpDriver(DeviceDriver):
             raise self._fail(f"cannot reach {address}:{port}: {exc}") from None
         self._transport = transport  # type: ignore[assignment]
         pacer = self._pacer
-        if pacer is not None:
-            try:
-                self._slot = await pacer.open(transport.get_extra_info("socket"), self._pacer_note)
-            except PacerGone as exc:
-                # Frames on time matter less than frames at all: this device sends them itself.
-                log.warning("%s: sending frames from the frame thread: %s", self.config.name, exc)
+        if pacer is not None and not pacer.on_demand:
+            await self._open_slot(pacer)
         self._state = "open"
         self.last_error = None
+
+    async def _open_slot(self, pacer: FramePacer) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        try:
+            slot = await pacer.open(transport.get_extra_info("socket"), self._pacer_note)
+        except PacerGone as exc:
+            # Frames on time matter less than frames at all: this device sends them itself.
+            log.warning("%s: sending frames from the frame thread: %s", self.config.name, exc)
+            return
+        if self._transport is transport:
+            self._slot = slot
+        else:  # closed while the process started
+            pacer.close(slot)
+
+    def _slot_opened(self, task: asyncio.Task[None]) -> None:
+        self._opening_slot = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "%s: handing the socket to the frame pacer failed",
+                self.config.name,
+                exc_info=task.exception(),
+            )
 
     def packets(self, frame: bytes) -> list[bytes]:
         raise NotImplementedError
@@ -82,12 +107,32 @@ class UdpDriver(DeviceDriver):
     def send(self, frame: bytes) -> None:
         self._emit(frame, 0.0, 0.0)
 
+    def tick_delay_s(self) -> float:
+        pacer = self._pacer
+        # Decided here, for the tick being scheduled, so that a slot that opens or closes
+        # between two ticks moves the frames from one phase to the other without a gap.
+        self._paced_tick = pacer is not None and self._slot is not None and not self._releasing
+        return 0.0 if pacer is None or self._paced_tick else pacer.lead_s
+
     def send_for(self, frame: bytes, at: float, next_at: float = 0.0) -> None:
         pacer = self._pacer
         if pacer is None:
             self._emit(frame, 0.0, 0.0)
-        else:
+            return
+        wanted = pacer.wanted(at, time.monotonic())
+        if self._paced_tick and self._slot is not None:
             self._emit(frame, at + pacer.lead_s, next_at + pacer.lead_s if next_at else 0.0)
+            self._releasing = not wanted  # the next tick comes a lead later and sends itself
+            return
+        if self._slot is not None and not wanted:
+            # The slot's last frame, due a lead after the previous grid point, has left.
+            pacer.close(self._slot)
+            self._slot = None
+        self._releasing = False
+        if wanted and self._slot is None and self._opening_slot is None:
+            self._opening_slot = asyncio.get_running_loop().create_task(self._open_slot(pacer))
+            self._opening_slot.add_done_callback(self._slot_opened)
+        self._emit(frame, 0.0, 0.0)
 
     def _emit(self, frame: bytes, due: float, next_due: float) -> None:
         transport = self._transport
@@ -115,9 +160,13 @@ class UdpDriver(DeviceDriver):
             self.frames_sent -= int(body)
 
     async def close(self, *, restore: bool = False) -> None:
+        if self._opening_slot is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._opening_slot)
         if self._slot is not None:
             self._context.pacer.close(self._slot)
             self._slot = None
+        self._paced_tick = self._releasing = False
         if self._transport is not None:
             self._transport.close()
             self._transport = None

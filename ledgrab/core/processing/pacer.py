@@ -10,6 +10,10 @@ The process starts with the first slot (a device's socket) and is stopped `idle_
 the last slot closes, so an engine with no network target holds none. If it dies, `post()`
 raises PacerGone and the target reconnects, which starts a new one; one that keeps dying is
 given up (`enabled` turns false) and the drivers send their frames themselves.
+
+On demand (the default), drivers send grid frames themselves while the frame loop keeps time,
+and hand them over only while it is being held up (`wanted()`): a quiet machine pays for no
+second process, a busy one gets its frames on time.
 """
 
 from __future__ import annotations
@@ -44,6 +48,13 @@ _LOSSES_TO_GIVE_UP = 3
 _LOSS_WINDOW_S = 60
 # The process ends within milliseconds of its EOF; past this it is killed.
 _EXIT_WAIT_S = 2.0
+# On demand: a grid frame handed over later than _LATE_S after its grid point is a held-up
+# tick; _LATE_TICKS of them within _LATE_WINDOW_S start pacing, which lasts until none has
+# come for `hold_s`. A quiet 2-core machine has a tick that late every 15-60 s (GC, a health
+# check, the machine); a loaded one several a second (docs/engine.md "Pacing on demand").
+_LATE_S = 0.001
+_LATE_TICKS = 3
+_LATE_WINDOW_S = 10.0
 
 
 class PacerGone(OSError):
@@ -64,7 +75,9 @@ class PacerSlot:
 
 class FramePacer:
     """Owned by the engine, used on the frame loop only; `lead_s` is how far ahead frames for the
-    grid are rendered (0 turns pacing off: the drivers send on the frame thread)."""
+    grid are rendered (0 turns pacing off: the drivers send on the frame thread); `on_demand`
+    paces grid frames only while the frame loop is held up (`wanted()`), `hold_s` past the last
+    late tick."""
 
     # A device that reconnects opens a slot again within its backoff: `idle_stop_s` keeps the
     # process that long after the last slot closed, rather than start one per try.
@@ -75,8 +88,18 @@ class FramePacer:
         priority: int = 0,
         idle_stop_s: float = 10.0,
         program: Path = _PROGRAM,
+        on_demand: bool = False,
+        hold_s: float = 30.0,
     ) -> None:
         self.lead_s = lead_s
+        self.on_demand = on_demand
+        self._hold_s = hold_s
+        self._late_ticks: deque[float] = deque(maxlen=_LATE_TICKS)
+        self._last_grid = 0.0
+        self._paced_until = 0.0
+        self._paced_since: float | None = None
+        self._paced_s = 0.0
+        self._engagements = 0
         self._program = program
         self._losses: deque[float] = deque(maxlen=_LOSSES_TO_GIVE_UP)
         self.given_up = False
@@ -106,13 +129,43 @@ class FramePacer:
         the server restarts, rather than reconnect in a loop)."""
         return self.lead_s > 0 and not self.given_up
 
+    def wanted(self, grid: float, now: float) -> bool:
+        """Whether a driver should hand over its frame for grid point `grid` (time.monotonic()),
+        made at `now`: always, or on demand while recent ticks came late (see `_LATE_S`)."""
+        if not self.on_demand:
+            return True
+        if self._paced_since is not None and now >= self._paced_until:
+            self._paced_s += self._paced_until - self._paced_since
+            self._paced_since = None
+            log.info("frame loop on time again: network frames go from the frame thread")
+        first, self._last_grid = grid != self._last_grid, grid
+        # Only a grid point's first frame counts: the targets after it in the same tick wait
+        # for its render, not for the machine, and one late tick is one however many targets.
+        if first and now - grid > _LATE_S:
+            self._late_ticks.append(now)
+            if self._paced_since is not None:
+                self._paced_until = now + self._hold_s
+            elif (
+                len(self._late_ticks) == _LATE_TICKS and now - self._late_ticks[0] <= _LATE_WINDOW_S
+            ):
+                self._paced_since, self._paced_until = now, now + self._hold_s
+                self._engagements += 1
+                log.info("frame loop held up: network frames go through the frame pacer")
+        return self._paced_since is not None
+
     def health(self) -> tuple[str, str | None, dict[str, object]]:
         """/health's view (state, reason, details): degraded once given up, since frames then
         leave from the frame thread and may again be late under load."""
+        paced_s = self._paced_s
+        if self._paced_since is not None:
+            paced_s += min(time.monotonic(), self._paced_until) - self._paced_since
         details: dict[str, object] = {
             "send_ahead_ms": round(self.lead_s * 1000, 3),
+            "pacing": "on-demand" if self.on_demand else "always",
             "running": self._process is not None,
             "losses": self._losses_total,
+            "engagements": self._engagements if self.on_demand else None,
+            "paced_s": round(paced_s, 1) if self.on_demand else None,
         }
         if self.given_up:
             return "degraded", self._given_up_reason, details

@@ -256,22 +256,24 @@ class TargetRunner:
     def _schedule(self, now: float) -> None:
         """Arm the timer for the next grid point after `now`.
 
-        Deadlines are whole multiples of the interval on the monotonic clock: they never drift,
-        and targets with the same fps wake in the same loop iteration (one wake-up for all).
+        Deadlines are whole multiples of the interval on the monotonic clock (plus the driver's
+        `tick_delay_s()`): they never drift, and targets with the same fps and delay wake in the
+        same loop iteration (one wake-up for all).
         A tick that comes a whole interval late or more skips the missed points instead of
         bursting frames to catch up.
         """
         interval = self.interval
+        delay = self.driver.tick_delay_s()
         if interval != self._grid_interval:
             self._grid_interval = interval
-            self._index = math.floor(now / interval)
+            self._index = math.floor((now - delay) / interval)
         index = self._index + 1
-        if index * interval <= now:
-            caught_up = math.floor(now / interval) + 1
+        if index * interval + delay <= now:
+            caught_up = math.floor((now - delay) / interval) + 1
             self.frames_skipped += caught_up - index
             index = caught_up
         self._index = index
-        self._deadline = index * interval
+        self._deadline = index * interval + delay
         self._timer = self._call_at(self._deadline, self._tick)
 
     def _tick(self) -> None:
