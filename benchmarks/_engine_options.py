@@ -20,6 +20,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--send-ahead-ms", type=float, default=None,
         help="[engine] send_ahead_ms for the server (its default: 6; 0: no frame pacer process)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pacing", choices=("on-demand", "always"), default=None,
+        help="[engine] pacing for the server (its default: on-demand)",
+    )  # fmt: skip
 
 
 def engine_toml(args: argparse.Namespace) -> str:
@@ -31,6 +35,8 @@ def engine_toml(args: argparse.Namespace) -> str:
         lines.append(f"frame_priority = {args.frame_priority}")
     if args.send_ahead_ms is not None:
         lines.append(f"send_ahead_ms = {args.send_ahead_ms}")
+    if args.pacing is not None:
+        lines.append(f'pacing = "{args.pacing}"')
     return "\n".join(["[engine]", *lines, ""]) if lines else ""
 
 
@@ -43,4 +49,6 @@ def engine_profile(args: argparse.Namespace) -> list[str]:
         phrases.append(f"frame_priority = {args.frame_priority}")
     if args.send_ahead_ms is not None:
         phrases.append(f"send_ahead_ms = {args.send_ahead_ms:g}")
+    if args.pacing is not None:
+        phrases.append(f"pacing = {args.pacing}")
     return phrases

@@ -22,6 +22,8 @@ receivers). Per row, after a ramp of --ramp seconds, a window of --seconds:
             same timer, real-time priority and niceness, sharing its interpreter with nothing.
             It is what this machine gives any frame sender under the row's load.
   x floor   the row's jitter p99 over floor99: what the server adds to the machine's own jitter
+  paced %   the share of the window in which the frames went through the frame pacer (on
+            demand, the default: while the frame loop was held up; 100 with `--pacing always`)
   cpu %     the server's CPU per wall second (100 = one core), load and its child processes
             (the frame pacer, export workers) included
   ops/s     requests (or websocket messages) the load completed per second: the load is real
@@ -61,6 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._engine_options import add_engine_options, engine_profile, engine_toml  # noqa: E402
+from benchmarks._pacing import paced_seconds, paced_share  # noqa: E402
 from benchmarks._process_tree import tree_cpu_seconds  # noqa: E402
 from benchmarks._receivers import StampedReceivers  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
@@ -245,7 +248,7 @@ def jitter(arrivals: list[list[float]], seconds: float) -> dict:
     }
 
 
-def measure(name, url, cert, server, receivers, floor, ticks, ramp, seconds) -> dict:
+def measure(name, url, cert, server, receivers, floor, ticks, paced, ramp, seconds) -> dict:
     """One row's window: jitter at both sets of receivers, and `ticks()` (the server's tick99)
     read as the window ends, while the load still runs: its 600 ticks would otherwise reach
     into the seconds the load takes to wind down."""
@@ -257,6 +260,8 @@ def measure(name, url, cert, server, receivers, floor, ticks, ramp, seconds) -> 
         child.start()
         ready.wait(60)
     time.sleep(ramp)
+    # Read outside the window: a request to /health takes a while under some loads.
+    paced0, paced_t0 = paced(), time.monotonic()
     for stamped in (receivers, floor):
         stamped.take()
         stamped.recording = True
@@ -265,6 +270,8 @@ def measure(name, url, cert, server, receivers, floor, ticks, ramp, seconds) -> 
     cpu1, t1 = tree_cpu_seconds(server), time.monotonic()
     for stamped in (receivers, floor):
         stamped.recording = False
+    paced1 = paced()
+    paced_share_of_window = paced_share(paced0, paced1, time.monotonic() - paced_t0)
     tick = ticks()
     arrivals, floor_arrivals = receivers.take(), floor.take()
     ops = errors = 0
@@ -278,6 +285,7 @@ def measure(name, url, cert, server, receivers, floor, ticks, ramp, seconds) -> 
         **jitter(arrivals, seconds),
         "floor": jitter(floor_arrivals, seconds)["p99"],
         "tick": tick,
+        "paced": paced_share_of_window,
         "cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
         "ops": ops,
         "errors": errors,
@@ -355,8 +363,8 @@ def main() -> int:
                 for _ in range(args.rounds):
                     for name in names:
                         row = measure(
-                            name, url, cert, server, receivers, floor, ticks, args.ramp,
-                            args.seconds,
+                            name, url, cert, server, receivers, floor, ticks,
+                            lambda: paced_seconds(http), args.ramp, args.seconds,
                         )  # fmt: skip
                         rounds[name].append(row)
                 load_after = os.getloadavg()[0]
@@ -389,7 +397,7 @@ def main() -> int:
     header = (
         f"{'load on the same server':<36} {'fps':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
         f"{'late':>5} {'x quiet':>7} {'late99':>6} {'tick99':>6} {'floor99':>7} {'x floor':>7} "
-        f"{'cpu %':>6} {'ops/s':>7} {'errors':>6}"
+        f"{'paced %':>7} {'cpu %':>6} {'ops/s':>7} {'errors':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -404,7 +412,8 @@ def main() -> int:
             f"{LOADS[name][0]:<36} {med('fps'):>5.1f} {med('p50'):>7.2f} {med('p99'):>7.2f} "
             f"{med('max'):>7.1f} {med('late'):>5.0f} {med('p99') / quiet_p99:>7.2f} "
             f"{med('late99'):>6.2f} {med('tick'):>6.2f} {med('floor'):>7.2f} "
-            f"{med('p99') / med('floor'):>7.2f} {med('cpu'):>6.1f} {med('ops'):>7.2f} "
+            f"{med('p99') / med('floor'):>7.2f} {med('paced'):>7.0f} {med('cpu'):>6.1f} "
+            f"{med('ops'):>7.2f} "
             f"{sum(r['errors'] for r in rows):>6}"
         )
     return 0

@@ -7,6 +7,8 @@ computed anew from the time), starts them, and measures over a window:
            core)
   rss MB   the server's resident memory at the end of the window
   pacer MB the frame pacer process's private memory (what it adds beside the server's rss)
+  paced %  the share of the window in which network frames went through the pacer (on demand:
+           while the frame loop was held up; 100 with `--pacing always`)
   fps      frames received per target per second (the last packet of each frame, PUSH)
   skipped  frames the server's loops skipped (a whole interval late), all targets, whole run
   jitter   |arrival interval - 1/60 s| at the receivers (kernel arrival stamps), p50 and
@@ -39,6 +41,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._engine_options import add_engine_options, engine_profile, engine_toml
+from benchmarks._pacing import paced_seconds, paced_share
 from benchmarks._process_tree import children_private_mb, tree_cpu_seconds
 from benchmarks._receivers import StampedReceivers
 from benchmarks._stats import percentile
@@ -163,6 +166,7 @@ def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> d
         for target_id in target_ids:
             server.post(f"/api/v1/targets/{target_id}/start")
         time.sleep(warmup)
+        paced0, paced_t0 = paced_seconds(server.http), time.monotonic()
         receivers.recording = True
         cpu0, wall0 = server.cpu_seconds(), time.monotonic()
         preempt0 = server.ps.num_ctx_switches().involuntary
@@ -170,6 +174,7 @@ def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> d
         cpu1, wall1 = server.cpu_seconds(), time.monotonic()
         preempt1 = server.ps.num_ctx_switches().involuntary
         receivers.recording = False
+        paced = paced_share(paced0, paced_seconds(server.http), time.monotonic() - paced_t0)
         rss, pacer = server.rss_mb(), children_private_mb(server.ps)
         skipped = sum(
             server.http.get(f"/api/v1/targets/{t}/state").json()["frames_skipped"]
@@ -192,6 +197,7 @@ def run_case(server: Server, k: int, n: int, seconds: float, warmup: float) -> d
         "cpu": 100 * (cpu1 - cpu0) / wall,
         "rss": rss,
         "pacer": pacer,
+        "paced": paced,
         "fps": frames / k / wall,
         "skipped": skipped,
         "preempt": (preempt1 - preempt0) / (wall1 - wall0),
@@ -235,7 +241,8 @@ def main() -> int:
     )
     print(f"idle server (no targets): cpu {idle_cpu:.2f} %, rss {idle_rss:.1f} MB")
     header = (
-        f"{'targets':>7} {'leds':>5} {'cpu %':>7} {'rss MB':>7} {'pacer MB':>8} {'fps/target':>10} "
+        f"{'targets':>7} {'leds':>5} {'cpu %':>7} {'rss MB':>7} {'pacer MB':>8} {'paced %':>7} "
+        f"{'fps/target':>10} "
         f"{'skipped':>7} {'preempt/s':>9} {'jitter p50 ms':>13} {'jitter p99 ms':>13}"
     )
     print(header)
@@ -243,7 +250,7 @@ def main() -> int:
     for r in rows:
         print(
             f"{r['k']:>7} {r['n']:>5} {r['cpu']:>7.2f} {r['rss']:>7.1f} {r['pacer']:>8.1f} "
-            f"{r['fps']:>10.1f} "
+            f"{r['paced']:>7.0f} {r['fps']:>10.1f} "
             f"{r['skipped']:>7} {r['preempt']:>9.1f} {r['p50']:>13.3f} {r['p99']:>13.3f}"
         )
     budget = next((r for r in rows if r["k"] == 4 and r["n"] == 300), None)
