@@ -50,8 +50,9 @@ _LOSS_WINDOW_S = 60
 _EXIT_WAIT_S = 2.0
 # On demand: a grid frame handed over later than _LATE_S after its grid point is a held-up
 # tick; _LATE_TICKS of them within _LATE_WINDOW_S start pacing, which lasts until none has
-# come for `hold_s`. A quiet 2-core machine has a tick that late every 15-60 s (GC, a health
-# check, the machine); a loaded one several a second (docs/engine.md "Pacing on demand").
+# come for `hold_s`. One such tick is no sign of load: on a quiet 2-core machine about one
+# frame in a thousand sent by the frame thread arrives that late; a loaded one has several a
+# second (docs/engine.md "Pacing on demand").
 _LATE_S = 0.001
 _LATE_TICKS = 3
 _LATE_WINDOW_S = 10.0

@@ -107,7 +107,7 @@ async function showHealth() {
   try {
     health = await (await fetch("/health", { cache: "no-store" })).json();
   } catch {
-    health = null;
+    // Unreachable, or not JSON: `health` stays null, and the badge and banner hide below.
   }
   const badge = $("clock-status");
   badge.hidden = health?.clock?.synchronised !== false;
